@@ -1,0 +1,567 @@
+//! `cantor`: the native command line over the same core the web page uses.
+
+use burn::prelude::Device;
+use cantor::benchmark::{self, PianoRollDataset};
+use cantor::encoding::corpus::{event_corpus, CorpusOptions, NoteFilter};
+use cantor::encoding::{EventVocab, FrameVocab, Vocab};
+use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
+use cantor::midi::{read_song, write_song, Song};
+use cantor::model::{CellKind, ModelConfig, ModelFile};
+use cantor::train::{block_on, Control, Progress, TrainConfig, Trainer};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cantor", version, about = "Train an LSTM on MIDI files and generate new music")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read MIDI files and report what is in them (or why they cannot be read).
+    Inspect {
+        files: Vec<PathBuf>,
+        /// One JSON object per file.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a model on MIDI files (folders are searched recursively).
+    Train(TrainArgs),
+    /// Generate a MIDI clip with a trained model.
+    Generate(GenerateArgs),
+    /// Train and score on a public benchmark (test NLL in nats per frame).
+    Bench(BenchArgs),
+    /// Time training steps and generation for one model size (for BENCHMARKS.md).
+    Speed(SpeedArgs),
+}
+
+#[derive(Args, Clone)]
+struct ModelArgs {
+    #[arg(long, default_value_t = 128)]
+    embed: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f64,
+    #[arg(long, value_enum, default_value_t = Cell::Fused)]
+    cell: Cell,
+    /// Run on burn's wgpu backend (a GPU) instead of Flex on the CPU.
+    #[arg(long)]
+    wgpu: bool,
+}
+
+#[derive(Args, Clone)]
+struct LoopArgs {
+    #[arg(long, default_value_t = 128)]
+    seq_len: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    /// Stop after this many minutes of training.
+    #[arg(long)]
+    minutes: Option<f64>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Transpose training files by every shift in ±N semitones.
+    #[arg(long, default_value_t = 3)]
+    transpose: u8,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// MIDI files or folders.
+    inputs: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    /// Learn the top voice only.
+    #[arg(long)]
+    melody: bool,
+    /// Include percussion.
+    #[arg(long)]
+    drums: bool,
+    /// Share of files held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    valid: f64,
+    /// Continue training this model instead of starting from scratch.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    train: LoopArgs,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    model: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Start from the first bars of this MIDI file.
+    #[arg(long)]
+    primer: Option<PathBuf>,
+    /// How many beats of the primer to use.
+    #[arg(long, default_value_t = 8.0)]
+    primer_beats: f64,
+    /// Length of the result in beats.
+    #[arg(long, default_value_t = 64.0)]
+    beats: f64,
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stay in a key, e.g. C, F#, Am, Ebm.
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    program: u8,
+    #[arg(long, default_value_t = 120.0)]
+    bpm: f64,
+    #[arg(long)]
+    wgpu: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Dataset {
+    Jsb,
+    Nottingham,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Cell {
+    Fused,
+    Burn,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(value_enum)]
+    dataset: Dataset,
+    /// The dataset JSON (default: ../shared/benchmarks/<name>.json).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Only compute the per-key baselines.
+    #[arg(long)]
+    baselines_only: bool,
+    /// Save the trained model here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    train: LoopArgs,
+}
+
+#[derive(Args)]
+struct SpeedArgs {
+    #[arg(long, default_value_t = 300)]
+    vocab: usize,
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 200)]
+    gen_tokens: usize,
+    #[arg(long, default_value_t = 128)]
+    seq_len: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { files, json } => inspect(&files, json),
+        Command::Train(a) => train(a),
+        Command::Generate(a) => generate_cmd(a),
+        Command::Bench(a) => bench(a),
+        Command::Speed(a) => speed(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res = Result<ExitCode, Box<dyn std::error::Error>>;
+
+fn device(wgpu: bool) -> Result<Device, String> {
+    if !wgpu {
+        return Ok(Device::flex());
+    }
+    #[cfg(feature = "wgpu")]
+    {
+        Ok(Device::wgpu(Default::default()))
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Err("this cantor was built without the GPU backend; rebuild with `--features wgpu`".into())
+}
+
+fn is_midi(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "mid" | "midi" | "kar" | "rmi" | "smf"))
+}
+
+/// Files as given, plus MIDI files found (recursively, sorted) in the folders given.
+fn collect_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        let path = e.path();
+                        if path.is_dir() {
+                            stack.push(path);
+                        } else if is_midi(&path) {
+                            found.push(path);
+                        }
+                    }
+                }
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn inspect(files: &[PathBuf], json: bool) -> Res {
+    let mut any_error = false;
+    for path in collect_files(files) {
+        let name = path.display().to_string();
+        let result = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string()));
+        any_error |= result.is_err();
+        if json {
+            let value = match &result {
+                Ok(s) => serde_json::json!({
+                    "file": name, "ok": true, "format": s.format, "tracks": s.tracks.len(),
+                    "notes": s.notes.len(), "seconds": s.seconds(), "beats": s.beats(),
+                    "warnings": s.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+                    "error": null,
+                }),
+                Err(e) => serde_json::json!({
+                    "file": name, "ok": false, "notes": 0, "seconds": 0.0, "warnings": [], "error": e,
+                }),
+            };
+            println!("{value}");
+        } else {
+            match &result {
+                Ok(s) => {
+                    println!(
+                        "{name}: format {}, {} track(s), {} notes, {:.1} s",
+                        s.format,
+                        s.tracks.len(),
+                        s.notes.len(),
+                        s.seconds()
+                    );
+                    for w in &s.warnings {
+                        println!("  warning: {w}");
+                    }
+                }
+                Err(e) => println!("{name}: cannot be read: {e}"),
+            }
+        }
+    }
+    Ok(if any_error { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
+    ModelConfig {
+        vocab_size,
+        embed: m.embed,
+        hidden: m.hidden,
+        layers: m.layers,
+        dropout: m.dropout,
+        cell: if m.cell == Cell::Burn { CellKind::Burn } else { CellKind::Fused },
+    }
+}
+
+fn train_config(t: &LoopArgs) -> TrainConfig {
+    TrainConfig {
+        seq_len: t.seq_len,
+        batch: t.batch,
+        lr: t.lr,
+        max_epochs: t.epochs,
+        patience: t.patience,
+        seed: t.seed,
+        time_limit_s: t.minutes.map(|m| m * 60.0),
+        ..TrainConfig::default()
+    }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}").expect("valid template"),
+    );
+    bar
+}
+
+fn report(bar: &ProgressBar, p: &Progress) -> Control {
+    bar.set_length(p.total_steps as u64);
+    bar.set_position(p.step as u64);
+    let mut msg = format!(
+        "epoch {} loss {:.3} {:.0} tok/s eta {:.0}s",
+        p.epoch + 1,
+        p.loss,
+        p.tokens_per_s,
+        p.eta_s
+    );
+    if let Some(v) = p.valid {
+        msg = format!("epoch {} done: valid nll {:.3} ppl {:.2} acc {:.1}%", p.epoch, v.nll, v.perplexity, v.accuracy * 100.0);
+        bar.println(&msg);
+    }
+    bar.set_message(msg);
+    Control::Continue
+}
+
+fn train(a: TrainArgs) -> Res {
+    let files = collect_files(&a.inputs);
+    let mut songs = Vec::new();
+    let mut names = Vec::new();
+    for path in &files {
+        match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string())) {
+            Ok(song) if !song.notes.is_empty() => {
+                names.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                songs.push(song);
+            }
+            Ok(_) => eprintln!("skipping {}: no notes", path.display()),
+            Err(e) => eprintln!("skipping {}: {e}", path.display()),
+        }
+    }
+    if songs.is_empty() {
+        return Err("no readable MIDI files with notes were given".into());
+    }
+    let device = device(a.model.wgpu)?;
+    let (vocab, config, init) = match &a.init {
+        Some(path) => {
+            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
+            let Vocab::Events(v) = file.vocab else { return Err("that model was not trained on MIDI events".into()) };
+            let model = file.load(&device)?;
+            (v, file.config, Some(model))
+        }
+        None => {
+            let v = EventVocab::default();
+            (v, model_config(v.size(), &a.model), None)
+        }
+    };
+    let options = CorpusOptions {
+        filter: NoteFilter { drums: a.drums, tracks: None, melody_only: a.melody },
+        transpose: a.train.transpose,
+        valid_fraction: a.valid,
+        seed: a.train.seed,
+    };
+    let corpus = event_corpus(&songs, &vocab, &options);
+    eprintln!(
+        "{} files ({} for validation), {} training tokens (with transpositions), {} validation tokens, {} parameters",
+        songs.len(),
+        corpus.valid_files.len(),
+        corpus.train_tokens(),
+        corpus.valid_tokens(),
+        config.param_count()
+    );
+    let tc = train_config(&a.train);
+    let mut trainer = match init {
+        Some(m) => Trainer::with_model(m, config.clone(), tc, &corpus, &device)?,
+        None => Trainer::new(config.clone(), tc, &corpus, &device)?,
+    };
+    let bar = progress_bar(trainer.total_steps() as u64);
+    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
+    bar.finish_and_clear();
+    let mut summary = trainer.summary.clone();
+    summary.files = names;
+    let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::Events(vocab), summary)?;
+    std::fs::write(&a.out, file.to_bytes())?;
+    eprintln!(
+        "stopped: {reason:?}; best validation NLL {}; saved {}",
+        trainer.summary.best_valid_nll.map_or("n/a".into(), |v| format!("{v:.4} nats/token")),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_key(key: &str) -> Result<Scale, String> {
+    let (name, minor) = match key.strip_suffix('m') {
+        Some(n) => (n, true),
+        None => (key, false),
+    };
+    let mut chars = name.chars();
+    let base = match chars.next().map(|c| c.to_ascii_uppercase()) {
+        Some('C') => 0,
+        Some('D') => 2,
+        Some('E') => 4,
+        Some('F') => 5,
+        Some('G') => 7,
+        Some('A') => 9,
+        Some('B') => 11,
+        _ => return Err(format!("unknown key {key:?}; write e.g. C, F#, Bb, Am")),
+    };
+    let shift: i32 = match chars.as_str() {
+        "" => 0,
+        "#" => 1,
+        "b" => -1,
+        _ => return Err(format!("unknown key {key:?}; write e.g. C, F#, Bb, Am")),
+    };
+    Ok(Scale { root: ((base + shift + 12) % 12) as u8, minor })
+}
+
+fn generate_cmd(a: GenerateArgs) -> Res {
+    let file = ModelFile::from_bytes(&std::fs::read(&a.model)?)?;
+    let Vocab::Events(vocab) = file.vocab else { return Err("that model scores benchmarks; it cannot write MIDI".into()) };
+    let device = device(a.wgpu)?;
+    let model = file.load(&device)?;
+    let primer = match &a.primer {
+        Some(p) => {
+            let song = read_song(&std::fs::read(p)?)?;
+            let notes: Vec<_> = NoteFilter::default()
+                .select(&song)
+                .into_iter()
+                .filter(|n| n.start < a.primer_beats)
+                .map(|mut n| {
+                    n.duration = n.duration.min(a.primer_beats - n.start);
+                    n
+                })
+                .collect();
+            let mut tokens = vocab.encode(&vocab.quantize(&notes));
+            tokens.pop(); // END
+            tokens
+        }
+        None => Vec::new(),
+    };
+    let config = GenerateConfig {
+        sampling: SamplingParams {
+            temperature: a.temperature,
+            top_k: a.top_k,
+            top_p: a.top_p,
+            seed: a.seed,
+            scale: a.key.as_deref().map(parse_key).transpose()?,
+        },
+        max_tokens: 100_000,
+        max_beats: Some(a.beats),
+        program: a.program,
+        bpm: a.bpm,
+    };
+    let bar = ProgressBar::new_spinner();
+    let out = block_on(generate(&model, &vocab, &primer, &config, &device, |n| {
+        if n % 50 == 0 {
+            bar.set_message(format!("{n} tokens"))
+        }
+    }))?;
+    bar.finish_and_clear();
+    let mut song = Song::new(out.notes);
+    song.tempo = cantor::midi::TempoMap::constant(a.bpm);
+    song.retime();
+    std::fs::write(&a.out, write_song(&song))?;
+    eprintln!("wrote {} notes, {:.1} s, to {} (seed {})", song.notes.len(), song.seconds(), a.out.display(), a.seed);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(a: BenchArgs) -> Res {
+    let name = match a.dataset {
+        Dataset::Jsb => "jsb_chorales",
+        Dataset::Nottingham => "nottingham",
+    };
+    let path = a.data.clone().unwrap_or_else(|| PathBuf::from(format!("../shared/benchmarks/{name}.json")));
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {} ({e}); pass --data", path.display()))?;
+    let data = PianoRollDataset::from_json(&bytes)?;
+    println!(
+        "{name}: {} / {} / {} pieces, {} test frames",
+        data.train.len(),
+        data.valid.len(),
+        data.test.len(),
+        PianoRollDataset::frames(&data.test)
+    );
+    println!("baseline per-key marginal: {:.2} nats/frame", benchmark::marginal_baseline(&data));
+    println!("baseline per-key Markov:   {:.2} nats/frame", benchmark::markov_baseline(&data));
+    if a.baselines_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let vocab = FrameVocab::default();
+    let (corpus, test) = benchmark::frame_corpus(&data, &vocab, a.train.transpose);
+    let device = device(a.model.wgpu)?;
+    let config = model_config(vocab.size(), &a.model);
+    println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
+    let mut trainer = Trainer::new(config.clone(), train_config(&a.train), &corpus, &device)?;
+    let bar = progress_bar(trainer.total_steps() as u64);
+    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
+    bar.finish_and_clear();
+    let model = trainer.best_model();
+    let valid = block_on(benchmark::test_nll(&model, &corpus.valid, &vocab, &device))?;
+    let score = block_on(benchmark::test_nll(&model, &test, &vocab, &device))?;
+    println!(
+        "stopped: {reason:?} after {} epochs, {} steps, {:.1} min",
+        trainer.epoch,
+        trainer.step,
+        trainer.elapsed_s() / 60.0
+    );
+    println!("valid NLL: {:.3} nats/frame", valid.nll_per_frame);
+    println!("TEST NLL: {:.3} nats/frame over {} frames ({:.4} nats/token)", score.nll_per_frame, score.frames, score.nll_per_token);
+    if let Some(out) = a.out {
+        let file = ModelFile::from_model(&model, &config, &Vocab::Frames(vocab), trainer.summary.clone())?;
+        std::fs::write(out, file.to_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn speed(a: SpeedArgs) -> Res {
+    let device = device(a.model.wgpu)?;
+    let config = model_config(a.vocab, &a.model);
+    // Random tokens are enough to time the arithmetic.
+    let seqs: Vec<Vec<u16>> = (0..64)
+        .map(|i| (0..2048u32).map(|k| ((k * 7919 + i * 104_729) % a.vocab as u32) as u16).collect())
+        .collect();
+    let corpus = cantor::encoding::corpus::TokenCorpus { train: seqs, valid: vec![], train_files: vec![], valid_files: vec![] };
+    let tc = TrainConfig { seq_len: a.seq_len, batch: a.batch, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
+    block_on(trainer.train_step())?; // warm-up
+    block_on(trainer.train_step())?;
+    let t0 = std::time::Instant::now();
+    for _ in 0..a.steps {
+        block_on(trainer.train_step())?;
+    }
+    let step_s = t0.elapsed().as_secs_f64() / a.steps as f64;
+    let model = trainer.best_model();
+    let vocab = EventVocab::default();
+    let gen_model = if config.vocab_size == vocab.size() { model } else { model_config(vocab.size(), &a.model).init(&device) };
+    let gcfg = GenerateConfig { max_tokens: a.gen_tokens, max_beats: None, ..GenerateConfig::default() };
+    block_on(generate(&gen_model, &vocab, &[], &GenerateConfig { max_tokens: 10, ..gcfg.clone() }, &device, |_| {}))?;
+    let t0 = std::time::Instant::now();
+    let g = block_on(generate(&gen_model, &vocab, &[], &gcfg, &device, |_| {}))?;
+    let gen_s = t0.elapsed().as_secs_f64();
+    let new_tokens = g.tokens.len() - g.primer_len;
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": "cantor-burn", "backend": if a.model.wgpu { "wgpu" } else { "flex" },
+            "cell": if a.model.cell == Cell::Burn { "burn" } else { "fused" },
+            "params": config.param_count(), "step_ms": step_s * 1e3,
+            "train_tokens_per_s": (a.batch * a.seq_len) as f64 / step_s,
+            "gen_tokens_per_s": new_tokens as f64 / gen_s,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}

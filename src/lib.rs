@@ -1,0 +1,10 @@
+//! Cantor: train an LSTM on your own MIDI files, generate new music, share it by link.
+//!
+//! The core modules (no web-sys) are used by both the browser app and the native `cantor` command.
+
+pub mod benchmark;
+pub mod encoding;
+pub mod generate;
+pub mod midi;
+pub mod model;
+pub mod train;

@@ -1,0 +1,140 @@
+//! The model file: everything needed to rebuild a trained model in the page or the CLI.
+//!
+//! Layout: `CANTORM1` (8 bytes) · JSON header length (u32, little-endian) · JSON header
+//! ([`ModelConfig`], [`Vocab`], [`TrainingSummary`]) · burn's burnpack bytes of the weights.
+
+use super::{LstmLm, ModelConfig};
+use crate::encoding::Vocab;
+use burn::module::Module;
+use burn::prelude::Device;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+const MAGIC: &[u8; 8] = b"CANTORM1";
+/// Largest JSON header accepted when loading (curves of a long run fit easily).
+const MAX_HEADER: usize = 16 << 20;
+
+/// What training produced, shown next to the model in the page and by the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub epochs: usize,
+    pub steps: usize,
+    /// Training tokens seen.
+    pub tokens: u64,
+    pub best_valid_nll: Option<f64>,
+    /// (step, training loss) samples.
+    pub train_curve: Vec<(usize, f64)>,
+    /// (step, validation NLL per token) after each epoch.
+    pub valid_curve: Vec<(usize, f64)>,
+    /// Files the model learned from.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    model: ModelConfig,
+    vocab: Vocab,
+    #[serde(default)]
+    summary: TrainingSummary,
+}
+
+/// A model file in memory: header plus weights, not yet placed on a device.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    pub config: ModelConfig,
+    pub vocab: Vocab,
+    pub summary: TrainingSummary,
+    /// burnpack bytes of the weights.
+    pub weights: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelFileError {
+    NotAModel,
+    Truncated,
+    BadHeader(String),
+    Weights(String),
+}
+
+impl fmt::Display for ModelFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelFileError::NotAModel => write!(f, "this is not a Cantor model file"),
+            ModelFileError::Truncated => write!(f, "the model file is cut short"),
+            ModelFileError::BadHeader(e) => write!(f, "the model file's description is damaged ({e})"),
+            ModelFileError::Weights(e) => write!(f, "the model's weights do not fit its description ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for ModelFileError {}
+
+impl ModelFile {
+    /// Serialises a model. Reads the weights synchronously: on WebGPU, copy the model to Flex first.
+    pub fn from_model(model: &LstmLm, config: &ModelConfig, vocab: &Vocab, summary: TrainingSummary) -> Result<Self, ModelFileError> {
+        let weights = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+        Ok(ModelFile { config: config.clone(), vocab: vocab.clone(), summary, weights: weights.to_vec() })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header { model: self.config.clone(), vocab: self.vocab.clone(), summary: self.summary.clone() };
+        let json = serde_json::to_vec(&header).expect("model header serialises");
+        let mut out = Vec::with_capacity(12 + json.len() + self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&self.weights);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelFileError> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(if MAGIC.starts_with(&bytes[..bytes.len().min(8)]) {
+                ModelFileError::Truncated
+            } else {
+                ModelFileError::NotAModel
+            });
+        }
+        let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        if len > MAX_HEADER {
+            return Err(ModelFileError::BadHeader("header too large".into()));
+        }
+        let json = bytes.get(12..12 + len).ok_or(ModelFileError::Truncated)?;
+        let header: Header = serde_json::from_slice(json).map_err(|e| ModelFileError::BadHeader(e.to_string()))?;
+        if header.model.vocab_size != header.vocab.size() {
+            return Err(ModelFileError::BadHeader("model and vocabulary sizes differ".into()));
+        }
+        Ok(ModelFile {
+            config: header.model,
+            vocab: header.vocab,
+            summary: header.summary,
+            weights: bytes[12 + len..].to_vec(),
+        })
+    }
+
+    /// Builds the model on `device` and loads the weights into it.
+    pub fn load(&self, device: &Device) -> Result<LstmLm, ModelFileError> {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map_err(|e| ModelFileError::Weights(e.to_string()))?;
+        self.config
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| ModelFileError::Weights(e.to_string()))
+    }
+
+    /// A short stable id of the weights (FNV-1a, 64 bits, hex), so a share link can name its model.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in self.weights.iter().chain(serde_json::to_vec(&self.vocab).unwrap_or_default().iter()) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+}

@@ -1,0 +1,315 @@
+//! The training loop: mini-batches of token windows, Adam with gradient clipping, a warm-up and
+//! cosine learning-rate schedule, validation after each epoch, early stopping on validation NLL.
+//!
+//! Written as `async` with only asynchronous tensor reads, so the same code trains on WebGPU in a
+//! browser (where a synchronous read panics) and, through [`block_on`], natively on Flex.
+
+mod batches;
+mod evaluate;
+
+pub use batches::WindowSampler;
+pub use evaluate::{evaluate, Evaluation};
+
+use crate::model::{LstmLm, ModelConfig, TrainingSummary};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+pub use crate::encoding::corpus::TokenCorpus;
+
+/// Runs a future to completion on this thread (native code and tests; Flex reads are immediate).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures_lite::future::block_on(future)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Tokens per training window (truncated back-propagation length).
+    pub seq_len: usize,
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Steps of linear warm-up before the cosine decay.
+    pub warmup_steps: usize,
+    pub max_epochs: usize,
+    /// Steps per epoch; `None` = enough windows to cover the training tokens once.
+    pub steps_per_epoch: Option<usize>,
+    /// Stop after this many epochs without a better validation NLL.
+    pub patience: usize,
+    /// Gradient norm clipping (per parameter tensor, as burn implements it).
+    pub clip_norm: f32,
+    pub seed: u64,
+    /// Report training loss every this many steps.
+    pub log_every: usize,
+    /// Stop when this many seconds have passed (checked between steps).
+    pub time_limit_s: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seq_len: 128,
+            batch: 32,
+            lr: 3e-3,
+            warmup_steps: 50,
+            max_epochs: 30,
+            steps_per_epoch: None,
+            patience: 3,
+            clip_norm: 1.0,
+            seed: 42,
+            log_every: 10,
+            time_limit_s: None,
+        }
+    }
+}
+
+/// Validation figures (per token).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidMetrics {
+    /// Mean negative log-likelihood per token, in nats.
+    pub nll: f64,
+    pub perplexity: f64,
+    /// Share of tokens where the most likely prediction was right.
+    pub accuracy: f64,
+    pub tokens: usize,
+}
+
+/// What the loop reports to the page or the progress bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub epoch: usize,
+    pub step: usize,
+    /// Steps planned in all (the loop may stop earlier).
+    pub total_steps: usize,
+    /// Mean training loss since the last report.
+    pub loss: f64,
+    pub lr: f64,
+    pub tokens_per_s: f64,
+    pub elapsed_s: f64,
+    pub eta_s: f64,
+    /// Set on the report at the end of each epoch.
+    pub valid: Option<ValidMetrics>,
+    pub best_valid_nll: Option<f64>,
+}
+
+/// The caller's answer to a progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    Finished,
+    EarlyStopped,
+    TimeLimit,
+    Cancelled,
+}
+
+#[derive(Debug)]
+pub enum TrainError {
+    NoData,
+    Read(String),
+}
+
+impl std::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrainError::NoData => write!(f, "there are no notes to learn from"),
+            TrainError::Read(e) => write!(f, "reading a result back from the compute device failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Holds a model being trained, with its optimizer, data and history. Step it yourself
+/// ([`train_step`](Self::train_step), [`end_epoch`](Self::end_epoch)) to pause and resume, or call
+/// [`run`](Self::run).
+pub struct Trainer {
+    pub model: LstmLm,
+    pub model_config: ModelConfig,
+    pub config: TrainConfig,
+    optim: ModuleOptimizer,
+    sampler: WindowSampler,
+    valid: Vec<Vec<u16>>,
+    device: Device,
+    pub step: usize,
+    pub epoch: usize,
+    pub summary: TrainingSummary,
+    best: Option<LstmLm>,
+    bad_epochs: usize,
+    elapsed_s: f64,
+    window_loss: (f64, usize),
+}
+
+impl Trainer {
+    /// `device` is the plain device (Flex or WebGPU); autodiff is added here.
+    pub fn new(model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
+        let ad = device.clone().autodiff();
+        ad.seed(config.seed);
+        let model = model_config.init(&ad);
+        Self::with_model(model, model_config, config, corpus, device)
+    }
+
+    /// Continues training an existing model (fine-tuning); the model must live on `device`.
+    pub fn with_model(model: LstmLm, model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
+        let sampler = WindowSampler::new(&corpus.train, config.seq_len, config.seed).ok_or(TrainError::NoData)?;
+        let ad = device.clone().autodiff();
+        let model = if model.devices().first().is_some_and(|d| d.is_autodiff()) { model } else { model.fork(&ad) };
+        let optim = AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip_norm)))
+            .init();
+        Ok(Trainer {
+            model,
+            model_config,
+            optim,
+            sampler,
+            valid: corpus.valid.clone(),
+            device: device.clone(),
+            step: 0,
+            epoch: 0,
+            summary: TrainingSummary::default(),
+            best: None,
+            bad_epochs: 0,
+            elapsed_s: 0.0,
+            window_loss: (0.0, 0),
+            config,
+        })
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        self.config
+            .steps_per_epoch
+            .unwrap_or_else(|| self.sampler.tokens().div_ceil(self.config.batch * self.sampler.seq_len()))
+            .max(1)
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch() * self.config.max_epochs
+    }
+
+    /// Learning rate at the current step: linear warm-up, then cosine decay to 10 %.
+    pub fn lr(&self) -> f64 {
+        let c = &self.config;
+        let warm = ((self.step + 1) as f64 / c.warmup_steps.max(1) as f64).min(1.0);
+        let progress = (self.step as f64 / self.total_steps().max(1) as f64).min(1.0);
+        c.lr * warm * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
+    }
+
+    /// One optimisation step on a fresh mini-batch; returns its mean loss (nats per token).
+    pub async fn train_step(&mut self) -> Result<f64, TrainError> {
+        let t0 = Instant::now();
+        let ad = self.device.clone().autodiff();
+        let batch = self.sampler.batch(self.config.batch, &ad);
+        let (nll, _) = self.model.token_nll(batch, None);
+        let loss = nll.mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let lr = self.lr();
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        // The one read per step: back-pressure for the GPU queue and a yield to the event loop.
+        let value = loss.into_scalar_async::<f32>().await.map_err(|e| TrainError::Read(format!("{e:?}")))? as f64;
+        self.step += 1;
+        self.summary.steps = self.step;
+        self.summary.tokens += (self.config.batch * self.sampler.seq_len()) as u64;
+        self.window_loss.0 += value;
+        self.window_loss.1 += 1;
+        self.elapsed_s += t0.elapsed().as_secs_f64();
+        Ok(value)
+    }
+
+    /// Validation over the held-out files (or `None` when there are none).
+    pub async fn validate(&self) -> Result<Option<ValidMetrics>, TrainError> {
+        if self.valid.is_empty() {
+            return Ok(None);
+        }
+        let eval = evaluate(&self.model.valid(), &self.valid, self.config.seq_len, self.config.batch, &self.device).await?;
+        Ok(Some(eval.metrics()))
+    }
+
+    fn progress(&mut self, valid: Option<ValidMetrics>) -> Progress {
+        let (sum, n) = std::mem::take(&mut self.window_loss);
+        let loss = if n > 0 { sum / n as f64 } else { f64::NAN };
+        if n > 0 {
+            self.summary.train_curve.push((self.step, loss));
+        }
+        let per_step = self.elapsed_s / self.step.max(1) as f64;
+        let total = self.total_steps();
+        Progress {
+            epoch: self.epoch,
+            step: self.step,
+            total_steps: total,
+            loss,
+            lr: self.lr(),
+            tokens_per_s: (self.config.batch * self.sampler.seq_len()) as f64 / per_step.max(1e-9),
+            elapsed_s: self.elapsed_s,
+            eta_s: per_step * total.saturating_sub(self.step) as f64,
+            valid,
+            best_valid_nll: self.summary.best_valid_nll,
+        }
+    }
+
+    /// Validates, keeps the best model so far, and says whether early stopping triggers.
+    pub async fn end_epoch(&mut self) -> Result<(Progress, bool), TrainError> {
+        self.epoch += 1;
+        self.summary.epochs = self.epoch;
+        let valid = self.validate().await?;
+        let mut stop = false;
+        if let Some(v) = valid {
+            self.summary.valid_curve.push((self.step, v.nll));
+            if self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
+                self.summary.best_valid_nll = Some(v.nll);
+                self.best = Some(self.model.valid());
+                self.bad_epochs = 0;
+            } else {
+                self.bad_epochs += 1;
+                stop = self.bad_epochs >= self.config.patience;
+            }
+        }
+        Ok((self.progress(valid), stop))
+    }
+
+    /// Trains until the epochs run out, early stopping, the time limit, or the callback says stop.
+    pub async fn run(&mut self, mut on_progress: impl FnMut(&Progress) -> Control) -> Result<StopReason, TrainError> {
+        let per_epoch = self.steps_per_epoch();
+        while self.epoch < self.config.max_epochs {
+            for i in 0..per_epoch {
+                self.train_step().await?;
+                if self.config.time_limit_s.is_some_and(|t| self.elapsed_s >= t) {
+                    let (p, _) = self.end_epoch().await?;
+                    on_progress(&p);
+                    return Ok(StopReason::TimeLimit);
+                }
+                if (i + 1) % self.config.log_every.max(1) == 0 && i + 1 < per_epoch {
+                    let p = self.progress(None);
+                    if on_progress(&p) == Control::Stop {
+                        return Ok(StopReason::Cancelled);
+                    }
+                }
+            }
+            let (p, early) = self.end_epoch().await?;
+            if on_progress(&p) == Control::Stop {
+                return Ok(StopReason::Cancelled);
+            }
+            if early {
+                return Ok(StopReason::EarlyStopped);
+            }
+        }
+        Ok(StopReason::Finished)
+    }
+
+    /// Seconds spent in training steps so far.
+    pub fn elapsed_s(&self) -> f64 {
+        self.elapsed_s
+    }
+
+    /// The model with the best validation NLL (the current one if nothing was validated),
+    /// without autodiff, ready for generation or saving.
+    pub fn best_model(&self) -> LstmLm {
+        self.best.clone().unwrap_or_else(|| self.model.valid())
+    }
+}
