@@ -1,0 +1,77 @@
+//! The `cantor` command line, run as a user would: inspect, train, generate.
+
+mod common;
+use std::process::Command;
+
+fn cantor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cantor"))
+}
+
+#[test]
+fn inspect_json_reports_each_file() {
+    let dir = common::shared("midi/jazz-soft-test-midi-files");
+    let out = cantor()
+        .arg("inspect")
+        .arg("--json")
+        .args(["test-c-major-scale.mid", "test-not-a-midi-file.mid", "test-corrupt-file-missing-byte.mid"].map(|f| dir.join(f)))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a file that cannot be read makes the exit status 2");
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["ok"], true);
+    assert_eq!(rows[0]["notes"], 8);
+    assert!((rows[0]["seconds"].as_f64().unwrap() - 4.0).abs() < 1e-6);
+    assert_eq!(rows[0]["warnings"].as_array().unwrap().len(), 0);
+    assert!(rows[0]["file"].as_str().unwrap().ends_with("test-c-major-scale.mid"));
+    assert_eq!(rows[1]["ok"], false);
+    assert!(rows[1]["error"].as_str().unwrap().contains("not a MIDI file"));
+    assert_eq!(rows[2]["ok"], true);
+    assert!(rows[2]["warnings"][0].as_str().unwrap().contains("ends in the middle of track 1"));
+}
+
+#[test]
+fn train_then_generate_a_midi_file() {
+    let tmp = std::env::temp_dir().join(format!("cantor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let model = tmp.join("model.bpk");
+    let clip = tmp.join("clip.mid");
+    let dir = common::shared("midi/jazz-soft-test-midi-files");
+    let status = cantor()
+        .arg("train")
+        .args(["test-karaoke-kar.mid", "test-multichannel-chords-1.mid", "test-c-major-scale.mid", "test-empty-file.mid"].map(|f| dir.join(f)))
+        .args(["--out", model.to_str().unwrap()])
+        .args(["--embed", "16", "--hidden", "32", "--layers", "1", "--epochs", "2", "--seq-len", "32", "--batch", "4", "--transpose", "1"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = cantor()
+        .arg("generate")
+        .arg(&model)
+        .args(["--out", clip.to_str().unwrap(), "--beats", "8", "--seed", "3", "--key", "Am"])
+        .args(["--primer", dir.join("test-c-major-scale.mid").to_str().unwrap(), "--primer-beats", "2"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let song = cantor::midi::read_song(&std::fs::read(&clip).unwrap()).unwrap();
+    assert!(!song.notes.is_empty());
+    assert!(song.warnings.is_empty(), "{:?}", song.warnings);
+    // The primer (first two beats of the C major scale) opens the clip.
+    assert_eq!(song.notes[0].pitch, 60);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn train_without_usable_files_says_why() {
+    let dir = common::shared("midi/jazz-soft-test-midi-files");
+    let out = cantor()
+        .arg("train")
+        .arg(dir.join("test-empty-file.mid"))
+        .args(["--out", "/nonexistent/never-written.bpk"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("the file is empty"), "{err}");
+    assert!(err.contains("no readable MIDI files"), "{err}");
+}

@@ -1,0 +1,213 @@
+//! Model, training loop, evaluation, sampling and model files, natively on Flex.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use cantor::benchmark::frame_nll;
+use cantor::encoding::corpus::TokenCorpus;
+use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
+use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
+use cantor::model::{CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
+use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
+
+fn tiny(vocab: usize, cell: CellKind) -> ModelConfig {
+    ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell }
+}
+
+fn tokens(data: Vec<i64>, b: usize, t: usize) -> Tensor<2, Int> {
+    Tensor::from_data(TensorData::new(data, [b, t]), &Device::flex())
+}
+
+fn values(t: Tensor<3>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+/// A corpus with an obvious pattern: ascending runs of a scale, so a model can learn it fast.
+fn pattern_corpus(vocab: &EventVocab, files: usize) -> TokenCorpus {
+    let seq = |offset: u8| {
+        let mut t = vec![vocab.start()];
+        for k in 0..40u8 {
+            let p = 60 + offset + [0, 2, 4, 5, 7, 9, 11, 12][(k % 8) as usize];
+            t.push(vocab.id(Token::On(p)));
+            t.push(vocab.id(Token::Shift(6)));
+            t.push(vocab.id(Token::Off(p)));
+        }
+        t.push(vocab.end());
+        t
+    };
+    TokenCorpus {
+        train: (0..files as u8).map(seq).collect(),
+        valid: vec![seq(0)], // same music as a training file: this checks learning, not style
+        train_files: (0..files).collect(),
+        valid_files: vec![files],
+    }
+}
+
+#[test]
+fn fused_cell_matches_burn_lstm() {
+    let device = Device::flex();
+    device.seed(3);
+    let reference = tiny(40, CellKind::Burn).init(&device);
+    let fused = reference.clone().to_fused();
+    let x = tokens((0..2 * 9).map(|i| (i * 7 % 40) as i64).collect(), 2, 9);
+    let (a, sa) = reference.forward(x.clone(), None);
+    let (b, sb) = fused.forward(x, None);
+    let (a, b) = (values(a), values(b));
+    let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(max_diff < 1e-5, "logits differ by {max_diff}");
+    for ((h1, c1), (h2, c2)) in sa.0.into_iter().zip(sb.0) {
+        let d = (h1 - h2).abs().max().into_scalar::<f32>() + (c1 - c2).abs().max().into_scalar::<f32>();
+        assert!(d < 1e-5, "states differ by {d}");
+    }
+}
+
+#[test]
+fn state_carrying_evaluation_is_exact() {
+    let device = Device::flex();
+    device.seed(5);
+    let model = tiny(30, CellKind::Fused).init(&device);
+    let seqs: Vec<Vec<u16>> = vec![(0..23).map(|i| (i * 5 % 30) as u16).collect(), (0..7).map(|i| i as u16 + 3).collect(), vec![1, 2]];
+    let whole = block_on(evaluate(&model, &seqs, 100, 1, &device)).unwrap();
+    let chunked = block_on(evaluate(&model, &seqs, 4, 3, &device)).unwrap();
+    for (a, b) in whole.token_nll.iter().zip(&chunked.token_nll) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+    assert_eq!(whole.token_nll[0].len(), 22);
+    assert_eq!(whole.metrics().tokens, 22 + 6 + 1);
+}
+
+#[test]
+fn training_learns_a_pattern_and_is_reproducible() {
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 1);
+    let device = Device::flex();
+    let config = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, warmup_steps: 5, max_epochs: 6, steps_per_epoch: Some(50), patience: 10, seed: 11, log_every: 5, ..TrainConfig::default() };
+    let run = || {
+        let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config.clone(), &corpus, &device).unwrap();
+        let before = block_on(t.validate()).unwrap().unwrap();
+        let mut reports = Vec::new();
+        let reason = block_on(t.run(|p| {
+            reports.push(p.clone());
+            Control::Continue
+        }))
+        .unwrap();
+        (t, before, reports, reason)
+    };
+    let (t1, before, reports, reason) = run();
+    assert_eq!(reason, StopReason::Finished);
+    let best = t1.summary.best_valid_nll.unwrap();
+    assert!(before.nll > 4.0, "an untrained model is near uniform: {}", before.nll);
+    assert!(best < 1.0, "validation NLL {best} after training (from {})", before.nll);
+    // Progress reports: training loss every 5 steps, validation at each epoch end, ETA shrinking.
+    assert_eq!(reports.iter().filter(|p| p.valid.is_some()).count(), 6);
+    assert!(reports.iter().all(|p| p.tokens_per_s > 0.0 && p.total_steps == 300));
+    assert!(reports.last().unwrap().eta_s < reports[0].eta_s);
+    let (t2, _, _, _) = run();
+    assert_eq!(t1.summary.train_curve, t2.summary.train_curve, "same seed, same losses");
+}
+
+#[test]
+fn early_stopping_and_cancel() {
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 2);
+    let device = Device::flex();
+    // A learning rate of zero never improves validation: patience 2 stops after 3 epochs.
+    let config = TrainConfig { seq_len: 16, batch: 4, lr: 0.0, max_epochs: 20, steps_per_epoch: Some(2), patience: 2, ..TrainConfig::default() };
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config.clone(), &corpus, &device).unwrap();
+    assert_eq!(block_on(t.run(|_| Control::Continue)).unwrap(), StopReason::EarlyStopped);
+    assert_eq!(t.epoch, 3);
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config, &corpus, &device).unwrap();
+    assert_eq!(block_on(t.run(|_| Control::Stop)).unwrap(), StopReason::Cancelled);
+    let empty = TokenCorpus { train: vec![], valid: vec![], train_files: vec![], valid_files: vec![] };
+    assert!(Trainer::new(tiny(vocab.size(), CellKind::Fused), TrainConfig::default(), &empty, &device).is_err());
+}
+
+fn trained_model(vocab: &EventVocab) -> (cantor::model::LstmLm, ModelConfig) {
+    let corpus = pattern_corpus(vocab, 3);
+    let config = tiny(vocab.size(), CellKind::Fused);
+    let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 3, steps_per_epoch: Some(15), ..TrainConfig::default() };
+    let mut t = Trainer::new(config.clone(), tc, &corpus, &Device::flex()).unwrap();
+    block_on(t.run(|_| Control::Continue)).unwrap();
+    (t.best_model(), config)
+}
+
+#[test]
+fn sampling_is_seeded_valid_and_respects_the_key() {
+    let vocab = EventVocab::default();
+    let (model, _) = trained_model(&vocab);
+    let device = Device::flex();
+    let cfg = |seed, scale| GenerateConfig {
+        sampling: SamplingParams { temperature: 1.2, top_k: 0, top_p: 0.98, seed, scale },
+        max_tokens: 300,
+        max_beats: Some(16.0),
+        program: 0,
+        bpm: 120.0,
+    };
+    let a = block_on(generate(&model, &vocab, &[], &cfg(7, None), &device, |_| {})).unwrap();
+    let b = block_on(generate(&model, &vocab, &[], &cfg(7, None), &device, |_| {})).unwrap();
+    let c = block_on(generate(&model, &vocab, &[], &cfg(8, None), &device, |_| {})).unwrap();
+    assert_eq!(a.tokens, b.tokens, "same seed, same music");
+    assert_ne!(a.tokens, c.tokens, "another seed, other music");
+    assert!(!a.notes.is_empty());
+    for n in &a.notes {
+        assert!(n.duration > 0.0);
+        assert!(n.start < 16.0 + 1e-9, "length limit: note at beat {}", n.start);
+    }
+    // Lock to F# major: the pattern is C major, but no note outside F# major may appear.
+    let scale = Scale { root: 6, minor: false };
+    let d = block_on(generate(&model, &vocab, &[], &cfg(7, Some(scale)), &device, |_| {})).unwrap();
+    assert!(!d.notes.is_empty());
+    assert!(d.notes.iter().all(|n| scale.contains(n.pitch)), "{:?}", d.notes.iter().map(|n| n.pitch).collect::<Vec<_>>());
+    // A primer is kept at the start of the output.
+    let primer = vec![vocab.start(), vocab.id(Token::On(60)), vocab.id(Token::Shift(6)), vocab.id(Token::Off(60))];
+    let e = block_on(generate(&model, &vocab, &primer, &cfg(1, None), &device, |_| {})).unwrap();
+    assert_eq!(&e.tokens[..4], &primer[..]);
+    assert_eq!(e.primer_len, 4);
+    assert_eq!((e.notes[0].pitch, e.notes[0].start), (60, 0.0));
+}
+
+#[test]
+fn model_files_round_trip_and_reject_damage() {
+    let vocab = EventVocab::default();
+    let (model, config) = trained_model(&vocab);
+    let summary = TrainingSummary { epochs: 3, files: vec!["a.mid".into()], ..TrainingSummary::default() };
+    let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), summary.clone()).unwrap();
+    let bytes = file.to_bytes();
+    let back = ModelFile::from_bytes(&bytes).unwrap();
+    assert_eq!(back.config, config);
+    assert_eq!(back.vocab, Vocab::Events(vocab));
+    assert_eq!(back.summary, summary);
+    assert_eq!(back.fingerprint(), file.fingerprint());
+    let loaded = back.load(&Device::flex()).unwrap();
+    let x = tokens(vec![1, 63, 262, 191, 70], 1, 5);
+    assert_eq!(values(model.forward(x.clone(), None).0), values(loaded.forward(x, None).0));
+
+    assert_eq!(ModelFile::from_bytes(b"MThd....").unwrap_err(), ModelFileError::NotAModel);
+    assert_eq!(ModelFile::from_bytes(&bytes[..20]).unwrap_err(), ModelFileError::Truncated);
+    let cut = ModelFile::from_bytes(&bytes[..bytes.len() - 100]).unwrap();
+    assert!(matches!(cut.load(&Device::flex()), Err(ModelFileError::Weights(_))));
+    let mut wrong = ModelFile::from_bytes(&bytes).unwrap();
+    wrong.config.hidden = 25;
+    wrong.config.vocab_size = vocab.size();
+    assert!(matches!(wrong.load(&Device::flex()), Err(ModelFileError::Weights(_))), "shape mismatch is an error, not a panic");
+}
+
+#[test]
+fn frame_nll_sums_token_nll_per_frame() {
+    let v = FrameVocab::default();
+    let t = v.encode(&[vec![60, 64], vec![], vec![67]]).unwrap();
+    // Targets: 60, 64, END | END | 67, END
+    let nll = [0.5f32, 0.25, 0.125, 1.0, 2.0, 0.5];
+    assert_eq!(frame_nll(&t, &nll, &v), vec![0.875, 1.0, 2.5]);
+}
+
+#[test]
+fn parameter_count_matches_the_module() {
+    for cell in [CellKind::Fused, CellKind::Burn] {
+        let c = ModelConfig::new(323);
+        let c = ModelConfig { cell, ..c };
+        assert_eq!(c.init(&Device::flex()).num_params(), c.param_count(), "{cell:?}");
+    }
+}
