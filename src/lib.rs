@@ -8,3 +8,6 @@ pub mod generate;
 pub mod midi;
 pub mod model;
 pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
