@@ -91,8 +91,9 @@ pub fn score(eval: &Evaluation, sequences: &[Vec<TokenId>], vocab: &FrameVocab) 
     }
 }
 
-pub async fn test_nll(model: &LstmLm, test: &[Vec<TokenId>], vocab: &FrameVocab, device: &Device) -> Result<FrameScore, TrainError> {
-    let eval = evaluate(model, test, 256, 16, device).await?;
+/// `masked`: the model was trained with the ascending-frame mask (`TrainConfig::frame_mask`).
+pub async fn test_nll(model: &LstmLm, test: &[Vec<TokenId>], vocab: &FrameVocab, masked: bool, device: &Device) -> Result<FrameScore, TrainError> {
+    let eval = evaluate(model, test, 256, 16, masked.then_some(vocab), device).await?;
     Ok(score(&eval, test, vocab))
 }
 

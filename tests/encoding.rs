@@ -127,3 +127,19 @@ fn transposition_and_split_by_file() {
     assert_eq!(corpus.valid.len(), 1);
     assert_eq!(corpus.train.len(), 4 * 5, "each training file in 5 transpositions");
 }
+
+#[test]
+fn ascending_frame_mask_allows_exactly_the_canonical_continuations() {
+    let v = FrameVocab::default();
+    let size = v.size();
+    let (start, end) = (v.start() as i64, v.frame_end() as i64);
+    let c4 = v.pitch(60).unwrap() as i64;
+    let mask = v.ascending_mask(&[start, c4, end]);
+    let allowed = |row: usize| -> Vec<usize> { (0..size).filter(|&i| mask[row * size + i] == 0.0).collect() };
+    // After START: any pitch or an empty frame.
+    assert_eq!(allowed(0), [vec![end as usize], (3..size).collect()].concat());
+    // After C4: only higher pitches or the end of the frame.
+    assert_eq!(allowed(1), [vec![end as usize], ((c4 as usize + 1)..size).collect()].concat());
+    // After a frame end: a new frame, or the START of the next piece in a training window.
+    assert_eq!(allowed(2), [vec![start as usize, end as usize], (3..size).collect()].concat());
+}

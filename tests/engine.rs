@@ -66,8 +66,8 @@ fn state_carrying_evaluation_is_exact() {
     device.seed(5);
     let model = tiny(30, CellKind::Fused).init(&device);
     let seqs: Vec<Vec<u16>> = vec![(0..23).map(|i| (i * 5 % 30) as u16).collect(), (0..7).map(|i| i as u16 + 3).collect(), vec![1, 2]];
-    let whole = block_on(evaluate(&model, &seqs, 100, 1, &device)).unwrap();
-    let chunked = block_on(evaluate(&model, &seqs, 4, 3, &device)).unwrap();
+    let whole = block_on(evaluate(&model, &seqs, 100, 1, None, &device)).unwrap();
+    let chunked = block_on(evaluate(&model, &seqs, 4, 3, None, &device)).unwrap();
     for (a, b) in whole.token_nll.iter().zip(&chunked.token_nll) {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b) {

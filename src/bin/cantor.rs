@@ -66,6 +66,9 @@ struct LoopArgs {
     lr: f64,
     #[arg(long, default_value_t = 30)]
     epochs: usize,
+    /// Steps per epoch (validation runs after each); default: one pass over the training tokens.
+    #[arg(long)]
+    steps_per_epoch: Option<usize>,
     /// Early stopping: epochs without a better validation loss.
     #[arg(long, default_value_t = 3)]
     patience: usize,
@@ -161,6 +164,9 @@ struct BenchArgs {
     /// Save the trained model here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Let the model put probability on unordered frames (off: pitches within a frame ascend).
+    #[arg(long)]
+    no_frame_mask: bool,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -306,6 +312,7 @@ fn train_config(t: &LoopArgs) -> TrainConfig {
         batch: t.batch,
         lr: t.lr,
         max_epochs: t.epochs,
+        steps_per_epoch: t.steps_per_epoch,
         patience: t.patience,
         seed: t.seed,
         time_limit_s: t.minutes.map(|m| m * 60.0),
@@ -332,8 +339,22 @@ fn report(bar: &ProgressBar, p: &Progress) -> Control {
         p.eta_s
     );
     if let Some(v) = p.valid {
-        msg = format!("epoch {} done: valid nll {:.3} ppl {:.2} acc {:.1}%", p.epoch, v.nll, v.perplexity, v.accuracy * 100.0);
-        bar.println(&msg);
+        msg = format!(
+            "epoch {} done: step {} train loss {:.3} valid nll {:.4} ppl {:.2} acc {:.1}% ({:.0} tok/s, {:.1} min)",
+            p.epoch,
+            p.step,
+            p.loss,
+            v.nll,
+            v.perplexity,
+            v.accuracy * 100.0,
+            p.tokens_per_s,
+            p.elapsed_s / 60.0
+        );
+        if bar.is_hidden() {
+            eprintln!("{msg}"); // not a terminal (logs, CI): plain lines instead of a bar
+        } else {
+            bar.println(&msg);
+        }
     }
     bar.set_message(msg);
     Control::Continue
@@ -505,13 +526,15 @@ fn bench(a: BenchArgs) -> Res {
     let device = device(a.model.wgpu)?;
     let config = model_config(vocab.size(), &a.model);
     println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
-    let mut trainer = Trainer::new(config.clone(), train_config(&a.train), &corpus, &device)?;
+    let masked = !a.no_frame_mask;
+    let tc = TrainConfig { frame_mask: masked.then_some(vocab), ..train_config(&a.train) };
+    let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
     let bar = progress_bar(trainer.total_steps() as u64);
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
     let model = trainer.best_model();
-    let valid = block_on(benchmark::test_nll(&model, &corpus.valid, &vocab, &device))?;
-    let score = block_on(benchmark::test_nll(&model, &test, &vocab, &device))?;
+    let valid = block_on(benchmark::test_nll(&model, &corpus.valid, &vocab, masked, &device))?;
+    let score = block_on(benchmark::test_nll(&model, &test, &vocab, masked, &device))?;
     println!(
         "stopped: {reason:?} after {} epochs, {} steps, {:.1} min",
         trainer.epoch,

@@ -44,6 +44,29 @@ impl FrameVocab {
         (id >= PITCH_BASE && (id as usize) < self.size()).then(|| self.low + (id - PITCH_BASE) as u8)
     }
 
+    /// Additive logit mask (0 or −1e9) for `[B, T]` input tokens → `[B, T, V]`: after pitch `p`
+    /// only higher pitches or FRAME_END may follow, so the model spreads its probability over
+    /// canonical (ascending) frames only and a frame's token likelihoods multiply to a properly
+    /// normalised frame likelihood. After FRAME_END a new piece's START may follow (training
+    /// windows run across pieces); PAD is never a target.
+    pub fn ascending_mask(&self, inputs: &[i64]) -> Vec<f32> {
+        const NO: f32 = -1e9;
+        let v = self.size();
+        let mut mask = vec![0.0f32; inputs.len() * v];
+        for (row, &x) in mask.chunks_mut(v).zip(inputs) {
+            row[0] = NO;
+            if x != self.frame_end() as i64 {
+                row[self.start() as usize] = NO;
+            }
+            if let Some(p) = self.pitch_of(x as TokenId) {
+                let first = PITCH_BASE as usize;
+                let upto = first + (p - self.low) as usize;
+                row[first..=upto].iter_mut().for_each(|m| *m = NO);
+            }
+        }
+        mask
+    }
+
     /// Frames → `[START, p…, FRAME_END, p…, FRAME_END, …]`. Pitches are sorted and deduplicated;
     /// pitches outside the range are an error because dropping them would change the benchmark.
     pub fn encode(&self, frames: &[Vec<u8>]) -> Result<Vec<TokenId>, u8> {

@@ -145,11 +145,15 @@ impl LstmLm {
 
     /// Natural-log likelihood of each target token: `tokens` `[B, T+1]` → `[B, T]` of
     /// `-log p(tokens[:, t+1] | tokens[:, ..=t])`.
-    pub fn token_nll(&self, tokens: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+    /// `mask`, if given, is added to the logits first (`[B, T, V]`, 0 or a large negative number).
+    pub fn token_nll(&self, tokens: Tensor<2, Int>, state: Option<State>, mask: Option<Tensor<3>>) -> (Tensor<2>, State) {
         let [b, t1] = tokens.dims();
         let input = tokens.clone().narrow(1, 0, t1 - 1);
         let target = tokens.narrow(1, 1, t1 - 1);
-        let (logits, state) = self.forward(input, state);
+        let (mut logits, state) = self.forward(input, state);
+        if let Some(m) = mask {
+            logits = logits + m;
+        }
         let logp = log_softmax(logits, 2);
         let picked = logp.gather(2, target.reshape([b, t1 - 1, 1]));
         (picked.reshape([b, t1 - 1]).neg(), state)

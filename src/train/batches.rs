@@ -31,8 +31,8 @@ impl WindowSampler {
         self.seq_len
     }
 
-    /// `[batch, seq_len + 1]` token ids.
-    pub fn batch(&mut self, batch: usize, device: &Device) -> Tensor<2, Int> {
+    /// `[batch, seq_len + 1]` token ids, and the same ids on the host.
+    pub fn batch(&mut self, batch: usize, device: &Device) -> (Tensor<2, Int>, Vec<i64>) {
         let w = self.seq_len + 1;
         let max_start = self.stream.len() - w;
         let mut data = Vec::with_capacity(batch * w);
@@ -40,6 +40,6 @@ impl WindowSampler {
             let s = self.rng.random_range(0..=max_start);
             data.extend_from_slice(&self.stream[s..s + w]);
         }
-        Tensor::from_data(TensorData::new(data, [batch, w]), device)
+        (Tensor::from_data(TensorData::new(data.clone(), [batch, w]), device), data)
     }
 }

@@ -3,6 +3,7 @@
 //! masked out). Returns each target token's NLL so callers can sum per frame or per file.
 
 use super::{TrainError, ValidMetrics};
+use crate::encoding::FrameVocab;
 use crate::model::LstmLm;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -26,7 +27,15 @@ impl Evaluation {
 }
 
 /// Evaluates `model` (without autodiff) on `sequences`.
-pub async fn evaluate(model: &LstmLm, sequences: &[Vec<u16>], chunk: usize, batch: usize, device: &Device) -> Result<Evaluation, TrainError> {
+/// `frame_mask`: score piano-roll frames with the ascending-order mask the model was trained with.
+pub async fn evaluate(
+    model: &LstmLm,
+    sequences: &[Vec<u16>],
+    chunk: usize,
+    batch: usize,
+    frame_mask: Option<&FrameVocab>,
+    device: &Device,
+) -> Result<Evaluation, TrainError> {
     let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
     order.sort_by_key(|&i| sequences[i].len());
     let mut out = Evaluation {
@@ -49,8 +58,12 @@ pub async fn evaluate(model: &LstmLm, sequences: &[Vec<u16>], chunk: usize, batc
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [b, t + 1]), device);
             let input = tokens.clone().narrow(1, 0, t);
             let target = tokens.narrow(1, 1, t);
-            let (logits, next) = model.forward(input, state);
+            let (mut logits, next) = model.forward(input, state);
             state = Some(next);
+            if let Some(v) = frame_mask {
+                let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
+                logits = logits + Tensor::<3>::from_data(TensorData::new(v.ascending_mask(&inputs), [b, t, v.size()]), device);
+            }
             let logp = log_softmax(logits, 2);
             let best = logp.clone().argmax(2).reshape([b, t]);
             let nll = logp.gather(2, target.clone().reshape([b, t, 1])).reshape([b, t]).neg();

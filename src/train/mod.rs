@@ -10,7 +10,9 @@ mod evaluate;
 pub use batches::WindowSampler;
 pub use evaluate::{evaluate, Evaluation};
 
+use crate::encoding::FrameVocab;
 use crate::model::{LstmLm, ModelConfig, TrainingSummary};
+use burn::tensor::TensorData;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -45,6 +47,9 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Stop when this many seconds have passed (checked between steps).
     pub time_limit_s: Option<f64>,
+    /// Piano-roll frames: restrict each frame to ascending pitches (see `FrameVocab::ascending_mask`).
+    #[serde(default)]
+    pub frame_mask: Option<FrameVocab>,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +66,7 @@ impl Default for TrainConfig {
             seed: 42,
             log_every: 10,
             time_limit_s: None,
+            frame_mask: None,
         }
     }
 }
@@ -205,8 +211,14 @@ impl Trainer {
     pub async fn train_step(&mut self) -> Result<f64, TrainError> {
         let t0 = Instant::now();
         let ad = self.device.clone().autodiff();
-        let batch = self.sampler.batch(self.config.batch, &ad);
-        let (nll, _) = self.model.token_nll(batch, None);
+        let (batch, ids) = self.sampler.batch(self.config.batch, &ad);
+        let mask = self.config.frame_mask.map(|v| {
+            let (b, w) = (self.config.batch, self.sampler.seq_len() + 1);
+            let inputs: Vec<i64> = ids.chunks(w).flat_map(|r| r[..w - 1].iter().copied()).collect();
+            let data = TensorData::new(v.ascending_mask(&inputs), [b, w - 1, v.size()]);
+            Tensor::<3>::from_data(data, &ad)
+        });
+        let (nll, _) = self.model.token_nll(batch, None, mask);
         let loss = nll.mean();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.lr();
@@ -227,7 +239,7 @@ impl Trainer {
         if self.valid.is_empty() {
             return Ok(None);
         }
-        let eval = evaluate(&self.model.valid(), &self.valid, self.config.seq_len, self.config.batch, &self.device).await?;
+        let eval = evaluate(&self.model.valid(), &self.valid, self.config.seq_len, self.config.batch, self.config.frame_mask.as_ref(), &self.device).await?;
         Ok(Some(eval.metrics()))
     }
 
