@@ -7,7 +7,8 @@ pub mod encoding;
 pub mod generate;
 pub mod midi;
 pub mod model;
+pub mod protocol;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+pub mod web;

@@ -243,6 +243,12 @@ impl Trainer {
         Ok(Some(eval.metrics()))
     }
 
+    /// A progress report of the training loss since the last report (for callers that step the
+    /// trainer themselves).
+    pub fn report(&mut self) -> Progress {
+        self.progress(None)
+    }
+
     fn progress(&mut self, valid: Option<ValidMetrics>) -> Progress {
         let (sum, n) = std::mem::take(&mut self.window_loss);
         let loss = if n > 0 { sum / n as f64 } else { f64::NAN };

@@ -1,7 +1,10 @@
-//! WebGPU probe through `navigator.gpu.requestAdapter()`: which adapter the browser offers and
-//! whether burn could use it (it needs `timestamp-query`; a software fallback adapter such as
-//! SwiftShader is ~100× slower than Flex and is not worth using).
+//! Backend choice: a WebGPU probe through `navigator.gpu.requestAdapter()` (in the page or the
+//! worker), and the decision between WebGPU and the Flex CPU backend. burn needs the adapter's
+//! `timestamp-query` feature, and a software fallback adapter such as SwiftShader is ~100× slower
+//! than Flex, so neither is used.
 
+use crate::protocol::BackendChoice;
+use burn::prelude::Device;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -14,20 +17,19 @@ pub enum Probe {
 }
 
 impl Probe {
-    pub fn describe(&self) -> String {
+    /// Why the CPU is used, or `None` if the adapter looks usable.
+    pub fn obstacle(&self) -> Option<String> {
         match self {
-            Probe::NoWebGpu => "This browser has no WebGPU, so training runs on the CPU.".into(),
-            Probe::NoAdapter => "WebGPU is present but offered no adapter, so training runs on the CPU.".into(),
+            Probe::NoWebGpu => Some("this browser has no WebGPU".into()),
+            Probe::NoAdapter => Some("WebGPU offered no adapter".into()),
             Probe::Adapter { name, fallback: true, .. } => {
-                format!("WebGPU adapter “{name}” is a software fallback (much slower than the CPU path), so training runs on the CPU.")
+                Some(format!("WebGPU adapter “{name}” is a software fallback, much slower than the CPU path"))
             }
             Probe::Adapter { name, timestamp_query: false, .. } => {
-                format!("WebGPU adapter “{name}” lacks the timestamp-query feature the GPU backend needs, so training runs on the CPU.")
+                Some(format!("WebGPU adapter “{name}” lacks the timestamp-query feature the GPU backend needs"))
             }
-            Probe::Adapter { name, .. } => {
-                format!("WebGPU adapter found: “{name}”. This build trains on the CPU; GPU training comes with the full page.")
-            }
-            Probe::Failed(e) => format!("The WebGPU check failed ({e}), so training runs on the CPU."),
+            Probe::Adapter { .. } => None,
+            Probe::Failed(e) => Some(format!("the WebGPU check failed ({e})")),
         }
     }
 }
@@ -48,8 +50,8 @@ pub async fn probe() -> Probe {
 }
 
 async fn try_probe() -> Result<Probe, JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let gpu = get(&window.navigator(), "gpu");
+    // `navigator` exists on both the window and worker global scopes.
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
     if gpu.is_undefined() || gpu.is_null() {
         return Ok(Probe::NoWebGpu);
     }
@@ -71,4 +73,20 @@ async fn try_probe() -> Result<Probe, JsValue> {
     let has: Function = get(&features, "has").dyn_into()?;
     let timestamp_query = has.call1(&features, &JsValue::from_str("timestamp-query"))?.as_bool().unwrap_or(false);
     Ok(Probe::Adapter { name: if name.is_empty() { "unnamed".into() } else { name }, fallback, timestamp_query })
+}
+
+/// Picks the device for training: `(device, name, is_gpu, reason)`.
+pub async fn choose(choice: BackendChoice) -> (Device, String, bool, String) {
+    let probe = probe().await;
+    let cpu = |reason: String| (Device::flex(), "CPU (Flex)".to_string(), false, reason);
+    match (choice, probe.obstacle()) {
+        (BackendChoice::Cpu, _) => cpu("you chose the CPU".into()),
+        (_, Some(why)) => cpu(format!("{why}, so training runs on the CPU")),
+        (_, None) => {
+            let Probe::Adapter { name, .. } = probe else { unreachable!() };
+            cpu(format!(
+                "WebGPU adapter “{name}” found, but this build trains on the CPU (GPU training is not built in yet)"
+            ))
+        }
+    }
 }

@@ -1,0 +1,87 @@
+//! Messages between the page and the training worker (plain serde types; byte fields travel as
+//! `Uint8Array`s through serde-wasm-bindgen). The page
+//! owns files and UI state; the worker owns the device, the model and the optimizer.
+
+use crate::encoding::corpus::TokenCorpus;
+use crate::encoding::EventVocab;
+use crate::generate::GenerateConfig;
+use crate::midi::Note;
+use crate::model::{ModelConfig, TrainingSummary};
+use crate::train::{Progress, StopReason, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+/// Which compute backend the worker should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendChoice {
+    /// Time one small training step on each usable backend and keep the faster.
+    Auto,
+    WebGpu,
+    Cpu,
+}
+
+/// Page → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Pick (or re-pick) the backend.
+    Init { choice: BackendChoice },
+    /// Train from scratch (`init_model: None`) or fine-tune a saved model file.
+    Train {
+        corpus: TokenCorpusMsg,
+        model: ModelConfig,
+        config: TrainConfig,
+        vocab: EventVocab,
+        #[serde(with = "serde_bytes")]
+        init_model: Option<Vec<u8>>,
+    },
+    Pause,
+    Resume,
+    /// Stop training and keep the best model so far.
+    Stop,
+    Generate {
+        /// A model file; the worker's current model when `None`.
+        #[serde(with = "serde_bytes")]
+        model: Option<Vec<u8>>,
+        primer: Vec<u16>,
+        config: GenerateConfig,
+    },
+}
+
+/// Worker → page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The worker is listening (messages sent before this would be lost).
+    Ready,
+    /// The backend in use, in words, and why it was chosen.
+    Backend { name: String, gpu: bool, reason: String },
+    Progress(Progress),
+    Paused,
+    /// Training ended; the model file (config, vocabulary, summary, weights).
+    Trained {
+        reason: StopReason,
+        #[serde(with = "serde_bytes")]
+        model_file: Vec<u8>,
+        summary: TrainingSummary,
+    },
+    GenerateProgress { tokens: usize },
+    Generated { notes: Vec<Note>, tokens: Vec<u16>, primer_len: usize, millis: f64 },
+    Failed { message: String },
+}
+
+/// The token corpus as sent to the worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenCorpusMsg {
+    pub train: Vec<Vec<u16>>,
+    pub valid: Vec<Vec<u16>>,
+}
+
+impl From<&TokenCorpus> for TokenCorpusMsg {
+    fn from(c: &TokenCorpus) -> Self {
+        TokenCorpusMsg { train: c.train.clone(), valid: c.valid.clone() }
+    }
+}
+
+impl From<TokenCorpusMsg> for TokenCorpus {
+    fn from(m: TokenCorpusMsg) -> Self {
+        TokenCorpus { train: m.train, valid: m.valid, train_files: vec![], valid_files: vec![] }
+    }
+}

@@ -1,0 +1,80 @@
+//! Playback through the Web Audio API: each note is an oscillator with an attack/decay/release
+//! envelope scaled by velocity; drums are short noise-like bursts. The AudioContext is created on
+//! the first press of Play (browsers only allow sound after a user gesture).
+
+use crate::midi::Note;
+use std::cell::RefCell;
+use wasm_bindgen::JsValue;
+use web_sys::{AudioContext, OscillatorType};
+
+thread_local! {
+    static CONTEXT: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
+    static VOICES: RefCell<Vec<web_sys::OscillatorNode>> = const { RefCell::new(Vec::new()) };
+}
+
+fn context() -> Result<AudioContext, JsValue> {
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(AudioContext::new()?);
+        }
+        Ok(c.clone().expect("just set"))
+    })
+}
+
+fn frequency(pitch: u8) -> f32 {
+    440.0 * 2f32.powf((pitch as f32 - 69.0) / 12.0)
+}
+
+/// Schedules all notes from now, `speed` × their tempo. Returns how many notes were scheduled
+/// and the audio clock time at which the clip starts.
+pub fn play(notes: &[Note], speed: f64) -> Result<(usize, f64), JsValue> {
+    stop();
+    let ctx = context()?;
+    let _ = ctx.resume();
+    let start = ctx.current_time() + 0.1;
+    let mut voices = Vec::with_capacity(notes.len());
+    for n in notes {
+        let t0 = start + n.start_s / speed;
+        let len = (n.duration_s / speed).max(0.03);
+        let osc = ctx.create_oscillator()?;
+        let gain = ctx.create_gain()?;
+        let peak = 0.25 * (n.velocity as f32 / 127.0);
+        let g = gain.gain();
+        g.set_value_at_time(0.0, t0)?;
+        if n.drum {
+            osc.set_type(OscillatorType::Square);
+            osc.frequency().set_value_at_time(frequency(n.pitch.saturating_sub(24)), t0)?;
+            g.linear_ramp_to_value_at_time(peak, t0 + 0.005)?;
+            g.exponential_ramp_to_value_at_time(0.0001, t0 + 0.12)?;
+        } else {
+            osc.set_type(OscillatorType::Triangle);
+            osc.frequency().set_value_at_time(frequency(n.pitch), t0)?;
+            g.linear_ramp_to_value_at_time(peak, t0 + 0.01)?;
+            g.exponential_ramp_to_value_at_time(peak * 0.6, t0 + 0.01 + (len * 0.5).min(0.3))?;
+            g.set_value_at_time(peak * 0.6, t0 + len)?;
+            g.exponential_ramp_to_value_at_time(0.0001, t0 + len + 0.08)?;
+        }
+        osc.connect_with_audio_node(&gain)?;
+        gain.connect_with_audio_node(&ctx.destination())?;
+        osc.start_with_when(t0)?;
+        osc.stop_with_when(t0 + len + 0.1)?;
+        voices.push(osc);
+    }
+    let count = voices.len();
+    VOICES.with(|v| *v.borrow_mut() = voices);
+    Ok((count, start))
+}
+
+/// The audio clock, seconds (for the playhead).
+pub fn now() -> f64 {
+    CONTEXT.with(|c| c.borrow().as_ref().map_or(0.0, |c| c.current_time()))
+}
+
+pub fn stop() {
+    VOICES.with(|v| {
+        for osc in v.borrow_mut().drain(..) {
+            let _ = osc.stop();
+        }
+    });
+}

@@ -1,0 +1,110 @@
+//! Getting bytes out of the browser: dropped files and folders (DataTransfer entries, recursing
+//! into directories), the file picker, and downloads.
+
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DataTransfer, File, FileList, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry};
+
+/// A file's name (with its folder path when it came from a dropped folder) and bytes.
+pub struct Picked {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+pub async fn read_file(file: &File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{e:?}"))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+pub async fn from_file_list(list: FileList) -> Vec<Picked> {
+    let mut out = Vec::new();
+    for i in 0..list.length() {
+        if let Some(f) = list.get(i) {
+            let bytes = read_file(&f).await.unwrap_or_default();
+            out.push(Picked { name: f.name(), bytes });
+        }
+    }
+    out
+}
+
+/// Files from a drop: folders are walked recursively; plain files come through as they are.
+pub async fn from_drop(data: DataTransfer) -> Vec<Picked> {
+    let items = data.items();
+    let mut entries = Vec::new();
+    let mut loose = Vec::new();
+    for i in 0..items.length() {
+        let Some(item) = items.get(i) else { continue };
+        // Entries must be taken synchronously, before the first await.
+        match item.webkit_get_as_entry() {
+            Ok(Some(entry)) => entries.push(entry),
+            _ => {
+                if let Ok(Some(f)) = item.get_as_file() {
+                    loose.push(f);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in loose {
+        let bytes = read_file(&f).await.unwrap_or_default();
+        out.push(Picked { name: f.name(), bytes });
+    }
+    let mut stack: Vec<(String, FileSystemEntry)> = entries.into_iter().map(|e| (String::new(), e)).collect();
+    while let Some((prefix, entry)) = stack.pop() {
+        if entry.is_directory() {
+            let dir: FileSystemDirectoryEntry = entry.unchecked_into();
+            let prefix = format!("{prefix}{}/", dir.name());
+            for child in read_dir(&dir).await {
+                stack.push((prefix.clone(), child));
+            }
+        } else if entry.is_file() {
+            let fe: FileSystemFileEntry = entry.unchecked_into();
+            if let Ok(file) = entry_file(&fe).await {
+                let bytes = read_file(&file).await.unwrap_or_default();
+                out.push(Picked { name: format!("{prefix}{}", file.name()), bytes });
+            }
+        }
+    }
+    out
+}
+
+async fn entry_file(entry: &FileSystemFileEntry) -> Result<File, JsValue> {
+    let promise = Promise::new(&mut |resolve, reject| entry.file_with_callback_and_callback(&resolve, &reject));
+    Ok(JsFuture::from(promise).await?.unchecked_into())
+}
+
+/// All entries of a directory (the reader returns them in batches until an empty one).
+async fn read_dir(dir: &FileSystemDirectoryEntry) -> Vec<FileSystemEntry> {
+    let reader = dir.create_reader();
+    let mut all = Vec::new();
+    loop {
+        let promise = Promise::new(&mut |resolve, reject| {
+            let _ = reader.read_entries_with_callback_and_callback(&resolve, &reject);
+        });
+        let Ok(batch) = JsFuture::from(promise).await else { break };
+        let batch: Array = batch.unchecked_into();
+        if batch.length() == 0 {
+            break;
+        }
+        all.extend(batch.iter().map(|e| e.unchecked_into::<FileSystemEntry>()));
+    }
+    all
+}
+
+/// Offers bytes as a download with the given file name.
+pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), JsValue> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let document = web_sys::window().ok_or("no window")?.document().ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)?;
+    Ok(())
+}

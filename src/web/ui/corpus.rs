@@ -1,0 +1,153 @@
+//! The corpus: a drop zone for files and folders plus a file picker, one row per file with what it
+//! holds or why it cannot be used, and the note-selection options.
+
+use super::{AppState, CorpusFile};
+use crate::encoding::corpus::{event_corpus, CorpusOptions, NoteFilter, TokenCorpus};
+use crate::encoding::EventVocab;
+use crate::midi::read_song;
+use crate::web::files::{self, Picked};
+use leptos::prelude::*;
+use std::sync::Arc;
+use web_sys::{DragEvent, HtmlInputElement};
+
+/// Share of files held out for validation.
+pub const VALID_FRACTION: f64 = 0.15;
+
+fn add(state: AppState, picked: Vec<Picked>) {
+    state.files.update(|files| {
+        let mut next = files.iter().map(|f| f.id + 1).max().unwrap_or(0);
+        for p in picked {
+            let song = read_song(&p.bytes).map(Arc::new).map_err(|e| e.to_string());
+            files.push(CorpusFile { id: next, name: p.name, song, included: true });
+            next += 1;
+        }
+    });
+}
+
+/// The token corpus for the current files and options (transposition is applied by the caller).
+pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>) {
+    let files = state.files.get_untracked();
+    let usable: Vec<&CorpusFile> = files.iter().filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty())).collect();
+    let songs: Vec<_> = usable.iter().map(|f| (**f.song.as_ref().unwrap()).clone()).collect();
+    let options = CorpusOptions {
+        filter: NoteFilter { drums: state.drums.get_untracked(), tracks: None, melody_only: state.melody.get_untracked() },
+        transpose,
+        valid_fraction: VALID_FRACTION,
+        seed: 7,
+    };
+    let names = usable.iter().map(|f| f.name.clone()).collect();
+    (event_corpus(&songs, &EventVocab::default(), &options), names)
+}
+
+fn seconds(s: f64) -> String {
+    format!("{}:{:02}", (s / 60.0) as u64, (s % 60.0) as u64)
+}
+
+#[component]
+pub fn Corpus() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let over = RwSignal::new(false);
+    let on_drop = move |ev: DragEvent| {
+        ev.prevent_default();
+        over.set(false);
+        if let Some(data) = ev.data_transfer() {
+            leptos::task::spawn_local(async move { add(state, files::from_drop(data).await) });
+        }
+    };
+    let on_pick = move |ev: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        if let Some(list) = input.files() {
+            leptos::task::spawn_local(async move {
+                add(state, files::from_file_list(list).await);
+                input.set_value("");
+            });
+        }
+    };
+    let summary = Memo::new(move |_| {
+        state.files.track();
+        state.drums.track();
+        state.melody.track();
+        let (corpus, names) = token_corpus(state, 0);
+        (names.len(), corpus.train_files.len(), corpus.valid_files.len(), corpus.train_tokens(), corpus.valid_tokens())
+    });
+    view! {
+        <section class="card">
+            <h2>"1. Your music"</h2>
+            <div
+                class="dropzone"
+                class:over=move || over.get()
+                data-testid="dropzone"
+                on:dragover=move |ev: DragEvent| {
+                    ev.prevent_default();
+                    over.set(true);
+                }
+                on:dragleave=move |_| over.set(false)
+                on:drop=on_drop
+            >
+                <p>"Drop MIDI files or whole folders here, or "</p>
+                <label class="button">
+                    "choose files"
+                    <input type="file" multiple accept=".mid,.midi,.kar,.rmi" data-testid="corpus-input" on:change=on_pick/>
+                </label>
+            </div>
+            <div class="options">
+                <label><input type="checkbox" prop:checked=move || state.drums.get() on:change=move |ev| state.drums.set(event_target_checked(&ev))/>" include drums"</label>
+                <label><input type="checkbox" prop:checked=move || state.melody.get() on:change=move |ev| state.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
+            </div>
+            <table class="corpus">
+                <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th></tr></thead>
+                <tbody>
+                    <For each=move || state.files.get() key=|f| (f.id, f.included) let:file>
+                        {
+                            let id = file.id;
+                            let status = file.status();
+                            let preview = file.song.clone().ok();
+                            let (tracks, notes, length, message) = match &file.song {
+                                Ok(s) => (
+                                    s.tracks.len().to_string(),
+                                    s.notes.len().to_string(),
+                                    seconds(s.seconds()),
+                                    s.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("; "),
+                                ),
+                                Err(e) => (String::new(), String::new(), String::new(), format!("Cannot be used: {e}")),
+                            };
+                            view! {
+                                <tr data-testid="corpus-row" data-status=status class=status>
+                                    <td>
+                                        <input type="checkbox" title="use this file" prop:checked=file.included disabled=status == "error"
+                                            on:change=move |ev| {
+                                                let on = event_target_checked(&ev);
+                                                state.files.update(|fs| if let Some(f) = fs.iter_mut().find(|f| f.id == id) { f.included = on });
+                                            }/>
+                                    </td>
+                                    <td class="name">
+                                        <a href="#" on:click=move |ev| {
+                                            ev.prevent_default();
+                                            if let Some(s) = &preview {
+                                                state.roll.set(Some((format!("Corpus file"), Arc::new(s.notes.clone()))));
+                                            }
+                                        }>{file.name.clone()}</a>
+                                    </td>
+                                    <td>{tracks}</td>
+                                    <td>{notes}</td>
+                                    <td>{length}</td>
+                                    <td class="message">{message}</td>
+                                </tr>
+                            }
+                        }
+                    </For>
+                </tbody>
+            </table>
+            <p data-testid="corpus-summary">
+                {move || {
+                    let (files, train, valid, train_tokens, valid_tokens) = summary.get();
+                    if files == 0 {
+                        "No usable files yet.".to_string()
+                    } else {
+                        format!("{files} usable file(s): {train} for training ({train_tokens} tokens before transposition), {valid} held out for validation ({valid_tokens} tokens).")
+                    }
+                }}
+            </p>
+        </section>
+    }
+}

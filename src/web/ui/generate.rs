@@ -1,0 +1,175 @@
+//! Generation and listening: primer, length, temperature, top-p, seed, key lock; the piano roll
+//! with a playhead; play/stop with a tempo control; download as .mid.
+
+use super::piano_roll::PianoRoll;
+use super::AppState;
+use crate::encoding::corpus::NoteFilter;
+use crate::encoding::EventVocab;
+use crate::generate::{GenerateConfig, SamplingParams, Scale};
+use crate::midi::{write_song, Song, TempoMap};
+use crate::protocol::ToWorker;
+use crate::web::{audio, bridge, files};
+use leptos::prelude::*;
+
+const KEYS: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
+
+#[component]
+pub fn Generate() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let primer = RwSignal::new(None::<usize>);
+    let beats = RwSignal::new(64.0f64);
+    let temperature = RwSignal::new(1.0f32);
+    let top_p = RwSignal::new(0.95f32);
+    let seed = RwSignal::new(1u64);
+    let key = RwSignal::new(String::from("none"));
+    let bpm = RwSignal::new(120.0f64);
+    let speed = RwSignal::new(1.0f64);
+    let scheduled = RwSignal::new(0usize);
+    let playhead = RwSignal::new(None::<f64>);
+
+    let generate = move |_| {
+        let vocab = EventVocab::default();
+        let primer_tokens = primer.get_untracked().and_then(|id| {
+            let files = state.files.get_untracked();
+            let song = files.iter().find(|f| f.id == id)?.song.clone().ok()?;
+            // The first two bars (8 beats) of the chosen file.
+            let notes: Vec<_> = NoteFilter::default()
+                .select(&song)
+                .into_iter()
+                .filter(|n| n.start < 8.0)
+                .map(|mut n| {
+                    n.duration = n.duration.min(8.0 - n.start);
+                    n
+                })
+                .collect();
+            let mut t = vocab.encode(&vocab.quantize(&notes));
+            t.pop();
+            Some(t)
+        });
+        let scale = key.get_untracked().split_once(':').and_then(|(root, mode)| {
+            Some(Scale { root: KEYS.iter().position(|k| *k == root)? as u8, minor: mode == "minor" })
+        });
+        state.request_seed.set(seed.get_untracked());
+        state.generating.set(Some(0));
+        bridge::send(&ToWorker::Generate {
+            model: state.model.get_untracked().map(|m| m.to_vec()),
+            primer: primer_tokens.unwrap_or_default(),
+            config: GenerateConfig {
+                sampling: SamplingParams { temperature: temperature.get_untracked(), top_k: 0, top_p: top_p.get_untracked(), seed: seed.get_untracked(), scale },
+                max_tokens: 20_000,
+                max_beats: Some(beats.get_untracked()),
+                program: 0,
+                bpm: bpm.get_untracked(),
+            },
+        });
+    };
+
+    let play = move |_| {
+        let Some((_, notes)) = state.roll.get_untracked() else { return };
+        match audio::play(&notes, speed.get_untracked()) {
+            Ok((n, start)) => {
+                scheduled.set(n);
+                let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
+                let s = speed.get_untracked();
+                playhead.set(Some(0.0));
+                // Move the playhead from the audio clock until the clip ends or Stop is pressed.
+                let handle = set_interval_with_handle(
+                    move || {
+                        let t = (audio::now() - start).max(0.0) * s;
+                        if playhead.get_untracked().is_none() || t > end {
+                            playhead.set(None);
+                        } else {
+                            playhead.set(Some(t));
+                        }
+                    },
+                    std::time::Duration::from_millis(50),
+                );
+                if let Ok(h) = handle {
+                    Effect::new(move |_| {
+                        if playhead.get().is_none() {
+                            h.clear();
+                        }
+                    });
+                }
+            }
+            Err(e) => state.error.set(Some(format!("sound could not start: {e:?}"))),
+        }
+    };
+    let stop = move |_| {
+        audio::stop();
+        playhead.set(None);
+    };
+    let download = move |_| {
+        let Some(clip) = state.clip.get_untracked() else { return };
+        let mut song = Song::new(clip.notes.to_vec());
+        song.tempo = TempoMap::constant(bpm.get_untracked());
+        song.retime();
+        let name = format!("cantor-seed{}.mid", clip.seed);
+        if let Err(e) = files::download(&write_song(&song), &name, "audio/midi") {
+            state.error.set(Some(format!("the download failed: {e:?}")));
+        }
+    };
+
+    let readable = move || -> Vec<_> { state.files.get().into_iter().filter(|f| f.song.is_ok()).collect() };
+
+    view! {
+        <section class="card">
+            <h2>"3. Generate and listen"</h2>
+            <div class="fields">
+                <label class="field">"primer"
+                    <select data-testid="primer" on:change=move |ev| primer.set(event_target_value(&ev).parse().ok())>
+                        <option value="none">"none"</option>
+                        <For each=readable key=|f| f.id let:f>
+                            <option value=f.id.to_string()>{format!("first 2 bars of {}", f.name)}</option>
+                        </For>
+                    </select>
+                </label>
+                <label class="field">"length (beats)"
+                    <input type="number" data-testid="gen-beats" prop:value=move || beats.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { beats.set(v) }/>
+                </label>
+                <label class="field">"temperature"
+                    <input type="number" step="0.05" data-testid="gen-temperature" prop:value=move || temperature.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { temperature.set(v) }/>
+                </label>
+                <label class="field">"top-p"
+                    <input type="number" step="0.01" data-testid="gen-top-p" prop:value=move || top_p.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { top_p.set(v) }/>
+                </label>
+                <label class="field">"seed"
+                    <input type="number" data-testid="gen-seed" prop:value=move || seed.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) }/>
+                    <button on:click=move |_| seed.set((js_sys::Math::random() * 1e9) as u64)>"new"</button>
+                </label>
+                <label class="field">"key lock"
+                    <select data-testid="gen-key" on:change=move |ev| key.set(event_target_value(&ev))>
+                        <option value="none">"none"</option>
+                        {KEYS.iter().flat_map(|k| [format!("{k}:major"), format!("{k}:minor")]).map(|v| {
+                            let label = v.replace(':', " ");
+                            view! { <option value=v>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class="field">"tempo (bpm)"
+                    <input type="number" data-testid="gen-bpm" prop:value=move || bpm.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { bpm.set(v) }/>
+                </label>
+            </div>
+            <div class="buttons">
+                <button data-testid="generate" on:click=generate
+                    disabled=move || state.model.get().is_none() || state.generating.get().is_some()>"Generate"</button>
+                <span data-testid="gen-status">{move || match (state.generating.get(), state.clip.get()) {
+                    (Some(n), _) => format!("Generating… {n} tokens"),
+                    (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed),
+                    (None, None) => "Train a model first, then generate.".into(),
+                }}</span>
+            </div>
+            <PianoRoll playhead=playhead/>
+            <div class="buttons">
+                <button data-testid="play" data-scheduled=move || scheduled.get() disabled=move || state.roll.get().is_none() on:click=play>"Play"</button>
+                <button data-testid="stop" on:click=stop>"Stop"</button>
+                <label class="field">"speed"
+                    <input type="range" min="0.5" max="2" step="0.05" prop:value=move || speed.get().to_string()
+                        on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { speed.set(v) }/>
+                    {move || format!("{:.2}×", speed.get())}
+                </label>
+                <button data-testid="download-mid" disabled=move || state.clip.get().is_none() on:click=download>"Download .mid"</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,157 @@
+//! Training controls: model presets and advanced fields, start/pause/resume/stop, live progress,
+//! loss curves, tokens per second, ETA and best validation perplexity.
+
+use super::chart::LossChart;
+use super::corpus::token_corpus;
+use super::{AppState, TrainStatus};
+use crate::encoding::EventVocab;
+use crate::model::{CellKind, ModelConfig};
+use crate::protocol::ToWorker;
+use crate::train::TrainConfig;
+use crate::web::bridge;
+use leptos::prelude::*;
+
+/// (name, embedding, hidden, layers)
+const PRESETS: [(&str, usize, usize, usize); 3] = [("small", 64, 128, 1), ("medium", 128, 256, 2), ("large", 256, 512, 2)];
+
+fn model_config(embed: usize, hidden: usize, layers: usize) -> ModelConfig {
+    ModelConfig { vocab_size: EventVocab::default().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused }
+}
+
+fn number<T: std::str::FromStr + Copy + Send + Sync + 'static>(label: &'static str, testid: &'static str, value: RwSignal<T>) -> impl IntoView
+where
+    T: std::fmt::Display,
+{
+    view! {
+        <label class="field">
+            {label}
+            <input type="number" data-testid=testid prop:value=move || value.get().to_string()
+                on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { value.set(v) }/>
+        </label>
+    }
+}
+
+fn eta(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
+#[component]
+pub fn Train() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let embed = RwSignal::new(64usize);
+    let hidden = RwSignal::new(128usize);
+    let layers = RwSignal::new(1usize);
+    let seq_len = RwSignal::new(64usize);
+    let batch = RwSignal::new(16usize);
+    let lr = RwSignal::new(3e-3f64);
+    let epochs = RwSignal::new(20usize);
+    let transpose = RwSignal::new(3u8);
+    let steps = RwSignal::new(0usize); // 0 = one pass over the data per epoch
+    let fine_tune = RwSignal::new(false);
+
+    let start = move |_| {
+        let (corpus, _names) = token_corpus(state, transpose.get_untracked());
+        if corpus.train.is_empty() {
+            state.error.set(Some("Add at least one MIDI file with notes before training.".into()));
+            return;
+        }
+        let config = TrainConfig {
+            seq_len: seq_len.get_untracked(),
+            batch: batch.get_untracked(),
+            lr: lr.get_untracked(),
+            max_epochs: epochs.get_untracked(),
+            steps_per_epoch: Some(steps.get_untracked()).filter(|&s| s > 0),
+            patience: 3,
+            log_every: 5,
+            ..TrainConfig::default()
+        };
+        let init_model = if fine_tune.get_untracked() { state.model.get_untracked().map(|m| m.to_vec()) } else { None };
+        state.train_curve.set(Vec::new());
+        state.valid_curve.set(Vec::new());
+        state.progress.set(None);
+        state.error.set(None);
+        state.status.set(TrainStatus::Training);
+        bridge::send(&ToWorker::Train {
+            corpus: (&corpus).into(),
+            model: model_config(embed.get_untracked(), hidden.get_untracked(), layers.get_untracked()),
+            config,
+            vocab: EventVocab::default(),
+            init_model,
+        });
+    };
+    let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
+    let params = move || model_config(embed.get(), hidden.get(), layers.get()).param_count();
+
+    view! {
+        <section class="card">
+            <h2>"2. Train"</h2>
+            <div class="presets">
+                {PRESETS.iter().map(|&(name, e, h, l)| {
+                    let p = model_config(e, h, l).param_count();
+                    view! {
+                        <button data-testid=format!("preset-{name}") class:chosen=move || embed.get() == e && hidden.get() == h && layers.get() == l
+                            on:click=move |_| { embed.set(e); hidden.set(h); layers.set(l); }>
+                            {format!("{name} ({:.1} M parameters)", p as f64 / 1e6)}
+                        </button>
+                    }
+                }).collect_view()}
+            </div>
+            <details>
+                <summary>"Advanced"</summary>
+                <div class="fields">
+                    {number("layers", "field-layers", layers)}
+                    {number("hidden size", "field-hidden", hidden)}
+                    {number("embedding", "field-embed", embed)}
+                    {number("sequence length", "field-seq", seq_len)}
+                    {number("batch", "field-batch", batch)}
+                    {number("learning rate", "field-lr", lr)}
+                    {number("epochs", "field-epochs", epochs)}
+                    {number("steps per epoch (0 = one pass)", "field-steps", steps)}
+                    {number("transpose ± semitones", "field-transpose", transpose)}
+                </div>
+                <label><input type="checkbox" prop:checked=move || fine_tune.get() on:change=move |ev| fine_tune.set(event_target_checked(&ev))/>
+                    " continue from the current model (fine-tune)"</label>
+            </details>
+            <p class="detail">{move || format!("Model: {:.2} M parameters.", params() as f64 / 1e6)}</p>
+            <div class="buttons">
+                <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>
+                <button data-testid="train-pause" disabled=move || state.status.get() != TrainStatus::Training
+                    on:click=move |_| bridge::send(&ToWorker::Pause)>"Pause"</button>
+                <button data-testid="train-resume" disabled=move || state.status.get() != TrainStatus::Paused
+                    on:click=move |_| { state.status.set(TrainStatus::Training); bridge::send(&ToWorker::Resume) }>"Resume"</button>
+                <button data-testid="train-stop" disabled=move || !running()
+                    on:click=move |_| bridge::send(&ToWorker::Stop)>"Stop"</button>
+            </div>
+            <progress data-testid="train-progress"
+                max=move || state.progress.get().map_or(1, |p| p.total_steps.max(1))
+                value=move || state.progress.get().map_or(0, |p| p.step)></progress>
+            <p data-testid="train-stats" data-status=move || format!("{:?}", state.status.get()).to_lowercase()>
+                {move || match state.progress.get() {
+                    None => match state.status.get() {
+                        TrainStatus::Training => "Starting…".to_string(),
+                        _ => "Not trained yet.".to_string(),
+                    },
+                    Some(p) => {
+                        let best = p.best_valid_nll.map_or(String::new(), |n| format!(", best validation perplexity {:.2}", n.exp()));
+                        let state_word = match state.status.get() {
+                            TrainStatus::Paused => " (paused)",
+                            TrainStatus::Done => " (finished)",
+                            _ => "",
+                        };
+                        // Reports at an epoch's end count it as done; others are inside the next one.
+                        let epoch = if p.valid.is_some() { p.epoch } else { p.epoch + 1 };
+                        format!("Epoch {}, step {} of {}{state_word}: loss {:.3}, {:.0} tokens/s, ETA {}{best}",
+                            epoch, p.step, p.total_steps, p.loss, p.tokens_per_s, eta(p.eta_s))
+                    }
+                }}
+            </p>
+            <LossChart/>
+        </section>
+    }
+}

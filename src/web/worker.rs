@@ -1,0 +1,190 @@
+//! The worker: owns the compute device, the model being trained and its optimizer. The page
+//! talks to it only through [`ToWorker`] / [`FromWorker`] messages, so training never blocks the UI.
+
+use super::gpu;
+use crate::encoding::{EventVocab, Vocab};
+use crate::generate::generate;
+use crate::model::{ModelConfig, ModelFile};
+use crate::protocol::{FromWorker, ToWorker};
+use crate::train::{StopReason, TrainConfig, Trainer};
+use burn::prelude::Device;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+#[derive(Default)]
+struct State {
+    device: RefCell<Option<Device>>,
+    /// The latest trained (or loaded) model, as a model file.
+    model: RefCell<Option<Vec<u8>>>,
+    training: Cell<bool>,
+    paused: Cell<bool>,
+    stop: Cell<bool>,
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(msg: &FromWorker) {
+    match serde_wasm_bindgen::to_value(msg) {
+        Ok(v) => {
+            let _ = scope().post_message(&v);
+        }
+        Err(e) => web_sys::console::error_1(&format!("cannot send {e}").into()),
+    }
+}
+
+fn fail(message: impl Into<String>) {
+    post(&FromWorker::Failed { message: message.into() });
+}
+
+/// Lets the worker's event loop run (and deliver Pause/Stop messages) between training steps.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let state = Rc::new(State::default());
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match serde_wasm_bindgen::from_value::<ToWorker>(e.data()) {
+        Ok(msg) => handle(state.clone(), msg),
+        Err(err) => fail(format!("the page sent a message the worker cannot read: {err}")),
+    });
+    scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
+    post(&FromWorker::Ready);
+}
+
+fn handle(state: Rc<State>, msg: ToWorker) {
+    match msg {
+        ToWorker::Init { choice } => wasm_bindgen_futures::spawn_local(async move {
+            let (device, name, gpu, reason) = gpu::choose(choice).await;
+            *state.device.borrow_mut() = Some(device);
+            post(&FromWorker::Backend { name, gpu, reason });
+        }),
+        ToWorker::Train { corpus, model, config, vocab, init_model } => {
+            if state.training.get() {
+                return fail("training is already running");
+            }
+            state.training.set(true);
+            state.paused.set(false);
+            state.stop.set(false);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = train(&state, corpus.into(), model, config, vocab, init_model).await;
+                state.training.set(false);
+                if let Err(e) = result {
+                    fail(e);
+                }
+            });
+        }
+        ToWorker::Pause => state.paused.set(true),
+        ToWorker::Resume => state.paused.set(false),
+        ToWorker::Stop => {
+            state.stop.set(true);
+            state.paused.set(false);
+        }
+        ToWorker::Generate { model, primer, config } => wasm_bindgen_futures::spawn_local(async move {
+            let bytes = model.or_else(|| state.model.borrow().clone());
+            let Some(bytes) = bytes else { return fail("there is no trained model yet") };
+            if let Err(e) = generate_clip(&bytes, &primer, &config).await {
+                fail(e);
+            }
+        }),
+    }
+}
+
+fn device(state: &State) -> Device {
+    state.device.borrow().clone().unwrap_or_else(Device::flex)
+}
+
+async fn train(
+    state: &State,
+    corpus: crate::encoding::corpus::TokenCorpus,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    vocab: EventVocab,
+    init_model: Option<Vec<u8>>,
+) -> Result<(), String> {
+    let device = device(state);
+    let mut trainer = match init_model {
+        Some(bytes) => {
+            let file = ModelFile::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let model = file.load(&device.clone().autodiff()).map_err(|e| e.to_string())?;
+            Trainer::with_model(model, file.config, config, &corpus, &device)
+        }
+        None => Trainer::new(model_config.clone(), config, &corpus, &device),
+    }
+    .map_err(|e| e.to_string())?;
+    let per_epoch = trainer.steps_per_epoch();
+    let log_every = trainer.config.log_every.max(1);
+    let mut reason = StopReason::Finished;
+    'epochs: while trainer.epoch < trainer.config.max_epochs {
+        for i in 0..per_epoch {
+            if state.paused.get() && !state.stop.get() {
+                // What was learned so far stays usable (generation, saving) while paused.
+                save(state, &trainer, &vocab)?;
+                post(&FromWorker::Paused);
+                while state.paused.get() && !state.stop.get() {
+                    sleep(100).await;
+                }
+            }
+            if state.stop.get() {
+                reason = StopReason::Cancelled;
+                break 'epochs;
+            }
+            trainer.train_step().await.map_err(|e| e.to_string())?;
+            if (i + 1) % log_every == 0 && i + 1 < per_epoch {
+                post(&FromWorker::Progress(trainer.report()));
+            }
+            sleep(0).await;
+        }
+        let (progress, early) = trainer.end_epoch().await.map_err(|e| e.to_string())?;
+        post(&FromWorker::Progress(progress));
+        if early {
+            reason = StopReason::EarlyStopped;
+            break;
+        }
+    }
+    let file = save(state, &trainer, &vocab)?;
+    post(&FromWorker::Trained { reason, model_file: file, summary: trainer.summary.clone() });
+    Ok(())
+}
+
+/// Stores the best model so far as a model file.
+fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Vec<u8>, String> {
+    let model = trainer.best_model();
+    let vocab = Vocab::Events(*vocab);
+    let file = ModelFile::from_model(&model, &trainer.model_config, &vocab, trainer.summary.clone()).map_err(|e| e.to_string())?;
+    let bytes = file.to_bytes();
+    *state.model.borrow_mut() = Some(bytes.clone());
+    Ok(bytes)
+}
+
+async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
+    let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let Vocab::Events(vocab) = file.vocab else { return Err("this model cannot write music".into()) };
+    // Generation runs on the CPU: one token at a time is latency-bound, and Flex needs no GPU round trip.
+    let device = Device::flex();
+    let model = file.load(&device).map_err(|e| e.to_string())?;
+    let t0 = web_time::Instant::now();
+    let out = generate(&model, &vocab, primer, config, &device, |n| {
+        if n % 100 == 0 {
+            post(&FromWorker::GenerateProgress { tokens: n });
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    post(&FromWorker::Generated {
+        notes: out.notes,
+        tokens: out.tokens,
+        primer_len: out.primer_len,
+        millis: t0.elapsed().as_secs_f64() * 1e3,
+    });
+    Ok(())
+}
