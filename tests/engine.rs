@@ -211,3 +211,31 @@ fn parameter_count_matches_the_module() {
         assert_eq!(c.init(&Device::flex()).num_params(), c.param_count(), "{cell:?}");
     }
 }
+
+#[test]
+fn async_copy_reproduces_the_model() {
+    let vocab = EventVocab::default();
+    let (model, config) = trained_model(&vocab);
+    let copy = block_on(cantor::model::copy_to_device(&model, &config, &Device::flex())).unwrap();
+    let x = tokens(vec![1, 63, 262, 191, 70, 4, 9], 1, 7);
+    assert_eq!(values(model.forward(x.clone(), None).0), values(copy.forward(x, None).0));
+    // and it differs from a fresh model, so the weights really were copied
+    let fresh = config.init(&Device::flex());
+    let x = tokens(vec![1, 63, 262], 1, 3);
+    assert_ne!(values(fresh.forward(x.clone(), None).0), values(copy.forward(x, None).0));
+}
+
+#[test]
+fn fine_tuning_a_loaded_model_trains() {
+    let vocab = EventVocab::default();
+    let (model, config) = trained_model(&vocab);
+    let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
+    let loaded = ModelFile::from_bytes(&file.to_bytes()).unwrap().load(&Device::flex()).unwrap();
+    let corpus = pattern_corpus(&vocab, 1);
+    let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(10), ..TrainConfig::default() };
+    let mut t = Trainer::with_model(loaded, config, tc, &corpus, &Device::flex()).unwrap();
+    let before = block_on(t.validate()).unwrap().unwrap().nll;
+    block_on(t.run(|_| Control::Continue)).unwrap();
+    let after = t.summary.best_valid_nll.unwrap();
+    assert!(after < before, "fine-tuning lowers the loss: {before} → {after}");
+}

@@ -4,11 +4,13 @@
 //! matmul, then one `h·W` matmul per step) and burn's [`Lstm`](burn::nn::Lstm) (eight small matmuls
 //! per step). BENCHMARKS.md compares them; a test checks that they agree numerically.
 
-mod fused_lstm;
 mod file;
+mod fused_lstm;
+mod transfer;
 
 pub use file::{ModelFile, ModelFileError, TrainingSummary};
 pub use fused_lstm::FusedLstm;
+pub use transfer::copy_to_device;
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;

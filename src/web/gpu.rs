@@ -1,11 +1,16 @@
-//! Backend choice: a WebGPU probe through `navigator.gpu.requestAdapter()` (in the page or the
-//! worker), and the decision between WebGPU and the Flex CPU backend. burn needs the adapter's
-//! `timestamp-query` feature, and a software fallback adapter such as SwiftShader is ~100× slower
-//! than Flex, so neither is used.
+//! Backend choice for the worker. A WebGPU probe through `navigator.gpu.requestAdapter()`, burn's
+//! one-time asynchronous WebGPU initialisation, and a timed training step on each usable backend
+//! (as the Bach Doodle did) so the faster one trains. burn needs the adapter's `timestamp-query`
+//! feature; a software fallback adapter (SwiftShader) is ~100× slower than Flex, so automatic
+//! choice never takes it.
 
+use crate::encoding::corpus::TokenCorpus;
+use crate::model::{CellKind, ModelConfig};
 use crate::protocol::BackendChoice;
+use crate::train::{TrainConfig, Trainer};
 use burn::prelude::Device;
 use js_sys::{Function, Promise, Reflect};
+use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -17,19 +22,26 @@ pub enum Probe {
 }
 
 impl Probe {
-    /// Why the CPU is used, or `None` if the adapter looks usable.
-    pub fn obstacle(&self) -> Option<String> {
+    /// Why WebGPU cannot be used at all (`hard`), or should not be chosen automatically.
+    pub fn obstacle(&self) -> Option<(String, bool)> {
         match self {
-            Probe::NoWebGpu => Some("this browser has no WebGPU".into()),
-            Probe::NoAdapter => Some("WebGPU offered no adapter".into()),
-            Probe::Adapter { name, fallback: true, .. } => {
-                Some(format!("WebGPU adapter “{name}” is a software fallback, much slower than the CPU path"))
-            }
+            Probe::NoWebGpu => Some(("this browser has no WebGPU".into(), true)),
+            Probe::NoAdapter => Some(("WebGPU offered no adapter".into(), true)),
             Probe::Adapter { name, timestamp_query: false, .. } => {
-                Some(format!("WebGPU adapter “{name}” lacks the timestamp-query feature the GPU backend needs"))
+                Some((format!("WebGPU adapter “{name}” lacks the timestamp-query feature the GPU backend needs"), true))
+            }
+            Probe::Adapter { name, fallback: true, .. } => {
+                Some((format!("WebGPU adapter “{name}” is a software fallback, much slower than the CPU path"), false))
             }
             Probe::Adapter { .. } => None,
-            Probe::Failed(e) => Some(format!("the WebGPU check failed ({e})")),
+            Probe::Failed(e) => Some((format!("the WebGPU check failed ({e})"), true)),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Probe::Adapter { name, .. } => name.clone(),
+            _ => "WebGPU".into(),
         }
     }
 }
@@ -75,18 +87,65 @@ async fn try_probe() -> Result<Probe, JsValue> {
     Ok(Probe::Adapter { name: if name.is_empty() { "unnamed".into() } else { name }, fallback, timestamp_query })
 }
 
-/// Picks the device for training: `(device, name, is_gpu, reason)`.
+thread_local! {
+    /// burn's WebGPU runtime can be initialised once per page or worker: keep the device.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+pub async fn webgpu_device() -> Result<Device, String> {
+    if let Some(d) = WEBGPU.with(|w| w.borrow().clone()) {
+        return Ok(d);
+    }
+    let device = Device::wgpu_options().init_async().await.map_err(|e| format!("{e:?}"))?;
+    WEBGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// Milliseconds of one small training step (after one warm-up step that compiles shaders).
+pub async fn time_step(device: &Device) -> Result<f64, String> {
+    let corpus = TokenCorpus {
+        train: vec![(0..400u16).map(|i| i * 7 % 300 + 3).collect()],
+        valid: vec![],
+        train_files: vec![],
+        valid_files: vec![],
+    };
+    let model = ModelConfig { vocab_size: 323, embed: 64, hidden: 128, layers: 1, dropout: 0.0, cell: CellKind::Fused };
+    let config = TrainConfig { seq_len: 32, batch: 16, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(model, config, &corpus, device).map_err(|e| e.to_string())?;
+    trainer.train_step().await.map_err(|e| e.to_string())?;
+    let t0 = web_time::Instant::now();
+    trainer.train_step().await.map_err(|e| e.to_string())?;
+    Ok(t0.elapsed().as_secs_f64() * 1e3)
+}
+
+/// Picks the training device: `(device, name, is_gpu, reason)`.
 pub async fn choose(choice: BackendChoice) -> (Device, String, bool, String) {
     let probe = probe().await;
     let cpu = |reason: String| (Device::flex(), "CPU (Flex)".to_string(), false, reason);
-    match (choice, probe.obstacle()) {
+    let obstacle = probe.obstacle();
+    match (choice, &obstacle) {
         (BackendChoice::Cpu, _) => cpu("you chose the CPU".into()),
-        (_, Some(why)) => cpu(format!("{why}, so training runs on the CPU")),
-        (_, None) => {
-            let Probe::Adapter { name, .. } = probe else { unreachable!() };
-            cpu(format!(
-                "WebGPU adapter “{name}” found, but this build trains on the CPU (GPU training is not built in yet)"
-            ))
+        (_, Some((why, true))) => cpu(format!("{why}, so training runs on the CPU")),
+        (BackendChoice::Auto, Some((why, false))) => cpu(format!("{why}, so training runs on the CPU (you can still choose WebGPU)")),
+        (BackendChoice::WebGpu, _) => match webgpu_device().await {
+            Ok(d) => {
+                let note = obstacle.map_or(String::new(), |(why, _)| format!(" (note: {why})"));
+                (d, format!("WebGPU ({})", probe.name()), true, format!("you chose WebGPU{note}"))
+            }
+            Err(e) => cpu(format!("WebGPU could not start ({e}), so training runs on the CPU")),
+        },
+        (BackendChoice::Auto, None) => {
+            let gpu = match webgpu_device().await {
+                Ok(d) => d,
+                Err(e) => return cpu(format!("WebGPU could not start ({e}), so training runs on the CPU")),
+            };
+            let (g, c) = (time_step(&gpu).await, time_step(&Device::flex()).await);
+            match (g, c) {
+                (Ok(g), Ok(c)) if g < c => (gpu, format!("WebGPU ({})", probe.name()), true, format!("a test step took {g:.0} ms on WebGPU and {c:.0} ms on the CPU")),
+                (Ok(g), Ok(c)) => cpu(format!("a test step took {c:.0} ms on the CPU and {g:.0} ms on WebGPU ({})", probe.name())),
+                (Err(e), _) => cpu(format!("a test step on WebGPU failed ({e}), so training runs on the CPU")),
+                (_, Err(e)) => cpu(format!("a test step on the CPU failed ({e})")),
+            }
         }
     }
 }

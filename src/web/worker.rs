@@ -4,7 +4,7 @@
 use super::gpu;
 use crate::encoding::{EventVocab, Vocab};
 use crate::generate::generate;
-use crate::model::{ModelConfig, ModelFile};
+use crate::model::{copy_to_device, ModelConfig, ModelFile};
 use crate::protocol::{FromWorker, ToWorker};
 use crate::train::{StopReason, TrainConfig, Trainer};
 use burn::prelude::Device;
@@ -128,7 +128,7 @@ async fn train(
         for i in 0..per_epoch {
             if state.paused.get() && !state.stop.get() {
                 // What was learned so far stays usable (generation, saving) while paused.
-                save(state, &trainer, &vocab)?;
+                save(state, &trainer, &vocab).await?;
                 post(&FromWorker::Paused);
                 while state.paused.get() && !state.stop.get() {
                     sleep(100).await;
@@ -138,7 +138,14 @@ async fn train(
                 reason = StopReason::Cancelled;
                 break 'epochs;
             }
-            trainer.train_step().await.map_err(|e| e.to_string())?;
+            if let Err(e) = trainer.train_step().await {
+                // A lost GPU device (or any failure mid-run): keep what was saved at the last
+                // epoch end and say what happened.
+                if let Some(bytes) = state.model.borrow().clone() {
+                    post(&FromWorker::Trained { reason: StopReason::Cancelled, model_file: bytes, summary: trainer.summary.clone() });
+                }
+                return Err(format!("training stopped: {e}. The model from the last completed epoch was kept."));
+            }
             if (i + 1) % log_every == 0 && i + 1 < per_epoch {
                 post(&FromWorker::Progress(trainer.report()));
             }
@@ -146,19 +153,21 @@ async fn train(
         }
         let (progress, early) = trainer.end_epoch().await.map_err(|e| e.to_string())?;
         post(&FromWorker::Progress(progress));
+        save(state, &trainer, &vocab).await?; // a snapshot that survives a lost device
         if early {
             reason = StopReason::EarlyStopped;
             break;
         }
     }
-    let file = save(state, &trainer, &vocab)?;
+    let file = save(state, &trainer, &vocab).await?;
     post(&FromWorker::Trained { reason, model_file: file, summary: trainer.summary.clone() });
     Ok(())
 }
 
-/// Stores the best model so far as a model file.
-fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Vec<u8>, String> {
-    let model = trainer.best_model();
+/// Stores the best model so far as a model file. The weights are copied to Flex with async reads
+/// first: on WebGPU a synchronous read (as `into_record` does) would panic and break the device.
+async fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Vec<u8>, String> {
+    let model = copy_to_device(&trainer.best_model(), &trainer.model_config, &Device::flex()).await?;
     let vocab = Vocab::Events(*vocab);
     let file = ModelFile::from_model(&model, &trainer.model_config, &vocab, trainer.summary.clone()).map_err(|e| e.to_string())?;
     let bytes = file.to_bytes();

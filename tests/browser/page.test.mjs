@@ -49,7 +49,10 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
 
     // The backend is named; SwiftShader's software WebGPU is refused in favour of the CPU.
-    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent !== "checking…");
+    await page.waitForFunction(() => {
+      const t = document.querySelector('[data-testid="backend"]')?.textContent;
+      return t && t !== "checking…";
+    }, null, { timeout: 120_000 });
     assert.equal(await page.textContent('[data-testid="backend"]'), "CPU (Flex)");
     assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
 
