@@ -125,3 +125,40 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     server.close();
   }
 });
+
+test("choosing WebGPU trains in the worker and the model is saved with async reads", { timeout: 400_000 }, async () => {
+  const server = await serve();
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => (document.querySelector('[data-testid="backend"]')?.textContent ?? "checking…") !== "checking…", null, { timeout: 120_000 });
+    await page.selectOption('select[aria-label="Backend"]', "gpu");
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').textContent.startsWith("WebGPU"), null, { timeout: 120_000 });
+    // SwiftShader is slow but correct: the page says so and still lets the user choose it.
+    assert.match(await page.textContent('[data-testid="backend-reason"]'), /you chose WebGPU.*software fallback/);
+
+    await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-karaoke-kar.mid"), join(MIDI, "test-c-major-scale.mid")]);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 2);
+    await page.click("details summary");
+    for (const [id, v] of [["field-layers", "1"], ["field-hidden", "16"], ["field-embed", "8"], ["field-steps", "2"], ["field-epochs", "1"], ["field-seq", "8"], ["field-batch", "2"]]) {
+      await page.fill(`[data-testid="${id}"]`, v);
+      await page.dispatchEvent(`[data-testid="${id}"]`, "change");
+    }
+    await page.click('[data-testid="train-start"]');
+    await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });
+    assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "2");
+    // The model came back from the GPU (async copy to the CPU) and generates.
+    await page.fill('[data-testid="gen-beats"]', "4");
+    await page.dispatchEvent('[data-testid="gen-beats"]', "change");
+    await page.click('[data-testid="generate"]');
+    await page.waitForFunction(() => /Generated \d+ notes/.test(document.querySelector('[data-testid="gen-status"]').textContent), null, { timeout: 60_000 });
+    assert.equal(await page.locator('[data-testid="error"]').count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
