@@ -37,6 +37,8 @@ pub enum ToWorker {
     Resume,
     /// Stop training and keep the best model so far.
     Stop,
+    /// Render notes to audio with the SoundFont (`speed` × their tempo).
+    Render { notes: Vec<Note>, speed: f64 },
     Generate {
         /// A model file; the worker's current model when `None`.
         #[serde(with = "serde_bytes")]
@@ -64,6 +66,12 @@ pub enum FromWorker {
     },
     GenerateProgress { tokens: usize },
     Generated { notes: Vec<Note>, tokens: Vec<u16>, primer_len: usize, millis: f64 },
+    /// Stereo audio: little-endian f32 samples, all of the left channel then all of the right.
+    Rendered {
+        #[serde(with = "serde_bytes")]
+        pcm: Vec<u8>,
+        sample_rate: u32,
+    },
     Failed { message: String },
 }
 

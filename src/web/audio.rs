@@ -1,6 +1,7 @@
-//! Playback through the Web Audio API: each note is an oscillator with an attack/decay/release
-//! envelope scaled by velocity; drums are short noise-like bursts. The AudioContext is created on
-//! the first press of Play (browsers only allow sound after a user gesture).
+//! Playback through the Web Audio API. The worker renders the notes with the General MIDI
+//! SoundFont and [`play_pcm`] plays that buffer; [`play`] is the fallback (an oscillator per note,
+//! velocity-scaled envelope) if the SoundFont cannot be used. The AudioContext is created or
+//! resumed by [`unlock`] on the press of Play (browsers only allow sound after a user gesture).
 
 use crate::midi::Note;
 use std::cell::RefCell;
@@ -9,7 +10,34 @@ use web_sys::{AudioContext, OscillatorType};
 
 thread_local! {
     static CONTEXT: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
-    static VOICES: RefCell<Vec<web_sys::OscillatorNode>> = const { RefCell::new(Vec::new()) };
+    static VOICES: RefCell<Vec<web_sys::AudioScheduledSourceNode>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Creates or resumes the AudioContext; call from the click handler itself.
+pub fn unlock() -> Result<(), JsValue> {
+    let _ = context()?.resume()?;
+    Ok(())
+}
+
+/// Plays rendered stereo audio (see `FromWorker::Rendered`); returns the audio clock start time.
+pub fn play_pcm(pcm: &[u8], sample_rate: u32) -> Result<f64, JsValue> {
+    stop();
+    let ctx = context()?;
+    let samples: Vec<f32> = pcm.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let frames = samples.len() / 2;
+    if frames == 0 {
+        return Err("nothing to play".into());
+    }
+    let buffer = ctx.create_buffer(2, frames as u32, sample_rate as f32)?;
+    buffer.copy_to_channel(&samples[..frames], 0)?;
+    buffer.copy_to_channel(&samples[frames..2 * frames], 1)?;
+    let source = ctx.create_buffer_source()?;
+    source.set_buffer(Some(&buffer));
+    source.connect_with_audio_node(&ctx.destination())?;
+    let start = ctx.current_time() + 0.05;
+    source.start_with_when(start)?;
+    VOICES.with(|v| *v.borrow_mut() = vec![source.into()]);
+    Ok(start)
 }
 
 fn context() -> Result<AudioContext, JsValue> {
@@ -59,7 +87,7 @@ pub fn play(notes: &[Note], speed: f64) -> Result<(usize, f64), JsValue> {
         gain.connect_with_audio_node(&ctx.destination())?;
         osc.start_with_when(t0)?;
         osc.stop_with_when(t0 + len + 0.1)?;
-        voices.push(osc);
+        voices.push(osc.into());
     }
     let count = voices.len();
     VOICES.with(|v| *v.borrow_mut() = voices);

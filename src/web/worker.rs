@@ -6,6 +6,7 @@ use crate::encoding::{EventVocab, Vocab};
 use crate::generate::generate;
 use crate::model::{copy_to_device, ModelConfig, ModelFile};
 use crate::protocol::{FromWorker, ToWorker};
+use crate::synth::Renderer;
 use crate::train::{StopReason, TrainConfig, Trainer};
 use burn::prelude::Device;
 use std::cell::{Cell, RefCell};
@@ -20,6 +21,8 @@ struct State {
     /// The latest trained (or loaded) model, as a model file.
     model: RefCell<Option<Vec<u8>>>,
     training: Cell<bool>,
+    /// The SoundFont renderer, loaded on the first Render.
+    renderer: RefCell<Option<Rc<Renderer>>>,
     paused: Cell<bool>,
     stop: Cell<bool>,
 }
@@ -89,6 +92,12 @@ fn handle(state: Rc<State>, msg: ToWorker) {
             state.stop.set(true);
             state.paused.set(false);
         }
+        ToWorker::Render { notes, speed } => wasm_bindgen_futures::spawn_local(async move {
+            match render(&state, &notes, speed).await {
+                Ok(msg) => post(&msg),
+                Err(e) => fail(format!("the sound could not be rendered: {e}")),
+            }
+        }),
         ToWorker::Generate { model, primer, config } => wasm_bindgen_futures::spawn_local(async move {
             let bytes = model.or_else(|| state.model.borrow().clone());
             let Some(bytes) = bytes else { return fail("there is no trained model yet") };
@@ -196,4 +205,33 @@ async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::G
         millis: t0.elapsed().as_secs_f64() * 1e3,
     });
     Ok(())
+}
+
+/// Where Trunk copies the SoundFont (see index.html and static/soundfont/LICENSE.md).
+const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
+const SAMPLE_RATE: u32 = 44_100;
+
+async fn render(state: &State, notes: &[crate::midi::Note], speed: f64) -> Result<FromWorker, String> {
+    let existing = state.renderer.borrow().clone();
+    let renderer = match existing {
+        Some(r) => r,
+        None => {
+            let response = wasm_bindgen_futures::JsFuture::from(scope().fetch_with_str(SOUNDFONT_URL)).await.map_err(|e| format!("{e:?}"))?;
+            let response: web_sys::Response = response.unchecked_into();
+            if !response.ok() {
+                return Err(format!("the SoundFont did not load (HTTP {})", response.status()));
+            }
+            let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+            let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+            let r = Rc::new(Renderer::new(&bytes, SAMPLE_RATE)?);
+            *state.renderer.borrow_mut() = Some(r.clone());
+            r
+        }
+    };
+    let pcm = renderer.render(notes, speed)?;
+    let mut bytes = Vec::with_capacity((pcm.left.len() + pcm.right.len()) * 4);
+    for s in pcm.left.iter().chain(&pcm.right) {
+        bytes.extend_from_slice(&s.to_le_bytes());
+    }
+    Ok(FromWorker::Rendered { pcm: bytes, sample_rate: pcm.sample_rate })
 }

@@ -100,9 +100,11 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     const notes = Number(await page.getAttribute('[data-testid="piano-roll"]', "data-notes"));
     assert.match(await page.textContent('[data-testid="gen-status"]'), new RegExp(`Generated ${notes} notes`));
 
-    // Play: every note is scheduled on the audio clock, and the playhead moves.
+    // Play: the worker renders the notes with the SoundFont, the buffer is scheduled on the audio
+    // clock, and the playhead moves.
     await page.click('[data-testid="play"]');
-    assert.equal(Number(await page.getAttribute('[data-testid="play"]', "data-scheduled")), notes);
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="play"]').dataset.scheduled) === n, notes, { timeout: 60_000 });
+    assert.equal(await page.getAttribute('[data-testid="play"]', "data-sound"), "soundfont");
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) > 0);
     await mkdir(SCREENS, { recursive: true });
     await page.screenshot({ path: join(SCREENS, "page.png"), fullPage: true });

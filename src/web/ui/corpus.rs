@@ -18,7 +18,7 @@ fn add(state: AppState, picked: Vec<Picked>) {
         let mut next = files.iter().map(|f| f.id + 1).max().unwrap_or(0);
         for p in picked {
             let song = read_song(&p.bytes).map(Arc::new).map_err(|e| e.to_string());
-            files.push(CorpusFile { id: next, name: p.name, song, included: true });
+            files.push(CorpusFile { id: next, name: p.name, song, included: true, excluded_tracks: Vec::new() });
             next += 1;
         }
     });
@@ -28,7 +28,14 @@ fn add(state: AppState, picked: Vec<Picked>) {
 pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>) {
     let files = state.files.get_untracked();
     let usable: Vec<&CorpusFile> = files.iter().filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty())).collect();
-    let songs: Vec<_> = usable.iter().map(|f| (**f.song.as_ref().unwrap()).clone()).collect();
+    let songs: Vec<_> = usable
+        .iter()
+        .map(|f| {
+            let mut song = (**f.song.as_ref().unwrap()).clone();
+            song.notes.retain(|n| !f.excluded_tracks.contains(&n.track));
+            song
+        })
+        .collect();
     let options = CorpusOptions {
         filter: NoteFilter { drums: state.drums.get_untracked(), tracks: None, melody_only: state.melody.get_untracked() },
         transpose,
@@ -97,11 +104,34 @@ pub fn Corpus() -> impl IntoView {
             <table class="corpus">
                 <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th></tr></thead>
                 <tbody>
-                    <For each=move || state.files.get() key=|f| (f.id, f.included) let:file>
+                    <For each=move || state.files.get() key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
                         {
                             let id = file.id;
                             let status = file.status();
                             let preview = file.song.clone().ok();
+                            let track_picker = match &file.song {
+                                Ok(s) if s.tracks.iter().filter(|t| t.notes > 0).count() > 1 => {
+                                    let excluded = file.excluded_tracks.clone();
+                                    s.tracks.iter().enumerate().filter(|(_, t)| t.notes > 0).map(|(i, t)| {
+                                        let i = i as u16;
+                                        let label = format!("{}{}", t.name.clone().unwrap_or_else(|| format!("track {}", i + 1)), if t.drums { " (drums)" } else { "" });
+                                        view! {
+                                            <label class="track">
+                                                <input type="checkbox" data-testid="track-toggle" prop:checked=!excluded.contains(&i)
+                                                    on:change=move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        state.files.update(|fs| if let Some(f) = fs.iter_mut().find(|f| f.id == id) {
+                                                            f.excluded_tracks.retain(|&t| t != i);
+                                                            if !on { f.excluded_tracks.push(i) }
+                                                        });
+                                                    }/>
+                                                {label}
+                                            </label>
+                                        }
+                                    }).collect_view().into_any()
+                                }
+                                _ => ().into_any(),
+                            };
                             let (tracks, notes, length, message) = match &file.song {
                                 Ok(s) => (
                                     s.tracks.len().to_string(),
@@ -128,7 +158,7 @@ pub fn Corpus() -> impl IntoView {
                                             }
                                         }>{file.name.clone()}</a>
                                     </td>
-                                    <td>{tracks}</td>
+                                    <td>{tracks}<div class="tracks">{track_picker}</div></td>
                                     <td>{notes}</td>
                                     <td>{length}</td>
                                     <td class="message">{message}</td>

@@ -24,8 +24,6 @@ pub fn Generate() -> impl IntoView {
     let key = RwSignal::new(String::from("none"));
     let bpm = RwSignal::new(120.0f64);
     let speed = RwSignal::new(1.0f64);
-    let scheduled = RwSignal::new(0usize);
-    let playhead = RwSignal::new(None::<f64>);
 
     let generate = move |_| {
         let vocab = EventVocab::default();
@@ -66,38 +64,17 @@ pub fn Generate() -> impl IntoView {
 
     let play = move |_| {
         let Some((_, notes)) = state.roll.get_untracked() else { return };
-        match audio::play(&notes, speed.get_untracked()) {
-            Ok((n, start)) => {
-                scheduled.set(n);
-                let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
-                let s = speed.get_untracked();
-                playhead.set(Some(0.0));
-                // Move the playhead from the audio clock until the clip ends or Stop is pressed.
-                let handle = set_interval_with_handle(
-                    move || {
-                        let t = (audio::now() - start).max(0.0) * s;
-                        if playhead.get_untracked().is_none() || t > end {
-                            playhead.set(None);
-                        } else {
-                            playhead.set(Some(t));
-                        }
-                    },
-                    std::time::Duration::from_millis(50),
-                );
-                if let Ok(h) = handle {
-                    Effect::new(move |_| {
-                        if playhead.get().is_none() {
-                            h.clear();
-                        }
-                    });
-                }
-            }
-            Err(e) => state.error.set(Some(format!("sound could not start: {e:?}"))),
+        if let Err(e) = audio::unlock() {
+            state.error.set(Some(format!("sound could not start: {e:?}")));
+            return;
         }
+        let s = speed.get_untracked();
+        state.pending_play.set(Some((notes.clone(), s)));
+        bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed: s });
     };
     let stop = move |_| {
         audio::stop();
-        playhead.set(None);
+        state.playhead.set(None);
     };
     let download = move |_| {
         let Some(clip) = state.clip.get_untracked() else { return };
@@ -159,9 +136,12 @@ pub fn Generate() -> impl IntoView {
                     (None, None) => "Train a model first, then generate.".into(),
                 }}</span>
             </div>
-            <PianoRoll playhead=playhead/>
+            <PianoRoll playhead=state.playhead/>
             <div class="buttons">
-                <button data-testid="play" data-scheduled=move || scheduled.get() disabled=move || state.roll.get().is_none() on:click=play>"Play"</button>
+                <button data-testid="play" data-scheduled=move || state.scheduled.get() data-sound=move || state.sound.get()
+                    disabled=move || state.roll.get().is_none() || state.pending_play.get().is_some() on:click=play>
+                    {move || if state.pending_play.get().is_some() { "Preparing sound…" } else { "Play" }}
+                </button>
                 <button data-testid="stop" on:click=stop>"Stop"</button>
                 <label class="field">"speed"
                     <input type="range" min="0.5" max="2" step="0.05" prop:value=move || speed.get().to_string()
@@ -171,5 +151,42 @@ pub fn Generate() -> impl IntoView {
                 <button data-testid="download-mid" disabled=move || state.clip.get().is_none() on:click=download>"Download .mid"</button>
             </div>
         </section>
+    }
+}
+
+/// Starts sound and the playhead: the SoundFont rendering when there is one, else oscillators.
+pub fn start_playback(state: AppState, notes: &[crate::midi::Note], speed: f64, pcm: Option<(&[u8], u32)>) {
+    let started = match pcm {
+        Some((pcm, rate)) => audio::play_pcm(pcm, rate),
+        None => audio::play(notes, speed).map(|(_, start)| start),
+    };
+    let start = match started {
+        Ok(s) => s,
+        Err(e) => return state.error.set(Some(format!("sound could not start: {e:?}"))),
+    };
+    state.scheduled.set(notes.len());
+    state.sound.set(if pcm.is_some() { "soundfont" } else { "oscillators" });
+    let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
+    let playhead = state.playhead;
+    playhead.set(Some(0.0));
+    // Follow the audio clock until the clip ends or Stop clears the playhead; then the interval
+    // clears itself.
+    let own: std::rc::Rc<std::cell::Cell<Option<leptos::prelude::IntervalHandle>>> = Default::default();
+    let me = own.clone();
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            let t = (audio::now() - start).max(0.0) * speed;
+            if playhead.get_untracked().is_none() || t > end {
+                playhead.set(None);
+                if let Some(h) = me.take() {
+                    h.clear();
+                }
+            } else {
+                playhead.set(Some(t));
+            }
+        },
+        std::time::Duration::from_millis(50),
+    ) {
+        own.set(Some(handle));
     }
 }

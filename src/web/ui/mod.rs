@@ -22,6 +22,8 @@ pub struct CorpusFile {
     pub name: String,
     pub song: Result<Arc<Song>, String>,
     pub included: bool,
+    /// Track indices left out of training (drum tracks start out excluded unless drums are on).
+    pub excluded_tracks: Vec<u16>,
 }
 
 impl CorpusFile {
@@ -72,6 +74,14 @@ pub struct AppState {
     pub clip: RwSignal<Option<Clip>>,
     /// Notes shown in the piano roll: the clip, or a corpus file being previewed.
     pub roll: RwSignal<Option<(String, Arc<Vec<Note>>)>>,
+    /// Notes waiting for the worker's rendering, with the playback speed.
+    pub pending_play: RwSignal<Option<(Arc<Vec<Note>>, f64)>>,
+    /// Notes scheduled on the audio clock by the last Play.
+    pub scheduled: RwSignal<usize>,
+    /// What made the sound of the last Play: "soundfont" or "oscillators" (the fallback).
+    pub sound: RwSignal<&'static str>,
+    /// Seconds into the clip while playing.
+    pub playhead: RwSignal<Option<f64>>,
 }
 
 impl AppState {
@@ -94,6 +104,10 @@ impl AppState {
             request_seed: RwSignal::new(0),
             clip: RwSignal::new(None),
             roll: RwSignal::new(None),
+            pending_play: RwSignal::new(None),
+            scheduled: RwSignal::new(0),
+            sound: RwSignal::new(""),
+            playhead: RwSignal::new(None),
         }
     }
 
@@ -131,8 +145,19 @@ impl AppState {
                 let seed = self.request_seed.get_untracked();
                 self.clip.set(Some(Clip { notes, seed, millis, tokens: tokens.len() - primer_len }));
             }
+            FromWorker::Rendered { pcm, sample_rate } => {
+                if let Some((notes, speed)) = self.pending_play.get_untracked() {
+                    self.pending_play.set(None);
+                    generate::start_playback(self, &notes, speed, Some((&pcm, sample_rate)));
+                }
+            }
             FromWorker::Failed { message } => {
                 self.generating.set(None);
+                if let Some((notes, speed)) = self.pending_play.get_untracked() {
+                    // No SoundFont sound: play with the built-in oscillators instead.
+                    self.pending_play.set(None);
+                    generate::start_playback(self, &notes, speed, None);
+                }
                 if matches!(self.status.get_untracked(), TrainStatus::Training | TrainStatus::Paused) {
                     self.status.set(TrainStatus::Idle);
                 }
