@@ -142,8 +142,14 @@ test("choosing WebGPU trains in the worker and the model is saved with async rea
     // SwiftShader is slow but correct: the page says so and still lets the user choose it.
     assert.match(await page.textContent('[data-testid="backend-reason"]'), /you chose WebGPU.*software fallback/);
 
-    await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-karaoke-kar.mid"), join(MIDI, "test-c-major-scale.mid")]);
+    await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-karaoke-kar.mid"), join(MIDI, "test-multichannel-chords-1.mid")]);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 2);
+    // A multi-track file offers its tracks; leaving one out changes what is learned.
+    const toggles = rows(page).nth(1).locator('[data-testid="track-toggle"]');
+    assert.ok((await toggles.count()) >= 2);
+    const before = await page.textContent('[data-testid="corpus-summary"]');
+    await toggles.first().uncheck();
+    await page.waitForFunction((b) => document.querySelector('[data-testid="corpus-summary"]').textContent !== b, before);
     await page.click("details summary");
     for (const [id, v] of [["field-layers", "1"], ["field-hidden", "16"], ["field-embed", "8"], ["field-steps", "2"], ["field-epochs", "1"], ["field-seq", "8"], ["field-batch", "2"]]) {
       await page.fill(`[data-testid="${id}"]`, v);
