@@ -92,6 +92,22 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "20");
     assert.match(await page.textContent('[data-testid="train-stats"]'), /tokens\/s/);
 
+    // A longer run: pause, resume, then stop early; the model trained so far is kept.
+    await page.fill('[data-testid="field-steps"]', "400");
+    await page.dispatchEvent('[data-testid="field-steps"]', "change");
+    await page.click('[data-testid="train-start"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-progress"]').getAttribute("value")) >= 5, null, { timeout: 60_000 });
+    await page.click('[data-testid="train-pause"]');
+    await page.waitForSelector('[data-testid="train-stats"][data-status="paused"]', { timeout: 60_000 });
+    const pausedAt = Number(await page.getAttribute('[data-testid="train-progress"]', "value"));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(Number(await page.getAttribute('[data-testid="train-progress"]', "value")), pausedAt, "no steps while paused");
+    await page.click('[data-testid="train-resume"]');
+    await page.waitForFunction((p) => Number(document.querySelector('[data-testid="train-progress"]').getAttribute("value")) > p, pausedAt, { timeout: 60_000 });
+    await page.click('[data-testid="train-stop"]');
+    await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 60_000 });
+    assert.ok(Number(await page.getAttribute('[data-testid="train-progress"]', "value")) < 800, "stopped early");
+
     // Generate, see notes in the piano roll.
     await page.fill('[data-testid="gen-beats"]', "16");
     await page.dispatchEvent('[data-testid="gen-beats"]', "change");
