@@ -95,8 +95,11 @@ pub struct Progress {
     pub tokens_per_s: f64,
     pub elapsed_s: f64,
     pub eta_s: f64,
-    /// Set on the report at the end of each epoch.
+    /// Set on the report at the end of each epoch (when there are validation files).
     pub valid: Option<ValidMetrics>,
+    /// True on the report made at the end of an epoch.
+    #[serde(default)]
+    pub epoch_end: bool,
     pub best_valid_nll: Option<f64>,
 }
 
@@ -268,6 +271,7 @@ impl Trainer {
             elapsed_s: self.elapsed_s,
             eta_s: per_step * total.saturating_sub(self.step) as f64,
             valid,
+            epoch_end: false,
             best_valid_nll: self.summary.best_valid_nll,
         }
     }
@@ -289,7 +293,9 @@ impl Trainer {
                 stop = self.bad_epochs >= self.config.patience;
             }
         }
-        Ok((self.progress(valid), stop))
+        let mut report = self.progress(valid);
+        report.epoch_end = true;
+        Ok((report, stop))
     }
 
     /// Trains until the epochs run out, early stopping, the time limit, or the callback says stop.

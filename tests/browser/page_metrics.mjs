@@ -48,5 +48,34 @@ for (let run = 0; run < 3; run++) {
   console.log(`run ${run + 1}: mounted ${mounted} ms, backend chosen ${Date.now() - t0} ms (${await page.textContent('[data-testid="backend"]')})`);
   await page.close();
 }
+// Generation speed in the page: the medium preset (embedding 128, 2×256 LSTM), trained for one
+// step so a model exists, then a 30-second clip (60 beats at 120 bpm) on the CPU in the worker.
+{
+  const MIDI = new URL("../../../shared/midi/jazz-soft-test-midi-files/", import.meta.url).pathname;
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => (document.querySelector('[data-testid="backend"]')?.textContent ?? "checking…") !== "checking…", null, { timeout: 120_000 });
+  await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-all-gm-sounds.mid")]);
+  await page.waitForSelector('[data-testid="corpus-row"]');
+  await page.click('[data-testid="preset-medium"]');
+  await page.click("details summary");
+  for (const [id, v] of [["field-steps", "1"], ["field-epochs", "1"]]) {
+    await page.fill(`[data-testid="${id}"]`, v);
+    await page.dispatchEvent(`[data-testid="${id}"]`, "change");
+  }
+  await page.click('[data-testid="train-start"]');
+  await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });
+  console.log(`medium model, one training step in the page: ${await page.textContent('[data-testid="train-stats"]')}`);
+  await page.fill('[data-testid="gen-beats"]', "60");
+  await page.dispatchEvent('[data-testid="gen-beats"]', "change");
+  for (let seed = 1; seed <= 3; seed++) {
+    await page.fill('[data-testid="gen-seed"]', String(seed));
+    await page.dispatchEvent('[data-testid="gen-seed"]', "change");
+    await page.click('[data-testid="generate"]');
+    await page.waitForFunction((s) => new RegExp(`with seed ${s}\\.`).test(document.querySelector('[data-testid="gen-status"]').textContent), seed, { timeout: 120_000 });
+    console.log(`30-second clip, seed ${seed}: ${await page.textContent('[data-testid="gen-status"]')}`);
+  }
+  await page.close();
+}
 await browser.close();
 server.close();

@@ -145,7 +145,7 @@ pub fn Train() -> impl IntoView {
                             _ => "",
                         };
                         // Reports at an epoch's end count it as done; others are inside the next one.
-                        let epoch = if p.valid.is_some() { p.epoch } else { p.epoch + 1 };
+                        let epoch = if p.epoch_end { p.epoch } else { p.epoch + 1 };
                         format!("Epoch {}, step {} of {}{state_word}: loss {:.3}, {:.0} tokens/s, ETA {}{best}",
                             epoch, p.step, p.total_steps, p.loss, p.tokens_per_s, eta(p.eta_s))
                     }
