@@ -143,3 +143,15 @@ fn ascending_frame_mask_allows_exactly_the_canonical_continuations() {
     // After a frame end: a new frame, or the START of the next piece in a training window.
     assert_eq!(allowed(2), [vec![start as usize, end as usize], (3..size).collect()].concat());
 }
+
+#[test]
+fn primer_is_the_opening_without_end() {
+    let v = EventVocab::default();
+    let notes = vec![note(60, 0.0, 1.0, 80), note(64, 1.5, 1.0, 80), note(67, 3.0, 1.0, 80)];
+    let p = v.primer(&notes, 2.0);
+    assert_eq!(p[0], v.start());
+    assert!(!p.contains(&v.end()));
+    // C whole, E cut at beat 2, G not yet.
+    let back = v.decode(&p, 0, 120.0);
+    assert_eq!(back.iter().map(|n| (n.pitch, n.start, n.duration)).collect::<Vec<_>>(), vec![(60, 0.0, 1.0), (64, 1.5, 0.5)]);
+}

@@ -456,21 +456,7 @@ fn generate_cmd(a: GenerateArgs) -> Res {
     let device = device(a.wgpu)?;
     let model = file.load(&device)?;
     let primer = match &a.primer {
-        Some(p) => {
-            let song = read_song(&std::fs::read(p)?)?;
-            let notes: Vec<_> = NoteFilter::default()
-                .select(&song)
-                .into_iter()
-                .filter(|n| n.start < a.primer_beats)
-                .map(|mut n| {
-                    n.duration = n.duration.min(a.primer_beats - n.start);
-                    n
-                })
-                .collect();
-            let mut tokens = vocab.encode(&vocab.quantize(&notes));
-            tokens.pop(); // END
-            tokens
-        }
+        Some(p) => vocab.primer(&NoteFilter::default().select(&read_song(&std::fs::read(p)?)?), a.primer_beats),
         None => Vec::new(),
     };
     let config = GenerateConfig {

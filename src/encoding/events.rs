@@ -177,6 +177,19 @@ impl EventVocab {
         q
     }
 
+    /// The opening `beats` of some notes as a generation primer: `[START, …]` without END, notes
+    /// cut at the boundary.
+    pub fn primer(&self, notes: &[Note], beats: f64) -> Vec<TokenId> {
+        let opening: Vec<Note> = notes
+            .iter()
+            .filter(|n| n.start < beats)
+            .map(|n| Note { duration: n.duration.min(beats - n.start), ..n.clone() })
+            .collect();
+        let mut tokens = self.encode(&self.quantize(&opening));
+        tokens.pop(); // END: the model continues from here
+        tokens
+    }
+
     /// Notes → tokens `[START, …, END]`. Notes should come from [`quantize`](Self::quantize);
     /// other notes are snapped to the grid on the way.
     pub fn encode(&self, notes: &[Note]) -> Vec<TokenId> {

@@ -11,6 +11,9 @@ use crate::protocol::ToWorker;
 use crate::web::{audio, bridge, files};
 use leptos::prelude::*;
 
+/// The primer is the first two bars (in 4/4) of the chosen file.
+const PRIMER_BEATS: f64 = 8.0;
+
 const KEYS: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
 #[component]
@@ -30,19 +33,7 @@ pub fn Generate() -> impl IntoView {
         let primer_tokens = primer.get_untracked().and_then(|id| {
             let files = state.files.get_untracked();
             let song = files.iter().find(|f| f.id == id)?.song.clone().ok()?;
-            // The first two bars (8 beats) of the chosen file.
-            let notes: Vec<_> = NoteFilter::default()
-                .select(&song)
-                .into_iter()
-                .filter(|n| n.start < 8.0)
-                .map(|mut n| {
-                    n.duration = n.duration.min(8.0 - n.start);
-                    n
-                })
-                .collect();
-            let mut t = vocab.encode(&vocab.quantize(&notes));
-            t.pop();
-            Some(t)
+            Some(vocab.primer(&NoteFilter::default().select(&song), PRIMER_BEATS))
         });
         let scale = key.get_untracked().split_once(':').and_then(|(root, mode)| {
             Some(Scale { root: KEYS.iter().position(|k| *k == root)? as u8, minor: mode == "minor" })
