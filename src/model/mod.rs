@@ -161,10 +161,6 @@ impl LstmLm {
         (picked.reshape([b, t1 - 1]).neg(), state)
     }
 
-    pub fn config_layers(&self) -> usize {
-        self.fused.len() + self.reference.len()
-    }
-
     /// Copies burn-`Lstm` layers into fused layers with the same function (for the agreement test
     /// and for loading reference models into the fast path).
     pub fn to_fused(self) -> LstmLm {

@@ -54,9 +54,9 @@ fn frequency(pitch: u8) -> f32 {
     440.0 * 2f32.powf((pitch as f32 - 69.0) / 12.0)
 }
 
-/// Schedules all notes from now, `speed` × their tempo. Returns how many notes were scheduled
-/// and the audio clock time at which the clip starts.
-pub fn play(notes: &[Note], speed: f64) -> Result<(usize, f64), JsValue> {
+/// Schedules all notes from now, `speed` × their tempo. Returns the audio clock time at which the
+/// clip starts.
+pub fn play(notes: &[Note], speed: f64) -> Result<f64, JsValue> {
     stop();
     let ctx = context()?;
     let _ = ctx.resume();
@@ -89,9 +89,8 @@ pub fn play(notes: &[Note], speed: f64) -> Result<(usize, f64), JsValue> {
         osc.stop_with_when(t0 + len + 0.1)?;
         voices.push(osc.into());
     }
-    let count = voices.len();
     VOICES.with(|v| *v.borrow_mut() = voices);
-    Ok((count, start))
+    Ok(start)
 }
 
 /// The audio clock, seconds (for the playhead).

@@ -5,6 +5,7 @@
 //! choice never takes it.
 
 use crate::encoding::corpus::TokenCorpus;
+use crate::encoding::EventVocab;
 use crate::model::{CellKind, ModelConfig};
 use crate::protocol::BackendChoice;
 use crate::train::{TrainConfig, Trainer};
@@ -109,7 +110,7 @@ pub async fn time_step(device: &Device) -> Result<f64, String> {
         train_files: vec![],
         valid_files: vec![],
     };
-    let model = ModelConfig { vocab_size: 323, embed: 64, hidden: 128, layers: 1, dropout: 0.0, cell: CellKind::Fused };
+    let model = ModelConfig { vocab_size: EventVocab::default().size(), embed: 64, hidden: 128, layers: 1, dropout: 0.0, cell: CellKind::Fused };
     let config = TrainConfig { seq_len: 32, batch: 16, ..TrainConfig::default() };
     let mut trainer = Trainer::new(model, config, &corpus, device).map_err(|e| e.to_string())?;
     trainer.train_step().await.map_err(|e| e.to_string())?;

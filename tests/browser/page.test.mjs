@@ -3,39 +3,12 @@
 // download the .mid and import it again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { readFile, mkdir } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { ROOT, serve, launch, backendChosen } from "./serve.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const DIST = join(ROOT, "dist");
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const SCREENS = join(ROOT, "target-screens");
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
-
-function serve() {
-  const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "") || "index.html";
-    try {
-      const body = await readFile(join(DIST, path));
-      res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
-}
-
-async function launch() {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader",
-      "--autoplay-policy=no-user-gesture-required", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
-}
 
 const rows = (page) => page.locator('[data-testid="corpus-row"]');
 
@@ -49,10 +22,7 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
 
     // The backend is named; SwiftShader's software WebGPU is refused in favour of the CPU.
-    await page.waitForFunction(() => {
-      const t = document.querySelector('[data-testid="backend"]')?.textContent;
-      return t && t !== "checking…";
-    }, null, { timeout: 120_000 });
+    await backendChosen(page);
     assert.equal(await page.textContent('[data-testid="backend"]'), "CPU (Flex)");
     assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
 
@@ -152,7 +122,7 @@ test("choosing WebGPU trains in the worker and the model is saved with async rea
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
-    await page.waitForFunction(() => (document.querySelector('[data-testid="backend"]')?.textContent ?? "checking…") !== "checking…", null, { timeout: 120_000 });
+    await backendChosen(page);
     await page.selectOption('select[aria-label="Backend"]', "gpu");
     await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').textContent.startsWith("WebGPU"), null, { timeout: 120_000 });
     // SwiftShader is slow but correct: the page says so and still lets the user choose it.

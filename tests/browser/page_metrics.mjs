@@ -1,14 +1,10 @@
 // Page weight (gzip -9 of what dist/ serves) and time from navigation to a usable page in headless
 // Chromium on localhost: "mounted" = the page's controls are on screen, "backend" = the worker has
 // loaded its wasm and picked a backend (training can start). Run: node tests/browser/page_metrics.mjs
-import { createServer } from "node:http";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
-import { extname, join, normalize } from "node:path";
-import { chromium } from "playwright-core";
-
-const DIST = new URL("../../dist/", import.meta.url).pathname;
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
+import { join } from "node:path";
+import { DIST, ROOT, serve, launch, backendChosen } from "./serve.mjs";
 
 async function files(dir, prefix = "") {
   const out = [];
@@ -29,32 +25,25 @@ for (const [name, path] of await files(DIST)) {
 }
 console.log(`page (without the SoundFont, which loads on first Play): gzip ${total} bytes`);
 
-const server = createServer(async (req, res) => {
-  const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "") || "index.html";
-  let body;
-  try { body = await readFile(join(DIST, path)); } catch { return res.writeHead(404).end(); }
-  res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
-  res.end(body);
-});
-await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"] });
+const server = await serve();
+const browser = await launch();
 for (let run = 0; run < 3; run++) {
   const page = await browser.newPage();
   const t0 = Date.now();
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForSelector('[data-testid="train-start"]');
   const mounted = Date.now() - t0;
-  await page.waitForFunction(() => (document.querySelector('[data-testid="backend"]')?.textContent ?? "checking…") !== "checking…", null, { timeout: 120_000 });
+  await backendChosen(page);
   console.log(`run ${run + 1}: mounted ${mounted} ms, backend chosen ${Date.now() - t0} ms (${await page.textContent('[data-testid="backend"]')})`);
   await page.close();
 }
 // Training and generation speed in the page: the medium preset (embedding 128, 2×256 LSTM), four
 // training steps at batch 32 × 128 tokens, then 30-second clips (60 beats at 120 bpm).
 {
-  const MIDI = new URL("../../../shared/midi/jazz-soft-test-midi-files/", import.meta.url).pathname;
+  const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => (document.querySelector('[data-testid="backend"]')?.textContent ?? "checking…") !== "checking…", null, { timeout: 120_000 });
+  await backendChosen(page);
   await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-all-gm-sounds.mid")]);
   await page.waitForSelector('[data-testid="corpus-row"]');
   await page.click('[data-testid="preset-medium"]');

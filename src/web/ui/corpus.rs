@@ -109,6 +109,7 @@ pub fn Corpus() -> impl IntoView {
                             let id = file.id;
                             let status = file.status();
                             let preview = file.song.clone().ok();
+                            let title = file.name.clone();
                             let track_picker = match &file.song {
                                 Ok(s) if s.tracks.iter().filter(|t| t.notes > 0).count() > 1 => {
                                     let excluded = file.excluded_tracks.clone();
@@ -154,7 +155,7 @@ pub fn Corpus() -> impl IntoView {
                                         <a href="#" on:click=move |ev| {
                                             ev.prevent_default();
                                             if let Some(s) = &preview {
-                                                state.roll.set(Some((format!("Corpus file"), Arc::new(s.notes.clone()))));
+                                                state.roll.set(Some((title.clone(), Arc::new(s.notes.clone()))));
                                             }
                                         }>{file.name.clone()}</a>
                                     </td>

@@ -149,7 +149,7 @@ pub fn Generate() -> impl IntoView {
 pub fn start_playback(state: AppState, notes: &[crate::midi::Note], speed: f64, pcm: Option<(&[u8], u32)>) {
     let started = match pcm {
         Some((pcm, rate)) => audio::play_pcm(pcm, rate),
-        None => audio::play(notes, speed).map(|(_, start)| start),
+        None => audio::play(notes, speed),
     };
     let start = match started {
         Ok(s) => s,

@@ -1,0 +1,42 @@
+// Shared by the browser test and page_metrics.mjs: dist/ served on a loopback port, and Debian's
+// Chromium launched headless with a software WebGPU adapter.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+export const DIST = join(ROOT, "dist");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
+
+export function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "") || "index.html";
+    let body;
+    try {
+      body = await readFile(join(DIST, path));
+    } catch {
+      return res.writeHead(404).end();
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
+    res.end(body);
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader",
+      "--autoplay-policy=no-user-gesture-required", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+}
+
+/// Waits until the worker has chosen a backend.
+export function backendChosen(page) {
+  return page.waitForFunction(() => {
+    const t = document.querySelector('[data-testid="backend"]')?.textContent;
+    return t && t !== "checking…";
+  }, null, { timeout: 120_000 });
+}
