@@ -29,11 +29,11 @@ class Lm(nn.Module):
         return self.out(y), state
 
 
-def main(steps=20, gen_tokens=200):
+def main(steps=20, gen_tokens=200, device="cpu", batch=B):
     torch.manual_seed(0)
-    model = Lm()
+    model = Lm().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    data = torch.randint(0, V, (B, T + 1))
+    data = torch.randint(0, V, (batch, T + 1), device=device)
     def step():
         logits, _ = model(data[:, :-1])
         loss = nn.functional.cross_entropy(logits.reshape(-1, V), data[:, 1:].reshape(-1))
@@ -49,16 +49,25 @@ def main(steps=20, gen_tokens=200):
     step_s = (time.perf_counter() - t0) / steps
     model.eval()
     with torch.no_grad():
-        x, state = torch.tensor([[1]]), None
+        x, state = torch.tensor([[1]], device=device), None
         t0 = time.perf_counter()
         for _ in range(gen_tokens):
             logits, state = model(x, state)
             probs = torch.softmax(logits[0, -1], -1)
             x = torch.multinomial(probs, 1).view(1, 1)
+        if device != "cpu":
+            torch.cuda.synchronize()
         gen_s = time.perf_counter() - t0
-    print(json.dumps({"impl": "pytorch", "threads": torch.get_num_threads(), "step_ms": step_s * 1e3,
-                      "train_tokens_per_s": B * T / step_s, "gen_tokens_per_s": gen_tokens / gen_s}))
+    print(json.dumps({"impl": "pytorch", "device": device, "threads": torch.get_num_threads(), "step_ms": step_s * 1e3,
+                      "batch": batch, "train_tokens_per_s": batch * T / step_s, "gen_tokens_per_s": gen_tokens / gen_s}))
 
 
 if __name__ == "__main__":
-    main()
+    # `--device cuda` times the same model on an NVIDIA GPU (cuDNN LSTM), for the GPU rows of BENCHMARKS.md.
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=B)
+    a = ap.parse_args()
+    main(steps=a.steps, device=a.device, batch=a.batch)

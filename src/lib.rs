@@ -8,6 +8,7 @@ pub mod generate;
 pub mod midi;
 pub mod model;
 pub mod protocol;
+pub mod share;
 pub mod synth;
 pub mod train;
 

@@ -37,8 +37,9 @@ pub enum ToWorker {
     Resume,
     /// Stop training and keep the best model so far.
     Stop,
-    /// Render notes to audio with the SoundFont (`speed` × their tempo).
-    Render { notes: Vec<Note>, speed: f64 },
+    /// Render notes to audio with the SoundFont (`speed` × their tempo): for playing
+    /// ([`FromWorker::Rendered`]) or as a WAV file ([`FromWorker::Wav`], with progress).
+    Render { notes: Vec<Note>, speed: f64, wav: bool },
     Generate {
         /// A model file; the worker's current model when `None`.
         #[serde(with = "serde_bytes")]
@@ -56,7 +57,12 @@ pub enum FromWorker {
     /// The backend in use, in words, and why it was chosen.
     Backend { name: String, gpu: bool, reason: String },
     Progress(Progress),
-    Paused,
+    /// Training is paused; the best model so far (saved so a reload keeps it).
+    Paused {
+        #[serde(with = "serde_bytes")]
+        model_file: Vec<u8>,
+        summary: TrainingSummary,
+    },
     /// Training ended; the model file (config, vocabulary, summary, weights).
     Trained {
         reason: StopReason,
@@ -71,6 +77,12 @@ pub enum FromWorker {
         #[serde(with = "serde_bytes")]
         pcm: Vec<u8>,
         sample_rate: u32,
+    },
+    /// Share of a WAV rendering done (0–1).
+    RenderProgress { fraction: f64 },
+    Wav {
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
     },
     Failed { message: String },
 }

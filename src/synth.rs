@@ -31,6 +31,11 @@ impl Renderer {
 
     /// Renders `notes` played `speed` times as fast as their seconds say.
     pub fn render(&self, notes: &[Note], speed: f64) -> Result<Pcm, String> {
+        self.render_with_progress(notes, speed, |_| {})
+    }
+
+    /// [`render`](Self::render), calling `progress` with the share done (0–1) about every second of audio.
+    pub fn render_with_progress(&self, notes: &[Note], speed: f64, mut progress: impl FnMut(f64)) -> Result<Pcm, String> {
         let settings = SynthesizerSettings::new(self.sample_rate as i32);
         let mut synth = Synthesizer::new(&self.font, &settings).map_err(|e| format!("{e:?}"))?;
         let sr = self.sample_rate as f64;
@@ -58,18 +63,51 @@ impl Renderer {
         let total = last + (TAIL_S * sr) as usize;
         let mut pcm = Pcm { left: vec![0.0; total], right: vec![0.0; total], sample_rate: self.sample_rate };
         let mut pos = 0;
-        for (at, kind, ch, a, b) in events {
-            if at > pos {
-                synth.render(&mut pcm.left[pos..at], &mut pcm.right[pos..at]);
-                pos = at;
+        let chunk = self.sample_rate as usize;
+        // Renders up to `at` in slices of a second, reporting progress after each.
+        let mut advance = |synth: &mut Synthesizer, pcm: &mut Pcm, pos: &mut usize, at: usize| {
+            while *pos < at {
+                let next = (*pos + chunk).min(at);
+                synth.render(&mut pcm.left[*pos..next], &mut pcm.right[*pos..next]);
+                if next / chunk != *pos / chunk {
+                    progress(next as f64 / total as f64);
+                }
+                *pos = next;
             }
+        };
+        for (at, kind, ch, a, b) in events {
+            advance(&mut synth, &mut pcm, &mut pos, at);
             match kind {
                 0 => synth.note_off(ch as i32, a as i32),
                 1 => synth.process_midi_message(ch as i32, 0xC0, a as i32, 0),
                 _ => synth.note_on(ch as i32, a as i32, b as i32),
             }
         }
-        synth.render(&mut pcm.left[pos..], &mut pcm.right[pos..]);
+        advance(&mut synth, &mut pcm, &mut pos, total);
         Ok(pcm)
+    }
+}
+
+impl Pcm {
+    /// A 16-bit stereo WAV file of this audio (peaks above full scale are clipped).
+    pub fn to_wav(&self) -> Vec<u8> {
+        let spec = hound::WavSpec { channels: 2, sample_rate: self.sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut out = std::io::Cursor::new(Vec::with_capacity(44 + self.left.len() * 4));
+        {
+            let mut w = hound::WavWriter::new(&mut out, spec).expect("writing to memory cannot fail");
+            let mut i16w = w.get_i16_writer((self.left.len() * 2) as u32);
+            for (l, r) in self.left.iter().zip(&self.right) {
+                i16w.write_sample((l.clamp(-1.0, 1.0) * 32767.0) as i16);
+                i16w.write_sample((r.clamp(-1.0, 1.0) * 32767.0) as i16);
+            }
+            i16w.flush().expect("writing to memory cannot fail");
+            w.finalize().expect("writing to memory cannot fail");
+        }
+        out.into_inner()
+    }
+
+    /// Seconds of audio.
+    pub fn seconds(&self) -> f64 {
+        self.left.len() as f64 / self.sample_rate as f64
     }
 }

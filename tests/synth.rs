@@ -45,3 +45,23 @@ fn drums_and_programs_change_the_sound() {
 fn a_damaged_soundfont_is_an_error() {
     assert!(Renderer::new(b"RIFF\0\0\0\0sfbk", 44_100).is_err());
 }
+
+#[test]
+fn wav_export_is_the_rendered_audio_with_progress() {
+    let r = Renderer::new(&soundfont(), 22_050).unwrap();
+    let notes: Vec<Note> = (0..8).map(|i| note(60 + i, i as f64 * 0.5, 0.5, false, 0)).collect();
+    let mut seen = Vec::new();
+    let pcm = r.render_with_progress(&notes, 1.0, |p| seen.push(p)).unwrap();
+    assert_eq!(pcm.left, r.render(&notes, 1.0).unwrap().left, "progress reporting does not change the sound");
+    assert!(seen.len() >= 4 && seen.windows(2).all(|w| w[0] < w[1]) && *seen.last().unwrap() <= 1.0, "{seen:?}");
+    let wav = pcm.to_wav();
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(&wav)).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 22_050, 16));
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    assert_eq!(samples.len(), pcm.left.len() * 2);
+    // Interleaved left/right, scaled to 16 bits.
+    let k = pcm.left.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+    assert_eq!(samples[2 * k], (pcm.left[k].clamp(-1.0, 1.0) * 32767.0) as i16);
+    assert!(samples.iter().any(|&s| s.abs() > 1000), "the WAV holds audible sound");
+}

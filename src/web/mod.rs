@@ -5,6 +5,7 @@ mod audio;
 mod bridge;
 mod files;
 mod gpu;
+mod storage;
 mod ui;
 mod worker;
 

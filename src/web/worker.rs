@@ -92,8 +92,8 @@ fn handle(state: Rc<State>, msg: ToWorker) {
             state.stop.set(true);
             state.paused.set(false);
         }
-        ToWorker::Render { notes, speed } => wasm_bindgen_futures::spawn_local(async move {
-            match render(&state, &notes, speed).await {
+        ToWorker::Render { notes, speed, wav } => wasm_bindgen_futures::spawn_local(async move {
+            match render(&state, &notes, speed, wav).await {
                 Ok(msg) => post(&msg),
                 Err(e) => fail(format!("the sound could not be rendered: {e}")),
             }
@@ -137,8 +137,8 @@ async fn train(
         for i in 0..per_epoch {
             if state.paused.get() && !state.stop.get() {
                 // What was learned so far stays usable (generation, saving) while paused.
-                save(state, &trainer, &vocab).await?;
-                post(&FromWorker::Paused);
+                let model_file = save(state, &trainer, &vocab).await?;
+                post(&FromWorker::Paused { model_file, summary: trainer.summary.clone() });
                 while state.paused.get() && !state.stop.get() {
                     sleep(100).await;
                 }
@@ -211,7 +211,7 @@ async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::G
 const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
 const SAMPLE_RATE: u32 = 44_100;
 
-async fn render(state: &State, notes: &[crate::midi::Note], speed: f64) -> Result<FromWorker, String> {
+async fn render(state: &State, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
     let existing = state.renderer.borrow().clone();
     let renderer = match existing {
         Some(r) => r,
@@ -228,6 +228,10 @@ async fn render(state: &State, notes: &[crate::midi::Note], speed: f64) -> Resul
             r
         }
     };
+    if wav {
+        let pcm = renderer.render_with_progress(notes, speed, |fraction| post(&FromWorker::RenderProgress { fraction }))?;
+        return Ok(FromWorker::Wav { bytes: pcm.to_wav() });
+    }
     let pcm = renderer.render(notes, speed)?;
     let mut bytes = Vec::with_capacity((pcm.left.len() + pcm.right.len()) * 4);
     for s in pcm.left.iter().chain(&pcm.right) {

@@ -6,6 +6,7 @@ use crate::encoding::corpus::{event_corpus, CorpusOptions, NoteFilter, TokenCorp
 use crate::encoding::EventVocab;
 use crate::midi::read_song;
 use crate::web::files::{self, Picked};
+use crate::web::storage::{self, StoredFile};
 use leptos::prelude::*;
 use std::sync::Arc;
 use web_sys::{DragEvent, HtmlInputElement};
@@ -14,12 +15,64 @@ use web_sys::{DragEvent, HtmlInputElement};
 pub const VALID_FRACTION: f64 = 0.15;
 
 fn add(state: AppState, picked: Vec<Picked>) {
+    let mut added = Vec::new();
     state.files.update(|files| {
         let mut next = files.iter().map(|f| f.id + 1).max().unwrap_or(0);
         for p in picked {
             let song = read_song(&p.bytes).map(Arc::new).map_err(|e| e.to_string());
-            files.push(CorpusFile { id: next, name: p.name, song, included: true, excluded_tracks: Vec::new() });
+            let file = CorpusFile { id: next, name: p.name, song, bytes: Arc::new(p.bytes), included: true, excluded_tracks: Vec::new() };
+            added.push(file.stored());
+            files.push(file);
             next += 1;
+        }
+    });
+    // Keep the files themselves so a reload brings the corpus back (bad files too: their row explains them).
+    leptos::task::spawn_local(async move {
+        for f in added {
+            if let Err(e) = storage::save_file(&f).await {
+                return state.error.set(Some(e));
+            }
+        }
+    });
+}
+
+/// Rows for files kept from an earlier visit.
+pub fn restore(state: AppState, stored: Vec<StoredFile>) {
+    state.files.update(|files| {
+        for f in stored {
+            if files.iter().any(|x| x.id == f.id as usize) {
+                continue;
+            }
+            let song = read_song(&f.bytes).map(Arc::new).map_err(|e| e.to_string());
+            files.push(CorpusFile { id: f.id as usize, name: f.name, song, bytes: Arc::new(f.bytes), included: f.included, excluded_tracks: f.excluded_tracks });
+        }
+        files.sort_by_key(|f| f.id);
+    });
+}
+
+/// Applies `change` to file `id` and stores the result.
+fn change(state: AppState, id: usize, change: impl FnOnce(&mut CorpusFile)) {
+    let mut stored = None;
+    state.files.update(|fs| {
+        if let Some(f) = fs.iter_mut().find(|f| f.id == id) {
+            change(f);
+            stored = Some(f.stored());
+        }
+    });
+    if let Some(f) = stored {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = storage::save_file(&f).await {
+                state.error.set(Some(e));
+            }
+        });
+    }
+}
+
+fn remove(state: AppState, id: usize) {
+    state.files.update(|fs| fs.retain(|f| f.id != id));
+    leptos::task::spawn_local(async move {
+        if let Err(e) = storage::delete_file(id as u32).await {
+            state.error.set(Some(e));
         }
     });
 }
@@ -102,7 +155,7 @@ pub fn Corpus() -> impl IntoView {
                 <label><input type="checkbox" prop:checked=move || state.melody.get() on:change=move |ev| state.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
             </div>
             <table class="corpus">
-                <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th></tr></thead>
+                <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th><th></th></tr></thead>
                 <tbody>
                     <For each=move || state.files.get() key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
                         {
@@ -121,7 +174,7 @@ pub fn Corpus() -> impl IntoView {
                                                 <input type="checkbox" data-testid="track-toggle" prop:checked=!excluded.contains(&i)
                                                     on:change=move |ev| {
                                                         let on = event_target_checked(&ev);
-                                                        state.files.update(|fs| if let Some(f) = fs.iter_mut().find(|f| f.id == id) {
+                                                        change(state, id, |f| {
                                                             f.excluded_tracks.retain(|&t| t != i);
                                                             if !on { f.excluded_tracks.push(i) }
                                                         });
@@ -148,7 +201,7 @@ pub fn Corpus() -> impl IntoView {
                                         <input type="checkbox" title="use this file" prop:checked=file.included disabled=status == "error"
                                             on:change=move |ev| {
                                                 let on = event_target_checked(&ev);
-                                                state.files.update(|fs| if let Some(f) = fs.iter_mut().find(|f| f.id == id) { f.included = on });
+                                                change(state, id, |f| f.included = on);
                                             }/>
                                     </td>
                                     <td class="name">
@@ -163,6 +216,7 @@ pub fn Corpus() -> impl IntoView {
                                     <td>{notes}</td>
                                     <td>{length}</td>
                                     <td class="message">{message}</td>
+                                    <td><button class="remove" data-testid="corpus-remove" title="remove this file" on:click=move |_| remove(state, id)>"×"</button></td>
                                 </tr>
                             }
                         }

@@ -2,14 +2,17 @@
 //! with a playhead; play/stop with a tempo control; download as .mid.
 
 use super::piano_roll::PianoRoll;
-use super::AppState;
+use super::share::ShareControls;
+use super::{AppState, Request};
 use crate::encoding::corpus::NoteFilter;
 use crate::encoding::EventVocab;
 use crate::generate::{GenerateConfig, SamplingParams, Scale};
 use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
+use crate::share::Recipe;
 use crate::web::{audio, bridge, files};
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// The primer is the first two bars (in 4/4) of the chosen file.
 const PRIMER_BEATS: f64 = 8.0;
@@ -30,38 +33,39 @@ pub fn Generate() -> impl IntoView {
 
     let generate = move |_| {
         let vocab = EventVocab::default();
-        let primer_tokens = primer.get_untracked().and_then(|id| {
+        let primer_file = primer.get_untracked().and_then(|id| {
             let files = state.files.get_untracked();
-            let song = files.iter().find(|f| f.id == id)?.song.clone().ok()?;
-            Some(vocab.primer(&NoteFilter::default().select(&song), PRIMER_BEATS))
+            let f = files.iter().find(|f| f.id == id)?;
+            Some((f.name.clone(), f.song.clone().ok()?))
         });
+        let primer_label = primer_file.as_ref().map_or(String::new(), |(name, _)| format!("first 2 bars of {name}"));
+        let primer_tokens = primer_file.map(|(_, song)| vocab.primer(&NoteFilter::default().select(&song), PRIMER_BEATS));
         let scale = key.get_untracked().split_once(':').and_then(|(root, mode)| {
             Some(Scale { root: KEYS.iter().position(|k| *k == root)? as u8, minor: mode == "minor" })
         });
-        state.request_seed.set(seed.get_untracked());
+        let config = GenerateConfig {
+            sampling: SamplingParams { temperature: temperature.get_untracked(), top_k: 0, top_p: top_p.get_untracked(), seed: seed.get_untracked(), scale },
+            max_tokens: 20_000,
+            max_beats: Some(beats.get_untracked()),
+            program: 0,
+            bpm: bpm.get_untracked(),
+        };
+        let primer = primer_tokens.unwrap_or_default();
+        let model = state.model_id.get_untracked().unwrap_or_default();
+        state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
         state.generating.set(Some(0));
-        bridge::send(&ToWorker::Generate {
-            model: state.model.get_untracked().map(|m| m.to_vec()),
-            primer: primer_tokens.unwrap_or_default(),
-            config: GenerateConfig {
-                sampling: SamplingParams { temperature: temperature.get_untracked(), top_k: 0, top_p: top_p.get_untracked(), seed: seed.get_untracked(), scale },
-                max_tokens: 20_000,
-                max_beats: Some(beats.get_untracked()),
-                program: 0,
-                bpm: bpm.get_untracked(),
-            },
-        });
+        bridge::send(&ToWorker::Generate { model: state.model.get_untracked().map(|m| m.to_vec()), primer, config });
     };
 
     let play = move |_| {
-        let Some((_, notes)) = state.roll.get_untracked() else { return };
-        if let Err(e) = audio::unlock() {
-            state.error.set(Some(format!("sound could not start: {e:?}")));
-            return;
+        if let Some((_, notes)) = state.roll.get_untracked() {
+            play_notes(state, notes, speed.get_untracked());
         }
-        let s = speed.get_untracked();
-        state.pending_play.set(Some((notes.clone(), s)));
-        bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed: s });
+    };
+    let wav = move |_| {
+        let Some(clip) = state.clip.get_untracked() else { return };
+        state.wav_progress.set(Some(0.0));
+        bridge::send(&ToWorker::Render { notes: clip.notes.to_vec(), speed: 1.0, wav: true });
     };
     let stop = move |_| {
         audio::stop();
@@ -70,9 +74,9 @@ pub fn Generate() -> impl IntoView {
     let download = move |_| {
         let Some(clip) = state.clip.get_untracked() else { return };
         let mut song = Song::new(clip.notes.to_vec());
-        song.tempo = TempoMap::constant(bpm.get_untracked());
+        song.tempo = TempoMap::constant(clip.bpm);
         song.retime();
-        let name = format!("cantor-seed{}.mid", clip.seed);
+        let name = clip.seed().map_or("cantor.mid".into(), |s| format!("cantor-seed{s}.mid"));
         if let Err(e) = files::download(&write_song(&song), &name, "audio/midi") {
             state.error.set(Some(format!("the download failed: {e:?}")));
         }
@@ -123,7 +127,8 @@ pub fn Generate() -> impl IntoView {
                     disabled=move || state.model.get().is_none() || state.generating.get().is_some()>"Generate"</button>
                 <span data-testid="gen-status">{move || match (state.generating.get(), state.clip.get()) {
                     (Some(n), _) => format!("Generating… {n} tokens"),
-                    (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed),
+                    (None, Some(c)) if c.origin == super::ClipOrigin::Link => format!("Showing a shared clip: {} notes.", c.notes.len()),
+                    (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed().unwrap_or_default()),
                     (None, None) => "Train a model first, then generate.".into(),
                 }}</span>
             </div>
@@ -140,9 +145,24 @@ pub fn Generate() -> impl IntoView {
                     {move || format!("{:.2}×", speed.get())}
                 </label>
                 <button data-testid="download-mid" disabled=move || state.clip.get().is_none() on:click=download>"Download .mid"</button>
+                <button data-testid="download-wav" disabled=move || state.clip.get().is_none() || state.wav_progress.get().is_some() on:click=wav>"Download .wav"</button>
+                <Show when=move || state.wav_progress.get().is_some()>
+                    <progress data-testid="wav-progress" max="1" value=move || state.wav_progress.get().unwrap_or(0.0)></progress>
+                </Show>
             </div>
+            <ShareControls/>
         </section>
     }
+}
+
+/// Renders `notes` with the SoundFont in the worker, then plays them (see [`start_playback`]).
+pub fn play_notes(state: AppState, notes: Arc<Vec<crate::midi::Note>>, speed: f64) {
+    if let Err(e) = audio::unlock() {
+        state.error.set(Some(format!("sound could not start: {e:?}")));
+        return;
+    }
+    state.pending_play.set(Some((notes.clone(), speed)));
+    bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed, wav: false });
 }
 
 /// Starts sound and the playhead: the SoundFont rendering when there is one, else oscillators.

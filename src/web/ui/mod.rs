@@ -4,13 +4,16 @@
 mod corpus;
 mod chart;
 mod generate;
+mod models;
 mod piano_roll;
+mod share;
 mod train;
 
-use super::bridge;
+use super::{bridge, storage};
 use crate::midi::{Note, Song};
 use crate::model::TrainingSummary;
 use crate::protocol::{BackendChoice, FromWorker, ToWorker};
+use crate::share::Recipe;
 use crate::train::Progress;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ pub struct CorpusFile {
     pub id: usize,
     pub name: String,
     pub song: Result<Arc<Song>, String>,
+    /// The file itself, kept so it can be stored and restored after a reload.
+    pub bytes: Arc<Vec<u8>>,
     pub included: bool,
     /// Track indices left out of training (drum tracks start out excluded unless drums are on).
     pub excluded_tracks: Vec<u16>,
@@ -44,13 +49,52 @@ pub enum TrainStatus {
     Done,
 }
 
-/// A generated clip and the recipe that made it.
+impl CorpusFile {
+    pub fn stored(&self) -> storage::StoredFile {
+        storage::StoredFile {
+            id: self.id as u32,
+            name: self.name.clone(),
+            bytes: self.bytes.to_vec(),
+            included: self.included,
+            excluded_tracks: self.excluded_tracks.clone(),
+        }
+    }
+}
+
+/// Where the clip on show came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClipOrigin {
+    Generated,
+    /// Opened from a share link (or the list of saved clips).
+    Link,
+}
+
+/// The clip on show: notes, tempo and the recipe that made it (when known).
 #[derive(Clone, Debug)]
 pub struct Clip {
     pub notes: Arc<Vec<Note>>,
-    pub seed: u64,
+    pub bpm: f64,
+    pub recipe: Option<Recipe>,
+    pub origin: ClipOrigin,
+    /// Generation time and new tokens (generated clips).
     pub millis: f64,
     pub tokens: usize,
+}
+
+impl Clip {
+    pub fn seed(&self) -> Option<u64> {
+        self.recipe.as_ref().map(|r| r.config.sampling.seed)
+    }
+    pub fn shareable(&self) -> crate::share::Clip {
+        crate::share::Clip::new(self.notes.to_vec(), self.bpm, crate::encoding::EventVocab::default().steps_per_beat, self.recipe.clone())
+    }
+}
+
+/// A generation request in flight: its recipe and, for "regenerate", the notes it should give back.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub recipe: Recipe,
+    pub expect: Option<Arc<Vec<Note>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -66,12 +110,26 @@ pub struct AppState {
     pub train_curve: RwSignal<Vec<(usize, f64)>>,
     pub valid_curve: RwSignal<Vec<(usize, f64)>>,
     pub model: RwSignal<Option<Arc<Vec<u8>>>>,
+    /// Fingerprint of `model`.
+    pub model_id: RwSignal<Option<String>>,
     pub summary: RwSignal<Option<TrainingSummary>>,
+    /// Models kept in this browser, newest first.
+    pub models: RwSignal<Vec<storage::StoredModel>>,
+    /// Clips kept in this browser, newest first.
+    pub saved_clips: RwSignal<Vec<storage::StoredClip>>,
     pub error: RwSignal<Option<String>>,
+    /// Why a share link could not be opened.
+    pub share_error: RwSignal<Option<String>>,
     pub generating: RwSignal<Option<usize>>,
-    /// Seed of the generation request in flight.
-    pub request_seed: RwSignal<u64>,
+    /// The generation request in flight.
+    pub request: RwSignal<Option<Request>>,
+    /// After "regenerate": whether the model gave back exactly the linked clip.
+    pub regenerated: RwSignal<Option<bool>>,
     pub clip: RwSignal<Option<Clip>>,
+    /// The clip opened from a share link (stays shown while regenerating or varying it).
+    pub shared: RwSignal<Option<Clip>>,
+    /// WAV export in progress (share done, 0–1).
+    pub wav_progress: RwSignal<Option<f64>>,
     /// Notes shown in the piano roll: the clip, or a corpus file being previewed.
     pub roll: RwSignal<Option<(String, Arc<Vec<Note>>)>>,
     /// Notes waiting for the worker's rendering, with the playback speed.
@@ -98,11 +156,18 @@ impl AppState {
             train_curve: RwSignal::new(Vec::new()),
             valid_curve: RwSignal::new(Vec::new()),
             model: RwSignal::new(None),
+            model_id: RwSignal::new(None),
             summary: RwSignal::new(None),
+            models: RwSignal::new(Vec::new()),
+            saved_clips: RwSignal::new(Vec::new()),
             error: RwSignal::new(None),
+            share_error: RwSignal::new(None),
             generating: RwSignal::new(None),
-            request_seed: RwSignal::new(0),
+            request: RwSignal::new(None),
+            regenerated: RwSignal::new(None),
             clip: RwSignal::new(None),
+            shared: RwSignal::new(None),
+            wav_progress: RwSignal::new(None),
             roll: RwSignal::new(None),
             pending_play: RwSignal::new(None),
             scheduled: RwSignal::new(0),
@@ -131,19 +196,36 @@ impl AppState {
                 }
                 self.progress.set(Some(p));
             }
-            FromWorker::Paused => self.status.set(TrainStatus::Paused),
+            FromWorker::Paused { model_file, summary } => {
+                self.status.set(TrainStatus::Paused);
+                models::adopt(self, model_file, summary, true);
+            }
             FromWorker::Trained { model_file, summary, .. } => {
-                self.model.set(Some(Arc::new(model_file)));
-                self.summary.set(Some(summary));
                 self.status.set(TrainStatus::Done);
+                models::adopt(self, model_file, summary, true);
             }
             FromWorker::GenerateProgress { tokens } => self.generating.set(Some(tokens)),
             FromWorker::Generated { notes, tokens, primer_len, millis } => {
-                let notes = Arc::new(notes);
                 self.generating.set(None);
+                let Some(request) = self.request.get_untracked() else { return };
+                let bpm = request.recipe.config.bpm;
+                let made = crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, Some(request.recipe));
+                if let Some(expect) = &request.expect {
+                    self.regenerated.set(Some(made.notes == **expect));
+                }
+                let notes = Arc::new(made.notes);
                 self.roll.set(Some(("Generated clip".into(), notes.clone())));
-                let seed = self.request_seed.get_untracked();
-                self.clip.set(Some(Clip { notes, seed, millis, tokens: tokens.len() - primer_len }));
+                let clip = Clip { notes, bpm, recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
+                share::keep(self, &clip);
+                self.clip.set(Some(clip));
+            }
+            FromWorker::RenderProgress { fraction } => self.wav_progress.set(Some(fraction)),
+            FromWorker::Wav { bytes } => {
+                self.wav_progress.set(None);
+                let name = self.clip.get_untracked().and_then(|c| c.seed()).map_or("cantor.wav".into(), |s| format!("cantor-seed{s}.wav"));
+                if let Err(e) = super::files::download(&bytes, &name, "audio/wav") {
+                    self.error.set(Some(format!("the download failed: {e:?}")));
+                }
             }
             FromWorker::Rendered { pcm, sample_rate } => {
                 if let Some((notes, speed)) = self.pending_play.get_untracked() {
@@ -153,6 +235,7 @@ impl AppState {
             }
             FromWorker::Failed { message } => {
                 self.generating.set(None);
+                self.wav_progress.set(None);
                 if let Some((notes, speed)) = self.pending_play.get_untracked() {
                     // No SoundFont sound: play with the built-in oscillators instead.
                     self.pending_play.set(None);
@@ -175,6 +258,9 @@ pub fn App() -> impl IntoView {
         state.error.set(Some(format!("the training worker could not start: {e}")));
     }
     bridge::send(&ToWorker::Init { choice: BackendChoice::Auto });
+    // A share link opens its clip at once; saved work comes back from storage meanwhile.
+    share::open_from_address(state);
+    leptos::task::spawn_local(restore(state));
     let choose = move |ev| {
         let choice = match event_target_value(&ev).as_str() {
             "gpu" => BackendChoice::WebGpu,
@@ -205,9 +291,40 @@ pub fn App() -> impl IntoView {
                     {move || state.error.get().unwrap_or_default()}
                 </p>
             </Show>
+            <share::SharedBanner/>
             <corpus::Corpus/>
             <train::Train/>
+            <models::Models/>
             <generate::Generate/>
+            <share::SavedClips/>
         </main>
+    }
+}
+
+/// Brings back what was kept in this browser: the corpus files, the models (the newest becomes
+/// the current one) and the recent clips.
+async fn restore(state: AppState) {
+    let mut problems = Vec::new();
+    match storage::files().await {
+        Ok(files) => corpus::restore(state, files),
+        Err(e) => problems.push(e),
+    }
+    match storage::models().await {
+        Ok(models) => {
+            if let Some(newest) = models.first() {
+                if state.model.get_untracked().is_none() {
+                    models::make_current(state, newest);
+                }
+            }
+            state.models.set(models);
+        }
+        Err(e) => problems.push(e),
+    }
+    match storage::clips().await {
+        Ok(clips) => state.saved_clips.set(clips),
+        Err(e) => problems.push(e),
+    }
+    if let Some(first) = problems.into_iter().next() {
+        state.error.set(Some(first));
     }
 }

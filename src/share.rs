@@ -1,0 +1,449 @@
+//! Share links: a generated clip (notes + tempo + the recipe that made it) packed into a URL fragment,
+//! so the music travels inside the link and no server ever sees it.
+//!
+//! Fragment: `c<version>.<base64url(zlib(payload))>`. The payload is a small columnar binary (LEB128
+//! varints) — all start gaps, then all durations, pitches, velocities — because columns of similar
+//! numbers compress far better than interleaved records. zlib's Adler-32 catches damaged links.
+//!
+//! Decoding treats the link as hostile: length, decompressed size, note count, times and strings are
+//! all bounded before anything is allocated from them, and every failure is a plain-words
+//! [`ShareError`]. Nothing here produces HTML; the page shows decoded strings as text only.
+
+use crate::generate::{SamplingParams, Scale};
+use crate::generate::GenerateConfig;
+use crate::midi::Note;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The format this code writes and reads.
+pub const VERSION: u32 = 1;
+/// A link this long (whole URL) pastes into any chat or mail program.
+pub const LINK_BUDGET: usize = 2000;
+/// Longest fragment accepted (characters); longer is refused before decoding.
+pub const MAX_FRAGMENT: usize = 256 * 1024;
+/// Largest decompressed payload (bytes): caps a decompression bomb.
+pub const MAX_PAYLOAD: usize = 512 * 1024;
+pub const MAX_NOTES: usize = 50_000;
+/// Longest clip in beats (over an hour at any sane tempo).
+pub const MAX_BEATS: u64 = 20_000;
+const MAX_TEXT: usize = 200;
+const MAX_PRIMER: usize = 8_192;
+const MAX_INSTRUMENTS: usize = 16;
+
+/// How a clip was made, so a visitor holding the same model can regenerate or vary it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipe {
+    /// [`ModelFile::fingerprint`](crate::model::ModelFile::fingerprint) of the model that made it.
+    pub model: String,
+    /// The generation settings (seed, temperature, top-p, top-k, key, length, program, tempo).
+    pub config: GenerateConfig,
+    /// The primer tokens the model continued.
+    pub primer: Vec<u16>,
+    /// The primer in words ("first 2 bars of bach.mid", "none").
+    pub primer_label: String,
+}
+
+/// A shareable clip: notes on a grid of `steps_per_beat`, one tempo, optional recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    pub notes: Vec<Note>,
+    pub bpm: f64,
+    pub steps_per_beat: u16,
+    pub recipe: Option<Recipe>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShareError {
+    NotALink,
+    TooLong(usize),
+    Base64,
+    Version(u32),
+    Corrupt,
+    TooBig,
+    Truncated,
+    Invalid(String),
+    Empty,
+}
+
+impl std::fmt::Display for ShareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShareError::NotALink => write!(f, "This link holds no Cantor clip (the part after # is missing or not ours)."),
+            ShareError::TooLong(n) => write!(f, "This link is far too long ({n} characters) to be a Cantor clip; it was not opened."),
+            ShareError::Base64 => write!(f, "This link is damaged: it contains characters a Cantor link never has. Was it cut or changed when copied?"),
+            ShareError::Version(v) => write!(
+                f,
+                "This link was made by a different version of Cantor (clip format {v}); this page reads format {VERSION}."
+            ),
+            ShareError::Corrupt => write!(f, "This link is damaged (its checksum does not match). Was it cut or changed when copied?"),
+            ShareError::TooBig => write!(f, "This link unpacks to far more data than any clip; it was refused."),
+            ShareError::Truncated => write!(f, "This link is incomplete: the clip ends too early. Was the end of the link cut off?"),
+            ShareError::Invalid(why) => write!(f, "This link's clip is not valid: {why}."),
+            ShareError::Empty => write!(f, "There are no notes to share."),
+        }
+    }
+}
+
+impl std::error::Error for ShareError {}
+
+impl Clip {
+    /// A clip of `notes` in canonical order (start, pitch, end). Notes on the grid (all generated
+    /// notes are) survive a link exactly; others are snapped to it.
+    pub fn new(mut notes: Vec<Note>, bpm: f64, steps_per_beat: u16, recipe: Option<Recipe>) -> Clip {
+        let spb = steps_per_beat as f64;
+        let grid = |b: f64| (b * spb).round() as i64;
+        notes.sort_by_key(|n| (grid(n.start), n.pitch, grid(n.start + n.duration), n.drum, n.program, n.velocity));
+        Clip { notes, bpm, steps_per_beat, recipe }
+    }
+
+    /// Length in seconds (end of the last note).
+    pub fn seconds(&self) -> f64 {
+        self.notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max)
+    }
+
+    /// The first `count` notes (by start), for a link that must fit a budget.
+    pub fn prefix(&self, count: usize) -> Clip {
+        Clip { notes: self.notes[..count.min(self.notes.len())].to_vec(), ..self.clone() }
+    }
+}
+
+/// Packs a clip into a URL fragment (without the `#`).
+pub fn encode(clip: &Clip) -> Result<String, ShareError> {
+    if clip.notes.is_empty() {
+        return Err(ShareError::Empty);
+    }
+    let payload = write_payload(clip)?;
+    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&payload, 10);
+    Ok(format!("c{VERSION}.{}", URL_SAFE_NO_PAD.encode(packed)))
+}
+
+/// A link for `clip` on the page at `base` (its address without fragment). When the whole clip
+/// does not fit [`LINK_BUDGET`], the link holds the longest opening that does, and the second value
+/// says how many notes were left out (0 = the whole clip).
+pub fn link_within_budget(base: &str, clip: &Clip) -> Result<(String, usize), ShareError> {
+    let link = |c: &Clip| encode(c).map(|f| format!("{base}#{f}"));
+    let whole = link(clip)?;
+    if whole.len() <= LINK_BUDGET {
+        return Ok((whole, 0));
+    }
+    // Binary search on the number of notes kept (link length grows with it).
+    let (mut lo, mut hi) = (1usize, clip.notes.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if link(&clip.prefix(mid))?.len() <= LINK_BUDGET { lo = mid } else { hi = mid - 1 }
+    }
+    let cut = clip.prefix(lo);
+    let l = link(&cut)?;
+    if l.len() > LINK_BUDGET {
+        return Ok((whole, 0)); // even one note does not fit (a huge base address): give the whole link
+    }
+    Ok((l, clip.notes.len() - lo))
+}
+
+/// Reads a clip from a whole link, a fragment with `#`, or a bare fragment.
+pub fn decode(link: &str) -> Result<Clip, ShareError> {
+    let frag = link.rsplit_once('#').map_or(link, |(_, f)| f).trim();
+    if frag.len() > MAX_FRAGMENT {
+        return Err(ShareError::TooLong(frag.len()));
+    }
+    let rest = frag.strip_prefix('c').ok_or(ShareError::NotALink)?;
+    let (version, data) = rest.split_once('.').ok_or(ShareError::NotALink)?;
+    if version.is_empty() || version.len() > 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ShareError::NotALink);
+    }
+    let version: u32 = version.parse().map_err(|_| ShareError::NotALink)?;
+    if version != VERSION {
+        return Err(ShareError::Version(version));
+    }
+    let packed = URL_SAFE_NO_PAD.decode(data.trim_end_matches('=')).map_err(|_| ShareError::Base64)?;
+    let payload = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, MAX_PAYLOAD).map_err(|e| match e.status {
+        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooBig,
+        miniz_oxide::inflate::TINFLStatus::FailedCannotMakeProgress => ShareError::Truncated,
+        _ => ShareError::Corrupt,
+    })?;
+    read_payload(&payload)
+}
+
+// ---- payload ------------------------------------------------------------------------------------
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, s: &str) {
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    put(out, end as u64);
+    out.extend_from_slice(&s.as_bytes()[..end]);
+}
+
+fn invalid(why: &str) -> ShareError {
+    ShareError::Invalid(why.to_string())
+}
+
+fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
+    if !(clip.bpm.is_finite() && (20.0..=1000.0).contains(&clip.bpm)) {
+        return Err(invalid("the tempo must be between 20 and 1000 beats per minute"));
+    }
+    if clip.steps_per_beat == 0 || clip.steps_per_beat > 960 {
+        return Err(invalid("the time grid must have 1 to 960 steps per beat"));
+    }
+    if clip.notes.len() > MAX_NOTES {
+        return Err(invalid("the clip has too many notes for a link"));
+    }
+    let spb = clip.steps_per_beat as f64;
+    let mut out = Vec::with_capacity(16 + clip.notes.len() * 5);
+    put(&mut out, clip.steps_per_beat as u64);
+    out.extend_from_slice(&clip.bpm.to_le_bytes());
+    // Instruments: (program, drum) pairs in order of first use.
+    let mut instruments: Vec<(u8, bool)> = Vec::new();
+    let mut which = Vec::with_capacity(clip.notes.len());
+    for n in &clip.notes {
+        let key = (n.program.min(127), n.drum);
+        let i = match instruments.iter().position(|&k| k == key) {
+            Some(i) => i,
+            None => {
+                instruments.push(key);
+                instruments.len() - 1
+            }
+        };
+        which.push(i as u8);
+    }
+    if instruments.len() > MAX_INSTRUMENTS {
+        return Err(invalid("the clip uses more than 16 instruments"));
+    }
+    put(&mut out, instruments.len() as u64);
+    for &(program, drum) in &instruments {
+        out.push(program);
+        out.push(drum as u8);
+    }
+    put(&mut out, clip.notes.len() as u64);
+    let steps: Vec<(u64, u64)> = clip
+        .notes
+        .iter()
+        .map(|n| {
+            let s = (n.start * spb).round().max(0.0) as u64;
+            let e = ((n.start + n.duration) * spb).round().max(0.0) as u64;
+            (s, e.max(s + 1) - s)
+        })
+        .collect();
+    let mut prev = 0;
+    for &(s, _) in &steps {
+        put(&mut out, s.checked_sub(prev).ok_or_else(|| invalid("notes must be in order of start"))?);
+        prev = s;
+    }
+    for &(_, d) in &steps {
+        put(&mut out, d);
+    }
+    out.extend(clip.notes.iter().map(|n| n.pitch.min(127)));
+    out.extend(clip.notes.iter().map(|n| n.velocity.clamp(1, 127)));
+    if instruments.len() > 1 {
+        out.extend_from_slice(&which);
+    }
+    match &clip.recipe {
+        None => out.push(0),
+        Some(r) => {
+            out.push(1);
+            let fp = u64::from_str_radix(&r.model, 16).map_err(|_| invalid("the model fingerprint is not 16 hex digits"))?;
+            out.extend_from_slice(&fp.to_le_bytes());
+            let c = &r.config;
+            put(&mut out, c.sampling.seed);
+            out.extend_from_slice(&c.sampling.temperature.to_le_bytes());
+            out.extend_from_slice(&c.sampling.top_p.to_le_bytes());
+            put(&mut out, c.sampling.top_k as u64);
+            match c.sampling.scale {
+                None => out.push(0),
+                Some(s) => out.push(1 + s.root % 12 + if s.minor { 12 } else { 0 }),
+            }
+            put(&mut out, c.max_tokens as u64);
+            out.extend_from_slice(&c.max_beats.unwrap_or(-1.0).to_le_bytes());
+            out.push(c.program.min(127));
+            out.extend_from_slice(&c.bpm.to_le_bytes());
+            if r.primer.len() > MAX_PRIMER {
+                return Err(invalid("the primer is too long for a link"));
+            }
+            put(&mut out, r.primer.len() as u64);
+            for &t in &r.primer {
+                put(&mut out, t as u64);
+            }
+            put_text(&mut out, &r.primer_label);
+        }
+    }
+    Ok(out)
+}
+
+/// A bounds-checked reader: every read fails with `Truncated` instead of panicking.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ShareError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(ShareError::Truncated)?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn byte(&mut self) -> Result<u8, ShareError> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn varint(&mut self) -> Result<u64, ShareError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= ((b & 0x7f) as u64).checked_shl(shift).ok_or_else(|| invalid("a number is too large"))?;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(invalid("a number is too large"))
+    }
+    fn bounded(&mut self, max: u64, what: &str) -> Result<u64, ShareError> {
+        let v = self.varint()?;
+        if v > max { Err(invalid(what)) } else { Ok(v) }
+    }
+    fn f64(&mut self) -> Result<f64, ShareError> {
+        Ok(f64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+    }
+    fn f32(&mut self) -> Result<f32, ShareError> {
+        Ok(f32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+    }
+    fn text(&mut self) -> Result<String, ShareError> {
+        let n = self.bounded(MAX_TEXT as u64, "a text field is too long")? as usize;
+        String::from_utf8(self.bytes(n)?.to_vec()).map_err(|_| invalid("a text field is not valid text"))
+    }
+}
+
+fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
+    let mut r = Reader { data, pos: 0 };
+    let spb = r.bounded(960, "the time grid is too fine")? as u16;
+    if spb == 0 {
+        return Err(invalid("the time grid has no steps"));
+    }
+    let bpm = r.f64()?;
+    if !(bpm.is_finite() && (20.0..=1000.0).contains(&bpm)) {
+        return Err(invalid("the tempo is outside 20–1000 beats per minute"));
+    }
+    let k = r.bounded(MAX_INSTRUMENTS as u64, "too many instruments")? as usize;
+    let mut instruments = Vec::with_capacity(k);
+    for _ in 0..k {
+        let program = r.byte()?;
+        let drum = r.byte()?;
+        if program > 127 || drum > 1 {
+            return Err(invalid("an instrument number is out of range"));
+        }
+        instruments.push((program, drum == 1));
+    }
+    let n = r.bounded(MAX_NOTES as u64, "it has an absurd number of notes")? as usize;
+    if n == 0 {
+        return Err(invalid("it has no notes"));
+    }
+    if k == 0 {
+        return Err(invalid("it names no instrument"));
+    }
+    // Each note needs at least 4 bytes: refuse a count the payload cannot hold before allocating.
+    if n.saturating_mul(4) > data.len() {
+        return Err(ShareError::Truncated);
+    }
+    let limit = MAX_BEATS * spb as u64;
+    let mut starts = Vec::with_capacity(n);
+    let mut t = 0u64;
+    for _ in 0..n {
+        t = t.checked_add(r.varint()?).filter(|&t| t <= limit).ok_or_else(|| invalid("a note starts absurdly late"))?;
+        starts.push(t);
+    }
+    let mut durs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let d = r.varint()?;
+        if d == 0 || d > limit {
+            return Err(invalid("a note has an impossible length"));
+        }
+        durs.push(d);
+    }
+    let pitches = r.bytes(n)?;
+    let velocities = r.bytes(n)?;
+    if pitches.iter().any(|&p| p > 127) || velocities.iter().any(|&v| v == 0 || v > 127) {
+        return Err(invalid("a pitch or loudness is out of range"));
+    }
+    let which: Vec<u8> = if k > 1 { r.bytes(n)?.to_vec() } else { vec![0; n] };
+    if which.iter().any(|&i| i as usize >= k) {
+        return Err(invalid("a note names a missing instrument"));
+    }
+    let (fspb, sec) = (spb as f64, 60.0 / bpm);
+    let notes = (0..n)
+        .map(|i| {
+            let (program, drum) = instruments[which[i] as usize];
+            let (b0, b1) = (starts[i] as f64 / fspb, (starts[i] + durs[i]) as f64 / fspb);
+            Note {
+                pitch: pitches[i],
+                velocity: velocities[i],
+                start: b0,
+                duration: b1 - b0,
+                start_s: b0 * sec,
+                duration_s: (b1 - b0) * sec,
+                channel: if drum { 9 } else { which[i].min(15) },
+                program,
+                drum,
+                track: which[i] as u16,
+            }
+        })
+        .collect();
+    let recipe = match r.byte()? {
+        0 => None,
+        1 => Some(read_recipe(&mut r)?),
+        _ => return Err(invalid("its recipe marker is unknown")),
+    };
+    if r.pos != data.len() {
+        return Err(invalid("it has extra data at the end"));
+    }
+    Ok(Clip { notes, bpm, steps_per_beat: spb, recipe })
+}
+
+fn read_recipe(r: &mut Reader) -> Result<Recipe, ShareError> {
+    let model = format!("{:016x}", u64::from_le_bytes(r.bytes(8)?.try_into().expect("8 bytes")));
+    let seed = r.varint()?;
+    let temperature = r.f32()?;
+    let top_p = r.f32()?;
+    if !(temperature.is_finite() && (0.0..=10.0).contains(&temperature)) || !(top_p.is_finite() && (0.0..=1.0).contains(&top_p)) {
+        return Err(invalid("its sampling settings are out of range"));
+    }
+    let top_k = r.bounded(65_535, "its top-k is out of range")? as usize;
+    let scale = match r.byte()? {
+        0 => None,
+        s @ 1..=24 => Some(Scale { root: (s - 1) % 12, minor: s > 12 }),
+        _ => return Err(invalid("its key is unknown")),
+    };
+    let max_tokens = r.bounded(1_000_000, "its length is out of range")? as usize;
+    let max_beats = r.f64()?;
+    let max_beats = if max_beats == -1.0 {
+        None
+    } else if max_beats.is_finite() && (0.0..=MAX_BEATS as f64).contains(&max_beats) {
+        Some(max_beats)
+    } else {
+        return Err(invalid("its length in beats is out of range"));
+    };
+    let program = r.byte()?;
+    let bpm = r.f64()?;
+    if program > 127 || !(bpm.is_finite() && (20.0..=1000.0).contains(&bpm)) {
+        return Err(invalid("its instrument or tempo is out of range"));
+    }
+    let primer_len = r.bounded(MAX_PRIMER as u64, "its primer is too long")? as usize;
+    let mut primer = Vec::with_capacity(primer_len.min(r.data.len()));
+    for _ in 0..primer_len {
+        primer.push(r.bounded(u16::MAX as u64, "a primer token is out of range")? as u16);
+    }
+    let primer_label = r.text()?;
+    let sampling = SamplingParams { temperature, top_k, top_p, seed, scale };
+    Ok(Recipe { model, config: GenerateConfig { sampling, max_tokens, max_beats, program, bpm }, primer, primer_label })
+}

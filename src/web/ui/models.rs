@@ -1,0 +1,117 @@
+//! Models kept in this browser: the current one, the saved list (use, export, delete) and import of
+//! a model file (the same format the `cantor` command line reads and writes).
+
+use super::AppState;
+use crate::model::{ModelFile, TrainingSummary};
+use crate::web::files;
+use crate::web::storage::{self, StoredModel};
+use leptos::prelude::*;
+use std::sync::Arc;
+use web_sys::HtmlInputElement;
+
+fn describe(file: &ModelFile) -> String {
+    let c = &file.config;
+    let s = &file.summary;
+    let ppl = s.best_valid_nll.map_or(String::new(), |n| format!(", validation perplexity {:.2}", n.exp()));
+    format!("{}×{} LSTM, {:.2} M parameters, {} epochs{ppl}", c.layers, c.hidden, c.param_count() as f64 / 1e6, s.epochs)
+}
+
+/// Makes a model file the current model; with `keep`, stores it too (training end or pause).
+pub fn adopt(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: bool) {
+    let file = match ModelFile::from_bytes(&bytes) {
+        Ok(f) => f,
+        Err(e) => return state.error.set(Some(format!("the model could not be read: {e}"))),
+    };
+    let stored = StoredModel { id: file.fingerprint(), name: describe(&file), saved: js_sys::Date::now(), file: bytes };
+    make_current(state, &stored);
+    state.summary.set(Some(summary));
+    if keep {
+        leptos::task::spawn_local(async move {
+            match storage::save_model(&stored).await {
+                Ok(()) => state.models.update(|ms| {
+                    ms.retain(|m| m.id != stored.id);
+                    ms.insert(0, stored);
+                }),
+                Err(e) => state.error.set(Some(e)),
+            }
+        });
+    }
+}
+
+/// Shows a stored model as the current one (its curves included).
+pub fn make_current(state: AppState, m: &StoredModel) {
+    if let Ok(file) = ModelFile::from_bytes(&m.file) {
+        state.train_curve.set(file.summary.train_curve.clone());
+        state.valid_curve.set(file.summary.valid_curve.clone());
+        state.summary.set(Some(file.summary));
+    }
+    state.model.set(Some(Arc::new(m.file.clone())));
+    state.model_id.set(Some(m.id.clone()));
+}
+
+fn import(state: AppState, name: String, bytes: Vec<u8>) {
+    match ModelFile::from_bytes(&bytes) {
+        Ok(file) if matches!(file.vocab, crate::encoding::Vocab::Events(_)) => {
+            let summary = file.summary.clone();
+            adopt(state, bytes, summary, true);
+        }
+        Ok(_) => state.error.set(Some(format!("{name} is a benchmark model (piano-roll frames); it cannot write music here."))),
+        Err(e) => state.error.set(Some(format!("{name} is not a Cantor model file: {e}. Nothing was changed."))),
+    }
+}
+
+#[component]
+pub fn Models() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let on_import = move |ev: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|l| l.get(0)) else { return };
+        leptos::task::spawn_local(async move {
+            match files::read_file(&file).await {
+                Ok(bytes) => import(state, file.name(), bytes),
+                Err(e) => state.error.set(Some(format!("{} could not be read: {e}", file.name()))),
+            }
+            input.set_value("");
+        });
+    };
+    let export = move |m: &StoredModel| {
+        let name = format!("cantor-{}.cantor", &m.id[..8.min(m.id.len())]);
+        if let Err(e) = files::download(&m.file, &name, "application/octet-stream") {
+            state.error.set(Some(format!("the download failed: {e:?}")));
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Your models"</h2>
+            <p class="detail">"Kept in this browser. A model file works with the "<code>"cantor"</code>" command line both ways."</p>
+            <ul class="models">
+                <For each=move || state.models.get() key=|m| m.id.clone() let:m>
+                    {
+                        let (use_m, exp_m, del_id, id) = (m.clone(), m.clone(), m.id.clone(), m.id.clone());
+                        let saved = js_sys::Date::new(&m.saved.into()).to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED);
+                        view! {
+                            <li data-testid="model-row" class:current=move || state.model_id.get().as_deref() == Some(id.as_str())>
+                                <span>{m.name.clone()}</span>
+                                <span class="detail">{format!(" · {} · {}", String::from(saved), &m.id)}</span>
+                                <button on:click=move |_| make_current(state, &use_m)>"use"</button>
+                                <button data-testid="model-export" on:click=move |_| export(&exp_m)>"export"</button>
+                                <button on:click=move |_| {
+                                    let id = del_id.clone();
+                                    leptos::task::spawn_local(async move {
+                                        match storage::delete_model(&id).await {
+                                            Ok(()) => state.models.update(|ms| ms.retain(|m| m.id != id)),
+                                            Err(e) => state.error.set(Some(e)),
+                                        }
+                                    });
+                                }>"delete"</button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <label class="button">"import a model file"
+                <input type="file" accept=".cantor,application/octet-stream" data-testid="model-import" on:change=on_import/>
+            </label>
+        </section>
+    }
+}
