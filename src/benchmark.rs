@@ -29,6 +29,34 @@ impl PianoRollDataset {
     }
 }
 
+/// A piano-roll piece as notes: a pitch held over consecutive frames is one note; `beats_per_frame`
+/// is 1 for JSB (quarter notes) and 0.5 for Nottingham (eighths); tempo 120 bpm, velocity 80.
+pub fn piece_notes(piece: &Piece, beats_per_frame: f64) -> Vec<crate::midi::Note> {
+    let note = |pitch: u8, from: usize, to: usize| {
+        let (start, duration) = (from as f64 * beats_per_frame, (to - from) as f64 * beats_per_frame);
+        crate::midi::Note { pitch, velocity: 80, start, duration, start_s: start * 0.5, duration_s: duration * 0.5, channel: 0, program: 0, drum: false, track: 0 }
+    };
+    let mut notes = Vec::new();
+    let mut open: Vec<(u8, usize)> = Vec::new();
+    for (i, frame) in piece.iter().enumerate() {
+        open.retain(|&(p, from)| {
+            let held = frame.contains(&p);
+            if !held {
+                notes.push(note(p, from, i));
+            }
+            held
+        });
+        for &p in frame {
+            if !open.iter().any(|o| o.0 == p) {
+                open.push((p, i));
+            }
+        }
+    }
+    notes.extend(open.into_iter().map(|(p, from)| note(p, from, piece.len())));
+    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
+    notes
+}
+
 /// Frame tokens for the three splits; training pieces are also shifted by ±`transpose` semitones
 /// (shifts that leave the vocabulary's range are skipped for that piece).
 pub fn frame_corpus(data: &PianoRollDataset, vocab: &FrameVocab, transpose: u8) -> (TokenCorpus, Vec<Vec<TokenId>>) {

@@ -5,6 +5,7 @@
 pub mod benchmark;
 pub mod encoding;
 pub mod generate;
+pub mod metrics;
 pub mod midi;
 pub mod model;
 pub mod protocol;

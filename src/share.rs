@@ -112,9 +112,14 @@ pub fn encode(clip: &Clip) -> Result<String, ShareError> {
     if clip.notes.is_empty() {
         return Err(ShareError::Empty);
     }
-    let payload = write_payload(clip)?;
-    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&payload, 10);
-    Ok(format!("c{VERSION}.{}", URL_SAFE_NO_PAD.encode(packed)))
+    Ok(pack_payload(&write_payload(clip)?))
+}
+
+/// The envelope around a payload: `c<version>.` + base64url(zlib(payload)). Public for the fuzz
+/// target and tests, which feed the decoder arbitrary payloads behind a valid envelope.
+pub fn pack_payload(payload: &[u8]) -> String {
+    let packed = miniz_oxide::deflate::compress_to_vec_zlib(payload, 10);
+    format!("c{VERSION}.{}", URL_SAFE_NO_PAD.encode(packed))
 }
 
 /// A link for `clip` on the page at `base` (its address without fragment). When the whole clip
@@ -343,6 +348,9 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
         if program > 127 || drum > 1 {
             return Err(invalid("an instrument number is out of range"));
         }
+        if instruments.contains(&(program, drum == 1)) {
+            return Err(invalid("it lists the same instrument twice")); // found by fuzzing
+        }
         instruments.push((program, drum == 1));
     }
     let n = r.bounded(MAX_NOTES as u64, "it has an absurd number of notes")? as usize;
@@ -379,6 +387,18 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
     let which: Vec<u8> = if k > 1 { r.bytes(n)?.to_vec() } else { vec![0; n] };
     if which.iter().any(|&i| i as usize >= k) {
         return Err(invalid("a note names a missing instrument"));
+    }
+    // One canonical form: instruments are listed in order of first use, each used.
+    let mut seen = 0usize;
+    for &i in &which {
+        if i as usize == seen {
+            seen += 1;
+        } else if i as usize > seen {
+            return Err(invalid("its instruments are out of order"));
+        }
+    }
+    if seen != k {
+        return Err(invalid("it lists an instrument no note uses"));
     }
     let (fspb, sec) = (spb as f64, 60.0 / bpm);
     let notes = (0..n)

@@ -58,6 +58,21 @@ fn train_then_generate_a_midi_file() {
     assert!(song.warnings.is_empty(), "{:?}", song.warnings);
     // The primer (first two beats of the C major scale) opens the clip.
     assert_eq!(song.notes[0].pitch, 60);
+    // Evaluate the model on the files it learned from: held-out NLL, originality, style, AUC.
+    let out = cantor()
+        .arg("evaluate")
+        .arg(&model)
+        .args(["test-karaoke-kar.mid", "test-multichannel-chords-1.mid", "test-c-major-scale.mid", "test-all-gm-sounds.mid"].map(|f| dir.join(f)))
+        .args(["--clips", "3", "--beats", "16", "--valid", "0.3", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["valid_nll_per_token"].as_f64().unwrap() > 0.0);
+    assert!(report["valid_nll_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["clips"].as_array().unwrap().len(), 3);
+    assert_eq!(report["style"].as_array().unwrap().len(), 7);
+    assert!(report["held_out_files"].as_array().unwrap().len() >= 1);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

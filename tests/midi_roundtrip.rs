@@ -124,3 +124,26 @@ fn tempo_map_gives_seconds() {
     let s: Vec<(f64, f64)> = song.notes.iter().map(|n| (n.start_s, n.duration_s)).collect();
     assert_eq!(s, vec![(0.0, 1.0), (1.0, 0.25)]);
 }
+
+#[test]
+fn the_sustain_pedal_holds_released_notes_until_it_comes_up() {
+    // 96 ticks per beat. Pedal down at 0; C4 0–1 beat; E4 1–1.5; pedal up at beat 3; G4 3–4 (no pedal).
+    // Then pedal down again, A4 struck at 5 and released, struck again at 6: the re-strike ends the
+    // first; the second is still held by the pedal when the track ends at 7.
+    let track = [
+        0x00, 0xB0, 64, 127, // pedal down
+        0x00, 0x90, 60, 100, 0x60, 0x80, 60, 0, // C4 on, off after a beat
+        0x00, 0x90, 64, 100, 0x30, 0x80, 64, 0, // E4 on, off half a beat later
+        0x81, 0x10, 0xB0, 64, 0, // pedal up at beat 3 (delta 144 ticks)
+        0x00, 0x90, 67, 100, 0x60, 0x80, 67, 0, // G4 3–4 (pedal up: written length)
+        0x00, 0xB0, 64, 127, // pedal down at 4
+        0x60, 0x90, 69, 100, 0x18, 0x80, 69, 0, // A4 on at 5, off at 5.25
+        0x48, 0x90, 69, 90, 0x60, 0x80, 69, 0, // A4 again at 6: the first A4 ends here
+        0x00, 0xFF, 0x2F, 0x00, // end of track at 7 (the pedal is still down)
+    ];
+    let song = read_song(&smf([0, 96], &track)).unwrap();
+    let mut spans: Vec<(u8, f64, f64)> = song.notes.iter().map(|n| (n.pitch, n.start, n.end())).collect();
+    spans.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let up = 3.0; // beat of the pedal-up event
+    assert_eq!(spans, vec![(60, 0.0, up), (64, 1.0, up), (67, up, up + 1.0), (69, up + 2.0, up + 3.0), (69, up + 3.0, up + 4.0)]);
+}

@@ -33,7 +33,7 @@ fn note(pitch: u8, start: f64, duration: f64, velocity: u8) -> Note {
 
 /// Packs a raw payload the way the encoder does, so tests can hand-craft hostile contents.
 fn pack(payload: &[u8]) -> String {
-    format!("c1.{}", URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec_zlib(payload, 6)))
+    share::pack_payload(payload)
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -57,6 +57,7 @@ fn header() -> Vec<u8> {
 fn generated_clip(seed: u64) -> (Clip, ModelFile, GenerateConfig, Vec<u16>) {
     let vocab = EventVocab::default();
     let device = Device::flex();
+    device.seed(seed); // a fixed random model per seed
     let config = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused };
     let model = config.init(&device);
     let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
@@ -257,6 +258,16 @@ fn absurd_counts_and_times_are_refused() {
     let mut p = header();
     p.extend_from_slice(&[1, 0, 12, 60, 80, 0, 99]);
     assert!(err(&pack(&p)).to_string().contains("extra data"));
+    // Two instruments listed, but the first note uses the second: not the canonical form.
+    let mut p = vec![12];
+    p.extend_from_slice(&120.0f64.to_le_bytes());
+    p.extend_from_slice(&[2, 0, 0, 40, 0, 1, 0, 12, 60, 80, 1, 0]);
+    assert!(err(&pack(&p)).to_string().contains("out of order"));
+    // The same instrument listed twice (a second spelling of one clip: found by the fuzzer).
+    let mut p = vec![12];
+    p.extend_from_slice(&120.0f64.to_le_bytes());
+    p.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0, 0, 12, 12, 60, 64, 80, 80, 0, 1, 0]);
+    assert!(err(&pack(&p)).to_string().contains("same instrument twice"));
     // The smallest valid clip is accepted (so the cases above fail for their stated reason).
     let mut p = header();
     p.extend_from_slice(&[1, 0, 12, 60, 80, 0]);

@@ -84,3 +84,22 @@ async fn a_model_trained_on_webgpu_is_saved_without_sync_reads() {
     let max = g.iter().zip(&c).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(max < 1e-3, "GPU and CPU copies differ by {max}");
 }
+
+/// The page and the worker exchange clips as messages: a few hundred notes must cross in
+/// milliseconds (serde-wasm-bindgen's JS objects took ~6 s each way for 600 notes here).
+#[wasm_bindgen_test]
+fn worker_messages_with_many_notes_convert_quickly() {
+    use cantor::midi::Note;
+    use cantor::protocol::{from_bytes, to_bytes, ToWorker};
+    let notes: Vec<Note> = (0..600)
+        .map(|i| Note { pitch: 60 + (i % 12) as u8, velocity: 80, start: i as f64 * 0.25, duration: 0.5, start_s: i as f64 * 0.125, duration_s: 0.25, channel: 0, program: 0, drum: false, track: 0 })
+        .collect();
+    let msg = ToWorker::Render { notes: notes.clone(), speed: 1.0, wav: false };
+    let t0 = js_sys::Date::now();
+    let array = js_sys::Uint8Array::from(&to_bytes(&msg)[..]);
+    let back: ToWorker = from_bytes(&array.to_vec()).unwrap();
+    let ms = js_sys::Date::now() - t0;
+    let ToWorker::Render { notes: got, .. } = back else { panic!("wrong message") };
+    assert_eq!(got, notes);
+    assert!(ms < 100.0, "600 notes took {ms} ms to cross");
+}

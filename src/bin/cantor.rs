@@ -37,6 +37,28 @@ enum Command {
     Bench(BenchArgs),
     /// Time training steps and generation for one model size (for BENCHMARKS.md).
     Speed(SpeedArgs),
+    /// Evaluate a model on its corpus: held-out NLL, originality, style and classifier AUC of
+    /// generated clips (give the same files, --valid and --seed as for training).
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    model: PathBuf,
+    /// The MIDI files or folders the model was trained on.
+    inputs: Vec<PathBuf>,
+    #[arg(long, default_value_t = 0.1)]
+    valid: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Clips to generate and check.
+    #[arg(long, default_value_t = 8)]
+    clips: u64,
+    /// Length of each clip in beats.
+    #[arg(long, default_value_t = 48.0)]
+    beats: f64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -197,6 +219,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => generate_cmd(a),
         Command::Bench(a) => bench(a),
         Command::Speed(a) => speed(a),
+        Command::Evaluate(a) => evaluate_cmd(a),
     };
     match result {
         Ok(code) => code,
@@ -360,8 +383,9 @@ fn report(bar: &ProgressBar, p: &Progress) -> Control {
     Control::Continue
 }
 
-fn train(a: TrainArgs) -> Res {
-    let files = collect_files(&a.inputs);
+/// Readable MIDI files with notes under `inputs`: (names, songs); others are reported and skipped.
+fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>) {
+    let files = collect_files(inputs);
     let mut songs = Vec::new();
     let mut names = Vec::new();
     for path in &files {
@@ -374,6 +398,11 @@ fn train(a: TrainArgs) -> Res {
             Err(e) => eprintln!("skipping {}: {e}", path.display()),
         }
     }
+    (names, songs)
+}
+
+fn train(a: TrainArgs) -> Res {
+    let (names, songs) = read_corpus(&a.inputs);
     if songs.is_empty() {
         return Err("no readable MIDI files with notes were given".into());
     }
@@ -572,5 +601,67 @@ fn speed(a: SpeedArgs) -> Res {
             "gen_tokens_per_s": new_tokens as f64 / gen_s,
         })
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate_cmd(a: EvaluateArgs) -> Res {
+    use cantor::metrics;
+    let file = ModelFile::from_bytes(&std::fs::read(&a.model)?)?;
+    let Vocab::Events(vocab) = file.vocab else { return Err("that model was not trained on MIDI events".into()) };
+    let (names, songs) = read_corpus(&a.inputs);
+    if songs.is_empty() {
+        return Err("no readable MIDI files with notes were given".into());
+    }
+    let filter = NoteFilter::default();
+    let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction: a.valid, seed: a.seed };
+    let corpus = event_corpus(&songs, &vocab, &options);
+    let device = Device::flex();
+    let model = file.load(&device)?;
+    let valid = block_on(cantor::train::evaluate(&model, &corpus.valid, 128, 8, None, &device))?.metrics();
+    let seconds: f64 = corpus.valid_files.iter().map(|&i| songs[i].seconds()).sum();
+    let notes = |idx: &[usize]| idx.iter().map(|&i| filter.select(&songs[i])).collect::<Vec<_>>();
+    let (train_notes, valid_notes) = (notes(&corpus.train_files), notes(&corpus.valid_files));
+    let mut clips = Vec::new();
+    for seed in 1..=a.clips {
+        let config = GenerateConfig {
+            sampling: SamplingParams { seed, ..SamplingParams::default() },
+            max_tokens: 6000,
+            max_beats: Some(a.beats),
+            ..GenerateConfig::default()
+        };
+        clips.push(block_on(generate(&model, &vocab, &[], &config, &device, |_| {}))?.notes);
+    }
+    let r = metrics::evaluate(&train_notes, &valid_notes, &clips);
+    let valid_names: Vec<&String> = corpus.valid_files.iter().map(|&i| &names[i]).collect();
+    let per_second = metrics::nll_per_second(valid.nll, valid.tokens, seconds);
+    let sep = |s: &Option<metrics::classifier::Separability>| s.as_ref().map(|s| serde_json::json!({"auc": s.auc, "low": s.low, "high": s.high}));
+    let out = serde_json::json!({
+        "held_out_files": valid_names,
+        "valid_nll_per_token": valid.nll, "valid_nll_per_second": per_second,
+        "perplexity": valid.perplexity, "accuracy": valid.accuracy,
+        "clips": r.originality.iter().zip(&r.flagged).map(|(o, f)| serde_json::json!({
+            "notes": o.notes, "longest_run": o.longest_len(), "copy_rate": o.copy_rate, "flagged": f,
+            "from": o.longest.as_ref().map(|l| format!("{} beat {}", names[corpus.train_files[l.file]], l.file_beat)),
+        })).collect::<Vec<_>>(),
+        "baseline": {"windows": r.baseline.windows, "longest_p95": r.baseline.longest_p95, "copy_rate_p95": r.baseline.copy_rate_p95},
+        "style": r.style.iter().map(|f| serde_json::json!({"feature": f.name, "corpus": f.corpus, "generated": f.generated, "overlap": f.overlap})).collect::<Vec<_>>(),
+        "auc_real_vs_generated": sep(&r.real_vs_generated),
+        "auc_real_vs_real": sep(&r.real_vs_real),
+    });
+    if a.json {
+        println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("held-out files: {}", valid_names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+    println!("validation: {:.3} nats/token, {per_second:.3} nats/second, perplexity {:.2}, accuracy {:.1} %", valid.nll, valid.perplexity, valid.accuracy * 100.0);
+    println!("baseline (held-out vs training, {} windows): longest run p95 {:.1} notes, copy rate p95 {:.1} %", r.baseline.windows, r.baseline.longest_p95, r.baseline.copy_rate_p95 * 100.0);
+    for (i, (o, f)) in r.originality.iter().zip(&r.flagged).enumerate() {
+        println!("clip {}: {} notes, longest run {}, copy rate {:.1} %{}", i + 1, o.notes, o.longest_len(), o.copy_rate * 100.0, if *f { "  FLAGGED" } else { "" });
+    }
+    for f in &r.style {
+        println!("{:<45} corpus {:>7.3}  generated {:>7.3}  overlap {:>5.1} %", f.name, f.corpus, f.generated, f.overlap * 100.0);
+    }
+    let show = |s: &Option<metrics::classifier::Separability>| s.as_ref().map_or("n/a".into(), |s| format!("{:.3} [{:.3}, {:.3}]", s.auc, s.low, s.high));
+    println!("classifier AUC real vs generated {}; real vs real {}", show(&r.real_vs_generated), show(&r.real_vs_real));
     Ok(ExitCode::SUCCESS)
 }

@@ -216,6 +216,10 @@ fn read_track(
     let track_no = track as usize + 1;
     let mut tick = offset;
     let mut open: BTreeMap<(u8, u8), VecDeque<(u64, u8)>> = BTreeMap::new();
+    // Sustain pedal (CC 64): notes released while it is down keep sounding until it comes up
+    // (or the same key is struck again), as a piano's dampers do.
+    let mut pedal = [false; 16];
+    let mut sustained: BTreeMap<(u8, u8), Vec<(u64, u8)>> = BTreeMap::new();
     let mut name = None;
     let mut illegal = 0usize;
     let mut notes_read = 0usize;
@@ -271,6 +275,9 @@ fn read_track(
                 last_channel_status = Some(channel_status(&message) | ch);
                 match message {
                     MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        for (start, v) in sustained.remove(&(ch, key.as_int())).unwrap_or_default() {
+                            out.notes.push((start, track, ch, key.as_int(), v, tick.max(start + 1)));
+                        }
                         open.entry((ch, key.as_int())).or_default().push_back((tick, vel.as_int()));
                     }
                     MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
@@ -278,9 +285,25 @@ fn read_track(
                         if let Some((start, vel)) =
                             open.get_mut(&(ch, key.as_int())).and_then(VecDeque::pop_front)
                         {
-                            out.notes.push((start, track, ch, key.as_int(), vel, tick));
                             notes_read += 1;
+                            if pedal[ch as usize] {
+                                sustained.entry((ch, key.as_int())).or_default().push((start, vel));
+                            } else {
+                                out.notes.push((start, track, ch, key.as_int(), vel, tick));
+                            }
                         }
+                    }
+                    MidiMessage::Controller { controller, value } if controller.as_int() == 64 => {
+                        let down = value.as_int() >= 64;
+                        if pedal[ch as usize] && !down {
+                            let keys: Vec<(u8, u8)> = sustained.keys().filter(|k| k.0 == ch).copied().collect();
+                            for key in keys {
+                                for (start, v) in sustained.remove(&key).unwrap_or_default() {
+                                    out.notes.push((start, track, ch, key.1, v, tick.max(start + 1)));
+                                }
+                            }
+                        }
+                        pedal[ch as usize] = down;
                     }
                     MidiMessage::ProgramChange { program } => {
                         let order = out.programs.len();
@@ -313,6 +336,12 @@ fn read_track(
                 }
             }
             TrackEventKind::Escape(_) => {}
+        }
+    }
+    // Still held by the pedal at the end: they end with the track.
+    for ((ch, pitch), held) in sustained {
+        for (start, vel) in held {
+            out.notes.push((start, track, ch, pitch, vel, tick.max(start + 1)));
         }
     }
     let mut unterminated = 0;

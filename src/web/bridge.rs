@@ -19,7 +19,8 @@ thread_local! {
 pub fn start(mut on_message: impl FnMut(FromWorker) + 'static) -> Result<(), String> {
     let worker = Worker::new("./worker_loader.js").map_err(|e| format!("{e:?}"))?;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        match serde_wasm_bindgen::from_value::<FromWorker>(e.data()) {
+        let bytes = js_sys::Uint8Array::new(&e.data()).to_vec();
+        match crate::protocol::from_bytes::<FromWorker>(&bytes) {
             Ok(FromWorker::Ready) => {
                 let queued = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
                 WORKER.with(|w| {
@@ -41,13 +42,7 @@ pub fn start(mut on_message: impl FnMut(FromWorker) + 'static) -> Result<(), Str
 }
 
 pub fn send(msg: &ToWorker) {
-    let value = match serde_wasm_bindgen::to_value(msg) {
-        Ok(v) => v,
-        Err(e) => {
-            web_sys::console::error_1(&format!("cannot send to the worker: {e}").into());
-            return;
-        }
-    };
+    let value: wasm_bindgen::JsValue = js_sys::Uint8Array::from(&crate::protocol::to_bytes(msg)[..]).into();
     let value = match PENDING.with(|p| p.borrow_mut().as_mut().map(|q| q.push(value.clone()))) {
         Some(()) => return,
         None => value,

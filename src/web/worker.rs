@@ -32,12 +32,8 @@ fn scope() -> DedicatedWorkerGlobalScope {
 }
 
 fn post(msg: &FromWorker) {
-    match serde_wasm_bindgen::to_value(msg) {
-        Ok(v) => {
-            let _ = scope().post_message(&v);
-        }
-        Err(e) => web_sys::console::error_1(&format!("cannot send {e}").into()),
-    }
+    let bytes = js_sys::Uint8Array::from(&crate::protocol::to_bytes(msg)[..]);
+    let _ = scope().post_message(&bytes);
 }
 
 fn fail(message: impl Into<String>) {
@@ -55,7 +51,7 @@ pub async fn sleep(ms: i32) {
 pub fn start() {
     console_error_panic_hook::set_once();
     let state = Rc::new(State::default());
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match serde_wasm_bindgen::from_value::<ToWorker>(e.data()) {
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match crate::protocol::from_bytes::<ToWorker>(&js_sys::Uint8Array::new(&e.data()).to_vec()) {
         Ok(msg) => handle(state.clone(), msg),
         Err(err) => fail(format!("the page sent a message the worker cannot read: {err}")),
     });
@@ -103,6 +99,12 @@ fn handle(state: Rc<State>, msg: ToWorker) {
             let Some(bytes) = bytes else { return fail("there is no trained model yet") };
             if let Err(e) = generate_clip(&bytes, &primer, &config).await {
                 fail(e);
+            }
+        }),
+        ToWorker::Sample { model, config, seeds } => wasm_bindgen_futures::spawn_local(async move {
+            match sample(&model, &config, &seeds).await {
+                Ok(clips) => post(&FromWorker::Samples { clips }),
+                Err(e) => fail(format!("the evaluation clips could not be generated: {e}")),
             }
         }),
     }
@@ -205,6 +207,20 @@ async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::G
         millis: t0.elapsed().as_secs_f64() * 1e3,
     });
     Ok(())
+}
+
+async fn sample(bytes: &[u8], config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
+    let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let Vocab::Events(vocab) = file.vocab else { return Err("this model cannot write music".into()) };
+    let device = Device::flex();
+    let model = file.load(&device).map_err(|e| e.to_string())?;
+    let mut clips = Vec::with_capacity(seeds.len());
+    for &seed in seeds {
+        let mut c = config.clone();
+        c.sampling.seed = seed;
+        clips.push(generate(&model, &vocab, &[], &c, &device, |_| {}).await.map_err(|e| e.to_string())?.notes);
+    }
+    Ok(clips)
 }
 
 /// Where Trunk copies the SoundFont (see index.html and static/soundfont/LICENSE.md).

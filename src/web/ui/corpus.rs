@@ -77,26 +77,41 @@ fn remove(state: AppState, id: usize) {
     });
 }
 
-/// The token corpus for the current files and options (transposition is applied by the caller).
-pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>) {
-    let files = state.files.get_untracked();
-    let usable: Vec<&CorpusFile> = files.iter().filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty())).collect();
-    let songs: Vec<_> = usable
+/// The included, readable, non-empty files with their left-out tracks removed: (name, song).
+fn usable_songs(state: AppState) -> Vec<(String, crate::midi::Song)> {
+    state
+        .files
+        .get_untracked()
         .iter()
+        .filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty()))
         .map(|f| {
             let mut song = (**f.song.as_ref().unwrap()).clone();
             song.notes.retain(|n| !f.excluded_tracks.contains(&n.track));
-            song
+            (f.name.clone(), song)
         })
-        .collect();
-    let options = CorpusOptions {
-        filter: NoteFilter { drums: state.drums.get_untracked(), tracks: None, melody_only: state.melody.get_untracked() },
-        transpose,
-        valid_fraction: VALID_FRACTION,
-        seed: 7,
-    };
-    let names = usable.iter().map(|f| f.name.clone()).collect();
+        .collect()
+}
+
+fn filter(state: AppState) -> NoteFilter {
+    NoteFilter { drums: state.drums.get_untracked(), tracks: None, melody_only: state.melody.get_untracked() }
+}
+
+/// The token corpus for the current files and options (transposition is applied by the caller).
+pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>) {
+    let (names, songs): (Vec<String>, Vec<_>) = usable_songs(state).into_iter().unzip();
+    let options = CorpusOptions { filter: filter(state), transpose, valid_fraction: VALID_FRACTION, seed: 7 };
     (event_corpus(&songs, &EventVocab::default(), &options), names)
+}
+
+/// The selected notes of the usable files, split as training splits them: (training files,
+/// held-out files), each with its name and length in seconds.
+pub fn split_notes(state: AppState) -> (Vec<(String, Vec<crate::midi::Note>, f64)>, Vec<(String, Vec<crate::midi::Note>, f64)>) {
+    let (corpus, _) = token_corpus(state, 0);
+    let songs = usable_songs(state);
+    let pick = |idx: &[usize]| {
+        idx.iter().filter_map(|&i| songs.get(i)).map(|(name, song)| (name.clone(), filter(state).select(song), song.seconds())).collect::<Vec<_>>()
+    };
+    (pick(&corpus.train_files), pick(&corpus.valid_files))
 }
 
 fn seconds(s: f64) -> String {

@@ -51,10 +51,19 @@ pub fn Generate() -> impl IntoView {
             bpm: bpm.get_untracked(),
         };
         let primer = primer_tokens.unwrap_or_default();
-        let model = state.model_id.get_untracked().unwrap_or_default();
-        state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
         state.generating.set(Some(0));
-        bridge::send(&ToWorker::Generate { model: state.model.get_untracked().map(|m| m.to_vec()), primer, config });
+        leptos::task::spawn_local(async move {
+            // A first visit has no model: the starter model is fetched on this first Generate.
+            if state.model.get_untracked().is_none() {
+                if let Err(e) = super::models::use_starter(state).await {
+                    state.generating.set(None);
+                    return state.error.set(Some(e));
+                }
+            }
+            let model = state.model_id.get_untracked().unwrap_or_default();
+            state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
+            bridge::send(&ToWorker::Generate { model: state.model.get_untracked().map(|m| m.to_vec()), primer, config });
+        });
     };
 
     let play = move |_| {
@@ -123,13 +132,14 @@ pub fn Generate() -> impl IntoView {
                 </label>
             </div>
             <div class="buttons">
-                <button data-testid="generate" on:click=generate
-                    disabled=move || state.model.get().is_none() || state.generating.get().is_some()>"Generate"</button>
+                <button data-testid="generate" on:click=generate disabled=move || state.generating.get().is_some()
+                    title="with no model of your own yet, the starter model writes the music">"Generate"</button>
                 <span data-testid="gen-status">{move || match (state.generating.get(), state.clip.get()) {
                     (Some(n), _) => format!("Generating… {n} tokens"),
                     (None, Some(c)) if c.origin == super::ClipOrigin::Link => format!("Showing a shared clip: {} notes.", c.notes.len()),
                     (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed().unwrap_or_default()),
-                    (None, None) => "Train a model first, then generate.".into(),
+                    (None, None) if state.model.get().is_none() => "No model yet: Generate uses the starter model (public-domain ragtime and piano), or train your own.".into(),
+                    (None, None) => "Ready to generate.".into(),
                 }}</span>
             </div>
             <PianoRoll playhead=state.playhead/>

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod chart;
+mod evaluate;
 mod generate;
 mod models;
 mod piano_roll;
@@ -128,6 +129,8 @@ pub struct AppState {
     pub clip: RwSignal<Option<Clip>>,
     /// The clip opened from a share link (stays shown while regenerating or varying it).
     pub shared: RwSignal<Option<Clip>>,
+    /// Clips generated for the evaluation panel.
+    pub samples: RwSignal<Option<Arc<Vec<Vec<Note>>>>>,
     /// WAV export in progress (share done, 0–1).
     pub wav_progress: RwSignal<Option<f64>>,
     /// Notes shown in the piano roll: the clip, or a corpus file being previewed.
@@ -168,6 +171,7 @@ impl AppState {
             clip: RwSignal::new(None),
             shared: RwSignal::new(None),
             wav_progress: RwSignal::new(None),
+            samples: RwSignal::new(None),
             roll: RwSignal::new(None),
             pending_play: RwSignal::new(None),
             scheduled: RwSignal::new(0),
@@ -219,6 +223,7 @@ impl AppState {
                 share::keep(self, &clip);
                 self.clip.set(Some(clip));
             }
+            FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
             FromWorker::RenderProgress { fraction } => self.wav_progress.set(Some(fraction)),
             FromWorker::Wav { bytes } => {
                 self.wav_progress.set(None);
@@ -296,6 +301,7 @@ pub fn App() -> impl IntoView {
             <train::Train/>
             <models::Models/>
             <generate::Generate/>
+            <evaluate::Evaluate/>
             <share::SavedClips/>
         </main>
     }

@@ -16,13 +16,42 @@ fn describe(file: &ModelFile) -> String {
     format!("{}×{} LSTM, {:.2} M parameters, {} epochs{ppl}", c.layers, c.hidden, c.param_count() as f64 / 1e6, s.epochs)
 }
 
+/// Where Trunk copies the starter model (see static/starter/README.md for what it learned from).
+const STARTER_URL: &str = "./starter/starter.cantor";
+pub const STARTER_NAME: &str = "Starter: public-domain ragtime and piano (Joplin, Debussy, Satie)";
+
+/// Fetches the starter model file (lazily: only when someone asks for it).
+pub async fn fetch_starter() -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(STARTER_URL)).await.map_err(|e| format!("{e:?}"))?;
+    let response: web_sys::Response = wasm_bindgen::JsCast::unchecked_into(response);
+    if !response.ok() {
+        return Err(format!("the starter model did not load (HTTP {})", response.status()));
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Loads the starter model and makes it the current one.
+pub async fn use_starter(state: AppState) -> Result<(), String> {
+    let bytes = fetch_starter().await?;
+    let file = ModelFile::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    adopt_named(state, bytes, file.summary.clone(), true, Some(STARTER_NAME.to_string()));
+    Ok(())
+}
+
 /// Makes a model file the current model; with `keep`, stores it too (training end or pause).
 pub fn adopt(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: bool) {
+    adopt_named(state, bytes, summary, keep, None)
+}
+
+fn adopt_named(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: bool, name: Option<String>) {
     let file = match ModelFile::from_bytes(&bytes) {
         Ok(f) => f,
         Err(e) => return state.error.set(Some(format!("the model could not be read: {e}"))),
     };
-    let stored = StoredModel { id: file.fingerprint(), name: describe(&file), saved: js_sys::Date::now(), file: bytes };
+    let name = name.map_or_else(|| describe(&file), |n| format!("{n} · {}", describe(&file)));
+    let stored = StoredModel { id: file.fingerprint(), name, saved: js_sys::Date::now(), file: bytes };
     make_current(state, &stored);
     state.summary.set(Some(summary));
     if keep {
@@ -109,6 +138,9 @@ pub fn Models() -> impl IntoView {
                     }
                 </For>
             </ul>
+            <button data-testid="starter-load" on:click=move |_| leptos::task::spawn_local(async move {
+                if let Err(e) = use_starter(state).await { state.error.set(Some(e)) }
+            })>"Use the starter model"</button>
             <label class="button">"import a model file"
                 <input type="file" accept=".cantor,application/octet-stream" data-testid="model-import" on:change=on_import/>
             </label>

@@ -53,7 +53,8 @@ pub fn Train() -> impl IntoView {
     let epochs = RwSignal::new(20usize);
     let transpose = RwSignal::new(3u8);
     let steps = RwSignal::new(0usize); // 0 = one pass over the data per epoch
-    let fine_tune = RwSignal::new(false);
+    // "scratch", "starter" (fine-tune the starter model) or "current" (continue the current model).
+    let from = RwSignal::new(String::from("scratch"));
 
     let start = move |_| {
         let (corpus, _names) = token_corpus(state, transpose.get_untracked());
@@ -71,18 +72,26 @@ pub fn Train() -> impl IntoView {
             log_every: 5,
             ..TrainConfig::default()
         };
-        let init_model = if fine_tune.get_untracked() { state.model.get_untracked().map(|m| m.to_vec()) } else { None };
+        let from = from.get_untracked();
         state.train_curve.set(Vec::new());
         state.valid_curve.set(Vec::new());
         state.progress.set(None);
         state.error.set(None);
         state.status.set(TrainStatus::Training);
-        bridge::send(&ToWorker::Train {
-            corpus: (&corpus).into(),
-            model: model_config(embed.get_untracked(), hidden.get_untracked(), layers.get_untracked()),
-            config,
-            vocab: EventVocab::default(),
-            init_model,
+        let model = model_config(embed.get_untracked(), hidden.get_untracked(), layers.get_untracked());
+        leptos::task::spawn_local(async move {
+            let init_model = match from.as_str() {
+                "starter" => match super::models::fetch_starter().await {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) => {
+                        state.status.set(TrainStatus::Idle);
+                        return state.error.set(Some(e));
+                    }
+                },
+                "current" => state.model.get_untracked().map(|m| m.to_vec()),
+                _ => None,
+            };
+            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab: EventVocab::default(), init_model });
         });
     };
     let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
@@ -115,9 +124,15 @@ pub fn Train() -> impl IntoView {
                     {number("steps per epoch (0 = one pass)", "field-steps", steps)}
                     {number("transpose ± semitones", "field-transpose", transpose)}
                 </div>
-                <label><input type="checkbox" prop:checked=move || fine_tune.get() on:change=move |ev| fine_tune.set(event_target_checked(&ev))/>
-                    " continue from the current model (fine-tune)"</label>
             </details>
+            <label>"start from "
+                <select data-testid="train-from" on:change=move |ev| from.set(event_target_value(&ev))>
+                    <option value="scratch">"nothing (train from scratch)"</option>
+                    <option value="starter">"the starter model (fine-tune it: best with only a few files)"</option>
+                    <option value="current">"the current model (continue training)"</option>
+                </select>
+            </label>
+            <p class="detail">"Fine-tuning keeps that model's size; the size fields above apply to training from scratch."</p>
             <p class="detail">{move || format!("Model: {:.2} M parameters.", params() as f64 / 1e6)}</p>
             <div class="buttons">
                 <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>

@@ -1,0 +1,51 @@
+//! Every page ↔ worker message survives the byte encoding unchanged.
+
+use cantor::encoding::EventVocab;
+use cantor::generate::GenerateConfig;
+use cantor::midi::Note;
+use cantor::model::{CellKind, ModelConfig, TrainingSummary};
+use cantor::protocol::{from_bytes, to_bytes, BackendChoice, FromWorker, ToWorker, TokenCorpusMsg};
+use cantor::train::{StopReason, TrainConfig};
+
+fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(msg: &T) {
+    let back: T = from_bytes(&to_bytes(msg)).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{msg:?}"));
+}
+
+#[test]
+fn every_message_round_trips() {
+    let note = Note { pitch: 60, velocity: 90, start: 0.5, duration: 1.25, start_s: 0.25, duration_s: 0.625, channel: 9, program: 3, drum: true, track: 2 };
+    let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into()] };
+    let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused };
+    for m in [
+        ToWorker::Init { choice: BackendChoice::Auto },
+        ToWorker::Train {
+            corpus: TokenCorpusMsg { train: vec![vec![1, 2, 3]], valid: vec![] },
+            model,
+            config: TrainConfig::default(),
+            vocab: EventVocab::default(),
+            init_model: Some(vec![0, 255, 7]),
+        },
+        ToWorker::Pause,
+        ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
+        ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default() },
+        ToWorker::Sample { model: vec![1; 1000], config: GenerateConfig::default(), seeds: vec![1, 2, 3] },
+    ] {
+        same(&m);
+    }
+    for m in [
+        FromWorker::Ready,
+        FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: "é ✓".into() },
+        FromWorker::Paused { model_file: vec![1, 2], summary: summary.clone() },
+        FromWorker::Trained { reason: StopReason::EarlyStopped, model_file: vec![9; 10], summary },
+        FromWorker::Generated { notes: vec![note.clone()], tokens: vec![1, 2], primer_len: 1, millis: 3.5 },
+        FromWorker::Samples { clips: vec![vec![note], vec![]] },
+        FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100 },
+        FromWorker::RenderProgress { fraction: 0.5 },
+        FromWorker::Wav { bytes: b"RIFF".to_vec() },
+        FromWorker::Failed { message: "nope".into() },
+    ] {
+        same(&m);
+    }
+    assert!(from_bytes::<ToWorker>(&[250, 1, 2]).is_err(), "garbage is an error, not a panic");
+}
