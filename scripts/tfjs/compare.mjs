@@ -7,7 +7,7 @@
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
-import { DIST, ROOT, launch, backendChosen } from "../../tests/browser/serve.mjs";
+import { DIST, ROOT, launch, backendChosen, setFields } from "../../tests/browser/serve.mjs";
 
 const TF = join(ROOT, "scripts/tfjs/node_modules/@tensorflow");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
@@ -46,11 +46,7 @@ async function cantor(backend) {
   await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-all-gm-sounds.mid")]);
   await page.waitForSelector('[data-testid="corpus-row"]');
   await page.click('[data-testid="preset-medium"]');
-  await page.click("details summary");
-  for (const [id, v] of [["field-steps", String(STEPS[backend])], ["field-epochs", "1"], ["field-batch", "32"], ["field-seq", "128"]]) {
-    await page.fill(`[data-testid="${id}"]`, v);
-    await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-  }
+  await setFields(page, { "field-steps": STEPS[backend], "field-epochs": 1, "field-batch": 32, "field-seq": 128 });
   await page.click('[data-testid="train-start"]');
   await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 1_800_000 });
   const stats = await page.textContent('[data-testid="train-stats"]');

@@ -19,6 +19,23 @@ pub fn unlock() -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Where the browser blocks sound until a gesture (autoplay policy), the first tap, click or key
+/// anywhere on the page starts the audio that is already scheduled.
+pub fn resume_on_first_gesture() {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let resume = Closure::<dyn FnMut()>::new(|| {
+        let _ = unlock();
+    });
+    let options = web_sys::AddEventListenerOptions::new();
+    options.set_once(true);
+    for event in ["pointerdown", "keydown"] {
+        let _ = doc.add_event_listener_with_callback_and_add_event_listener_options(event, resume.as_ref().unchecked_ref(), &options);
+    }
+    resume.forget();
+}
+
 /// Plays rendered stereo audio (see `FromWorker::Rendered`); returns the audio clock start time.
 pub fn play_pcm(pcm: &[u8], sample_rate: u32) -> Result<f64, JsValue> {
     stop();

@@ -7,7 +7,7 @@ import { readFile, mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir, homedir } from "node:os";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen } from "./serve.mjs";
+import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const CANTOR = join(process.env.CARGO_TARGET_DIR ?? join(homedir(), ".cache/cantor-target"), "release/cantor");
@@ -16,11 +16,7 @@ const notesShown = (page) => page.getAttribute('[data-testid="piano-roll"]', "da
 
 async function trainTiny(page, steps = "5") {
   await page.click('[data-testid="preset-small"]');
-  await page.click("details summary");
-  for (const [id, v] of [["field-hidden", "32"], ["field-embed", "16"], ["field-steps", steps], ["field-epochs", "1"], ["field-seq", "32"], ["field-batch", "4"]]) {
-    await page.fill(`[data-testid="${id}"]`, v);
-    await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-  }
+  await setFields(page, { "field-hidden": 32, "field-embed": 16, "field-steps": steps, "field-epochs": 1, "field-seq": 32, "field-batch": 4 });
   await page.click('[data-testid="train-start"]');
   await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 120_000 });
 }
@@ -81,6 +77,10 @@ test("a clip's link plays in a fresh browser, regenerates where the model is, an
     assert.equal(await notesShown(visitor), notes);
     assert.match(await visitor.textContent('[data-testid="shared-clip"]'), new RegExp(`${notes} notes.*seed 1, temperature 1, top-p 0.95`));
     assert.ok(await visitor.isDisabled('[data-testid="regenerate"]'), "no model here: nothing to regenerate with");
+    // It starts playing by itself (this Chromium allows sound without a gesture; elsewhere the
+    // first tap starts it), and ▶ Play plays it again.
+    await visitor.waitForFunction((n) => Number(document.querySelector('[data-testid="play"]').dataset.scheduled) === n, notes, { timeout: 60_000 });
+    await visitor.evaluate(() => { document.querySelector('[data-testid="play"]').dataset.scheduled = "0"; });
     await visitor.click('[data-testid="shared-play"]');
     await visitor.waitForFunction((n) => Number(document.querySelector('[data-testid="play"]').dataset.scheduled) === n, notes, { timeout: 60_000 });
     assert.equal(await visitor.getAttribute('[data-testid="play"]', "data-sound"), "soundfont");

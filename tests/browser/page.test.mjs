@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen } from "./serve.mjs";
+import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const SCREENS = join(ROOT, "target-screens");
@@ -51,11 +51,7 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
 
     // Train a tiny model for a few steps and watch the curve grow.
     await page.click('[data-testid="preset-small"]');
-    await page.click("details summary");
-    for (const [id, v] of [["field-steps", "10"], ["field-epochs", "2"], ["field-seq", "32"], ["field-batch", "8"]]) {
-      await page.fill(`[data-testid="${id}"]`, v);
-      await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-    }
+    await setFields(page, { "field-steps": 10, "field-epochs": 2, "field-seq": 32, "field-batch": 8 });
     await page.click('[data-testid="train-start"]');
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]').dataset.points) >= 2, null, { timeout: 120_000 });
     await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 120_000 });
@@ -136,11 +132,7 @@ test("choosing WebGPU trains in the worker and the model is saved with async rea
     const before = await page.textContent('[data-testid="corpus-summary"]');
     await toggles.first().uncheck();
     await page.waitForFunction((b) => document.querySelector('[data-testid="corpus-summary"]').textContent !== b, before);
-    await page.click("details summary");
-    for (const [id, v] of [["field-layers", "1"], ["field-hidden", "16"], ["field-embed", "8"], ["field-steps", "2"], ["field-epochs", "1"], ["field-seq", "8"], ["field-batch", "2"]]) {
-      await page.fill(`[data-testid="${id}"]`, v);
-      await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-    }
+    await setFields(page, { "field-layers": 1, "field-hidden": 16, "field-embed": 8, "field-steps": 2, "field-epochs": 1, "field-seq": 8, "field-batch": 2 });
     await page.click('[data-testid="train-start"]');
     await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });
     assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "2");

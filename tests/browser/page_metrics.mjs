@@ -4,7 +4,7 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
-import { DIST, ROOT, serve, launch, backendChosen } from "./serve.mjs";
+import { DIST, ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
 
 async function files(dir, prefix = "") {
   const out = [];
@@ -20,10 +20,10 @@ let total = 0;
 for (const [name, path] of await files(DIST)) {
   const raw = await readFile(path);
   const gz = gzipSync(raw, { level: 9 }).length;
-  if (!name.startsWith("soundfont/")) total += gz;
+  if (!name.startsWith("soundfont/") && !name.startsWith("starter/")) total += gz; // both load lazily
   console.log(`${name}\traw ${raw.length}\tgzip ${gz}`);
 }
-console.log(`page (without the SoundFont, which loads on first Play): gzip ${total} bytes`);
+console.log(`page (without the SoundFont and the starter model, which load on first use): gzip ${total} bytes`);
 
 const server = await serve();
 const browser = await launch();
@@ -47,12 +47,8 @@ for (let run = 0; run < 3; run++) {
   await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-all-gm-sounds.mid")]);
   await page.waitForSelector('[data-testid="corpus-row"]');
   await page.click('[data-testid="preset-medium"]');
-  await page.click("details summary");
   // The benchmark shape: vocabulary 323, embedding 128, 2×256 LSTM, batch 32, sequence 128.
-  for (const [id, v] of [["field-steps", "4"], ["field-epochs", "1"], ["field-batch", "32"], ["field-seq", "128"]]) {
-    await page.fill(`[data-testid="${id}"]`, v);
-    await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-  }
+  await setFields(page, { "field-steps": 4, "field-epochs": 1, "field-batch": 32, "field-seq": 128 });
   await page.click('[data-testid="train-start"]');
   await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });
   console.log(`medium model (2×256, batch 32 × 128), 4 training steps on Flex-wasm in the worker: ${await page.textContent('[data-testid="train-stats"]')}`);

@@ -40,3 +40,12 @@ export function backendChosen(page) {
     return t && t !== "checking…";
   }, null, { timeout: 120_000 });
 }
+
+/// Opens the training section's advanced fields and sets them: { "field-steps": "10", … }.
+export async function setFields(page, fields) {
+  if (!(await page.locator("details").first().evaluate((d) => d.open))) await page.click("details summary");
+  for (const [id, v] of Object.entries(fields)) {
+    await page.fill(`[data-testid="${id}"]`, String(v));
+    await page.dispatchEvent(`[data-testid="${id}"]`, "change");
+  }
+}

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen } from "./serve.mjs";
+import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 
@@ -51,11 +51,7 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     ]);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 4);
     await page.selectOption('[data-testid="train-from"]', "starter");
-    await page.click("details summary");
-    for (const [id, v] of [["field-steps", "3"], ["field-epochs", "1"], ["field-seq", "32"], ["field-batch", "4"]]) {
-      await page.fill(`[data-testid="${id}"]`, v);
-      await page.dispatchEvent(`[data-testid="${id}"]`, "change");
-    }
+    await setFields(page, { "field-steps": 3, "field-epochs": 1, "field-seq": 32, "field-batch": 4 });
     await page.click('[data-testid="train-start"]');
     await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 200_000 });
     // Fine-tuning kept the starter's size (2×256), not the small preset's.

@@ -43,13 +43,18 @@ fn open(state: AppState, fragment: &str) {
     }
 }
 
-/// Opens the clip in the address (now and whenever the fragment changes).
+/// Opens the clip in the address (now and whenever the fragment changes) and starts playing it:
+/// at once where the browser allows sound without a gesture, else on the first tap or key.
 pub fn open_from_address(state: AppState) {
     let Some(window) = web_sys::window() else { return };
     let check = move || {
         let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
         if hash.len() > 1 {
             open(state, &hash);
+            if let Some(clip) = state.shared.get_untracked() {
+                crate::web::audio::resume_on_first_gesture();
+                generate::play_notes(state, clip.notes.clone(), 1.0);
+            }
         }
     };
     check();
