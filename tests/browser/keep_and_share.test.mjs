@@ -80,9 +80,10 @@ test("a clip's link plays in a fresh browser, regenerates where the model is, an
     // It starts playing by itself (this Chromium allows sound without a gesture; elsewhere the
     // first tap starts it), and ▶ Play plays it again.
     await visitor.waitForFunction((n) => Number(document.querySelector('[data-testid="play"]').dataset.scheduled) === n, notes, { timeout: 60_000 });
-    await visitor.evaluate(() => { document.querySelector('[data-testid="play"]').dataset.scheduled = "0"; });
+    await visitor.click('[data-testid="stop"]');
+    await visitor.waitForFunction(() => !document.querySelector('[data-testid="playhead"]'));
     await visitor.click('[data-testid="shared-play"]');
-    await visitor.waitForFunction((n) => Number(document.querySelector('[data-testid="play"]').dataset.scheduled) === n, notes, { timeout: 60_000 });
+    await visitor.waitForFunction(() => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) > 0, null, { timeout: 60_000 });
     assert.equal(await visitor.getAttribute('[data-testid="play"]', "data-sound"), "soundfont");
     await mkdir(join(ROOT, "target-screens"), { recursive: true });
     await visitor.screenshot({ path: join(ROOT, "target-screens/shared-link.png"), fullPage: true });
