@@ -4,7 +4,7 @@
 // listening test with its tally and export.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
 
@@ -58,12 +58,16 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="model-row"]')].some((r) => /2×256 LSTM/.test(r.textContent)));
     assert.match(await page.textContent('[data-testid="eval-heldout"]'), /nats per token.*perplexity/);
 
-    await page.click('[data-testid="evaluate"]');
+    // The evaluation runs by itself when training ends.
     await page.waitForSelector('[data-testid="eval-originality"]', { timeout: 120_000 });
     assert.equal(await page.locator('[data-testid="originality-row"]').count(), 6);
     const flags = await page.locator('[data-testid="originality-row"]').evaluateAll((rs) => rs.map((r) => r.dataset.flagged));
     assert.ok(flags.every((f) => f === "true" || f === "false"));
     assert.equal(await page.locator('[data-testid="eval-style"] tbody tr').count(), 7);
+    // And again on demand.
+    await page.click('[data-testid="evaluate"]');
+    await page.waitForSelector('[data-testid="evaluate"]:not([disabled])', { timeout: 120_000 });
+    assert.equal(await page.locator('[data-testid="originality-row"]').count(), 6);
     assert.match(await page.textContent('[data-testid="eval-auc"]'), /AUC (\d\.\d\d \[|too few)/);
     // Listen to the training file a run came from (when any run was found).
     if ((await page.locator('[data-testid="play-source"]').count()) > 0) {
@@ -83,6 +87,8 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     const results = JSON.parse(await readFile(await dl.path(), "utf8"));
     assert.equal(results.trials.filter((t) => t.picked_a !== null).length, 2);
     assert.ok(results.trials.every((t) => typeof t.machine_is_a === "boolean"));
+    await mkdir(join(ROOT, "target-screens"), { recursive: true });
+    await page.screenshot({ path: join(ROOT, "target-screens/evaluation.png"), fullPage: true });
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -58,11 +58,15 @@ pub fn Evaluate() -> impl IntoView {
     let frozen = RwSignal::new(None::<(Arc<Vec<(String, Vec<Note>, f64)>>, Arc<Vec<(String, Vec<Note>, f64)>>)>);
     let result = RwSignal::new(None::<Evaluation>);
 
-    let start = move |_| {
+    // `quiet`: started by the end of training, so a missing corpus is not an error to show.
+    let run = move |quiet: bool| {
         let Some(model) = state.model.get_untracked() else { return state.error.set(Some("Train or load a model first.".into())) };
         let (train, valid) = corpus::split_notes(state);
         if train.is_empty() {
-            return state.error.set(Some("Add your MIDI files first: the evaluation compares the music with them.".into()));
+            if !quiet {
+                state.error.set(Some("Add your MIDI files first: the evaluation compares the music with them.".into()));
+            }
+            return;
         }
         frozen.set(Some((Arc::new(train), Arc::new(valid))));
         busy.set(true);
@@ -75,6 +79,14 @@ pub fn Evaluate() -> impl IntoView {
         };
         bridge::send(&ToWorker::Sample { model: model.to_vec(), config, seeds: (1..=CLIPS).collect() });
     };
+    let start = move |_| run(false);
+    // After every training run, on the new model.
+    Effect::new(move |first: Option<()>| {
+        state.evaluate_now.track();
+        if first.is_some() && !busy.get_untracked() {
+            run(true);
+        }
+    });
     // The worker's clips arrive: compute everything (milliseconds for a few files).
     Effect::new(move |_| {
         let Some(clips) = state.samples.get() else { return };
@@ -102,7 +114,7 @@ pub fn Evaluate() -> impl IntoView {
     view! {
         <section class="card">
             <h2>"4. Is it any good?"</h2>
-            <p class="detail">"Six clips are generated and compared with your files: copying, style, and whether a classifier can tell them from your held-out music."</p>
+            <p class="detail">"After every training run, six clips are generated and compared with your files: copying, style, and whether a classifier can tell them from your held-out music."</p>
             <p data-testid="eval-heldout">{move || held_out().unwrap_or_else(|| "Held-out figures appear after training.".into())}</p>
             <div class="buttons">
                 <button data-testid="evaluate" disabled=move || busy.get() || state.model.get().is_none() on:click=start>
@@ -135,9 +147,18 @@ fn ReportView(e: Evaluation) -> impl IntoView {
             Some(f) => {
                 let (name, source, _) = e.train[f.file].clone();
                 let (clip_from, file_from) = (f.clip_beat, f.file_beat);
-                let text = format!("{} notes, from {} bar {}", f.len, name, (file_from / 4.0).floor() as usize + 1);
-                let play_clip = move |_| generate::play_notes(state, Arc::new(excerpt(&clip, clip_from, 8.0)), 1.0);
-                let play_src = move |_| generate::play_notes(state, Arc::new(excerpt(&source, file_from, 8.0)), 1.0);
+                let bar = (file_from / 4.0).floor() as usize + 1;
+                let text = format!("{} note{}, from {name} bar {bar}", f.len, if f.len == 1 { "" } else { "s" });
+                // Both are shown in the piano roll while they play.
+                let show = move |label: String, notes: Vec<Note>| {
+                    let notes = Arc::new(notes);
+                    state.roll.set(Some((label, notes.clone())));
+                    generate::play_notes(state, notes, 1.0);
+                };
+                let clip_label = format!("clip {} from beat {clip_from}", i + 1);
+                let src_label = format!("{name}, bar {bar}");
+                let play_clip = move |_| show(clip_label.clone(), excerpt(&clip, clip_from, 8.0));
+                let play_src = move |_| show(src_label.clone(), excerpt(&source, file_from, 8.0));
                 (text, view! {
                     <button on:click=play_clip>"▶ clip"</button>
                     <button data-testid="play-source" on:click=play_src>"▶ source"</button>

@@ -129,6 +129,8 @@ pub struct AppState {
     pub clip: RwSignal<Option<Clip>>,
     /// The clip opened from a share link (stays shown while regenerating or varying it).
     pub shared: RwSignal<Option<Clip>>,
+    /// Bumped when training ends: the evaluation panel then runs on the new model.
+    pub evaluate_now: RwSignal<u32>,
     /// Clips generated for the evaluation panel.
     pub samples: RwSignal<Option<Arc<Vec<Vec<Note>>>>>,
     /// WAV export in progress (share done, 0–1).
@@ -172,6 +174,7 @@ impl AppState {
             shared: RwSignal::new(None),
             wav_progress: RwSignal::new(None),
             samples: RwSignal::new(None),
+            evaluate_now: RwSignal::new(0),
             roll: RwSignal::new(None),
             pending_play: RwSignal::new(None),
             scheduled: RwSignal::new(0),
@@ -207,6 +210,7 @@ impl AppState {
             FromWorker::Trained { model_file, summary, .. } => {
                 self.status.set(TrainStatus::Done);
                 models::adopt(self, model_file, summary, true);
+                self.evaluate_now.update(|n| *n += 1);
             }
             FromWorker::GenerateProgress { tokens } => self.generating.set(Some(tokens)),
             FromWorker::Generated { notes, tokens, primer_len, millis } => {

@@ -13,7 +13,8 @@ fn describe(file: &ModelFile) -> String {
     let c = &file.config;
     let s = &file.summary;
     let ppl = s.best_valid_nll.map_or(String::new(), |n| format!(", validation perplexity {:.2}", n.exp()));
-    format!("{}×{} LSTM, {:.2} M parameters, {} epochs{ppl}", c.layers, c.hidden, c.param_count() as f64 / 1e6, s.epochs)
+    let epochs = if s.epochs == 1 { "1 epoch".to_string() } else { format!("{} epochs", s.epochs) };
+    format!("{}×{} LSTM, {:.2} M parameters, {epochs}{ppl}", c.layers, c.hidden, c.param_count() as f64 / 1e6)
 }
 
 /// Where Trunk copies the starter model (see static/starter/README.md for what it learned from).
