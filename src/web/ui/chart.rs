@@ -27,14 +27,31 @@ pub fn LossChart() -> impl IntoView {
         let all = train.iter().chain(valid.iter());
         let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min).min(0.0);
         let hi = all.clone().map(|p| p.1).fold(0.0, f64::max);
-        let max_step = state.progress.get().map_or(1, |p| p.total_steps) as f64;
+        // The run's length while training; the curves' own extent for a model restored or loaded.
+        let last = train.iter().chain(valid.iter()).map(|p| p.0).max().unwrap_or(1);
+        let max_step = state.progress.get().map_or(last, |p| p.total_steps.max(last)) as f64;
         (points(&train, max_step, lo, hi), points(&valid, max_step, lo, hi), hi)
+    };
+    // Dots for the validation points (one per epoch) and for a training curve of a single point.
+    let dots = move || {
+        let (train, valid, _) = geometry();
+        let single = if train.contains(' ') { String::new() } else { train };
+        [(single, "train"), (valid, "valid")]
+            .into_iter()
+            .flat_map(|(pts, class)| {
+                pts.split(' ').filter(|p| !p.is_empty()).map(|p| {
+                    let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+                    view! { <circle class=class cx=x.to_string() cy=y.to_string() r="3" /> }
+                }).collect::<Vec<_>>()
+            })
+            .collect_view()
     };
     view! {
         <figure class="chart">
             <svg data-testid="loss-chart" data-points=move || state.train_curve.get().len() viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
                 <polyline class="train" points=move || geometry().0 />
                 <polyline class="valid" points=move || geometry().1 />
+                {dots}
             </svg>
             <figcaption>
                 <span class="key train">"training loss"</span>
