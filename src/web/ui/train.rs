@@ -134,6 +134,9 @@ pub fn Train() -> impl IntoView {
             </label>
             <p class="detail">"Fine-tuning keeps that model's size; the size fields above apply to training from scratch."</p>
             <p class="detail">{move || format!("Model: {:.2} M parameters.", params() as f64 / 1e6)}</p>
+            <Show when=move || state.backend_gpu.get()>
+                <p class="detail">"On a GPU each step costs about the same whatever the batch (it is bound by the number of kernel launches per time step), so a larger batch trains more music per second."</p>
+            </Show>
             <div class="buttons">
                 <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>
                 <button data-testid="train-pause" disabled=move || state.status.get() != TrainStatus::Training
