@@ -184,6 +184,11 @@ fn ReportView(e: Evaluation) -> impl IntoView {
     let telling = r.real_vs_generated.as_ref().map_or(String::new(), |s| {
         format!(" Most telling: {}.", s.top_features.iter().map(|&i| names[i].clone()).collect::<Vec<_>>().join(", "))
     });
+    let few = if e.valid.len() < 3 {
+        format!(" With {} held-out file(s), a classifier mostly learns to tell pieces apart, so read the AUC with care.", e.valid.len())
+    } else {
+        String::new()
+    };
     view! {
         <h3>"Originality"</h3>
         <p class="detail" data-testid="eval-baseline">{baseline}</p>
@@ -197,7 +202,7 @@ fn ReportView(e: Evaluation) -> impl IntoView {
             <tbody>{style_rows}</tbody>
         </table>
         <p data-testid="eval-auc">{format!(
-            "A classifier trained to tell your held-out music from generated clips reaches AUC {} (0.5 = it cannot tell them apart; your training vs held-out files: {}).{telling}",
+            "A classifier trained to tell your held-out music from generated clips reaches AUC {} (0.5 = it cannot tell them apart; your training vs held-out files: {}).{telling}{few}",
             auc(&r.real_vs_generated), auc(&r.real_vs_real)
         )}</p>
     }
