@@ -7,7 +7,7 @@ import { readFile, mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir, homedir } from "node:os";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const CANTOR = join(process.env.CARGO_TARGET_DIR ?? join(homedir(), ".cache/cantor-target"), "release/cantor");
@@ -34,10 +34,7 @@ async function generate(page, beats = "16") {
 }
 
 test("a clip's link plays in a fresh browser, regenerates where the model is, and hostile links are refused", { timeout: 400_000 }, async () => {
-  const server = await serve();
-  const base = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     // Make a clip and its link.
     const maker = await browser.newPage();
     const errors = [];
@@ -108,18 +105,12 @@ test("a clip's link plays in a fresh browser, regenerates where the model is, an
       await page.close();
     }
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
 
 test("corpus, model and clips survive a reload; model files go both ways with the CLI; WAV export", { timeout: 400_000 }, async () => {
-  const server = await serve();
-  const base = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await launch();
   const dir = await mkdtemp(join(tmpdir(), "cantor-keep-"));
-  try {
+  await withBrowser(async (browser, base) => {
     const context = await browser.newContext({ acceptDownloads: true });
     const page = await context.newPage();
     const errors = [];
@@ -185,31 +176,23 @@ test("corpus, model and clips survive a reload; model files go both ways with th
     assert.equal(await page.locator('[data-testid="model-row"]').count(), 2, "nothing was lost");
     assert.deepEqual(errors, []);
     await context.close();
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
 
 test("when the browser refuses storage the page says so and keeps working", { timeout: 120_000 }, async () => {
-  const server = await serve();
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     const context = await browser.newContext();
     await context.addInitScript(() => {
       const refuse = () => { throw new DOMException("The user denied permission to access the database.", "SecurityError"); };
       Object.defineProperty(window, "indexedDB", { value: { open: refuse, deleteDatabase: refuse } });
     });
     const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(base);
     await page.waitForSelector('[data-testid="error"]');
     assert.match(await page.textContent('[data-testid="error"]'), /storage.*Private windows/);
     await page.setInputFiles('[data-testid="corpus-input"]', join(MIDI, "test-karaoke-kar.mid"));
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 1);
     assert.equal(await rows(page).first().getAttribute("data-status"), "ok");
     await context.close();
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const SCREENS = join(ROOT, "target-screens");
@@ -13,13 +13,11 @@ const SCREENS = join(ROOT, "target-screens");
 const rows = (page) => page.locator('[data-testid="corpus-row"]');
 
 test("drop files, train, generate, play, download and re-import", { timeout: 300_000 }, async () => {
-  const server = await serve();
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     const page = await browser.newPage({ acceptDownloads: true });
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(base);
 
     // The backend is named; SwiftShader's software WebGPU is refused in favour of the CPU.
     await backendChosen(page);
@@ -104,20 +102,15 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     assert.equal(await last.locator("td").nth(3).textContent(), String(notes));
 
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
 
 test("choosing WebGPU trains in the worker and the model is saved with async reads", { timeout: 400_000 }, async () => {
-  const server = await serve();
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(base);
     await backendChosen(page);
     await page.selectOption('select[aria-label="Backend"]', "gpu");
     await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').textContent.startsWith("WebGPU"), null, { timeout: 120_000 });
@@ -143,8 +136,5 @@ test("choosing WebGPU trains in the worker and the model is saved with async rea
     await page.waitForFunction(() => /Generated \d+ notes/.test(document.querySelector('[data-testid="gen-status"]').textContent), null, { timeout: 60_000 });
     assert.equal(await page.locator('[data-testid="error"]').count(), 0);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });

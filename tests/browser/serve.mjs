@@ -49,3 +49,15 @@ export async function setFields(page, fields) {
     await page.dispatchEvent(`[data-testid="${id}"]`, "change");
   }
 }
+
+/// Runs `body(browser, base)` with dist/ served and Chromium launched, and closes both after.
+export async function withBrowser(body) {
+  const server = await serve();
+  const browser = await launch();
+  try {
+    return await body(browser, `http://127.0.0.1:${server.address().port}/`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}

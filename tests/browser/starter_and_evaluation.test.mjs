@@ -6,19 +6,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, serve, launch, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 
 test("a fresh page generates and plays with the starter model", { timeout: 180_000 }, async () => {
-  const server = await serve();
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     const t0 = Date.now();
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(base);
     assert.match(await page.textContent('[data-testid="gen-status"]'), /starter model/);
     await page.click('[data-testid="generate"]');
     await page.waitForFunction(() => /Generated \d+ notes/.test(document.querySelector('[data-testid="gen-status"]').textContent), null, { timeout: 120_000 });
@@ -30,20 +28,15 @@ test("a fresh page generates and plays with the starter model", { timeout: 180_0
     console.log(`navigation to the first starter clip playing: ${Date.now() - t0} ms`);
     assert.match(await page.textContent('[data-testid="model-row"]'), /Starter: public-domain/);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
 
 test("fine-tune the starter, evaluate, and take the blind listening test", { timeout: 400_000 }, async () => {
-  const server = await serve();
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser, base) => {
     const page = await browser.newPage({ acceptDownloads: true });
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(base);
     await backendChosen(page);
     await page.setInputFiles('[data-testid="corpus-input"]', [
       join(MIDI, "test-all-gm-sounds.mid"), join(MIDI, "test-karaoke-kar.mid"),
@@ -90,8 +83,5 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     await mkdir(join(ROOT, "target-screens"), { recursive: true });
     await page.screenshot({ path: join(ROOT, "target-screens/evaluation.png"), fullPage: true });
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
