@@ -5,7 +5,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use burn::prelude::Device;
-use cantor::benchmark::PianoRollDataset;
+use cantor::benchmark::{piece_notes, PianoRollDataset};
 use cantor::encoding::{EventVocab, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::Note;
@@ -112,31 +112,6 @@ fn several_instruments_and_drums_round_trip() {
     assert!(back.notes.iter().any(|n| n.drum && n.channel == 9), "drums go to channel 10");
 }
 
-/// Real music from the shared benchmarks, 30 seconds of each piece at 120 bpm, as a generated clip
-/// would carry it (event grid, a 2-bar primer in the recipe).
-fn thirty_seconds(piece: &[Vec<u8>], beats_per_frame: f64) -> Vec<Note> {
-    let mut notes = Vec::new();
-    let mut open: std::collections::HashMap<u8, usize> = Default::default();
-    for (i, frame) in piece.iter().enumerate().take((60.0 / beats_per_frame) as usize) {
-        let t = i as f64 * beats_per_frame;
-        open.retain(|p, &mut start| {
-            let held = frame.contains(p);
-            if !held {
-                notes.push(note(*p, start as f64 * beats_per_frame, t - start as f64 * beats_per_frame, 80));
-            }
-            held
-        });
-        for &p in frame {
-            open.entry(p).or_insert(i);
-        }
-    }
-    let end = piece.len().min((60.0 / beats_per_frame) as usize) as f64 * beats_per_frame;
-    for (p, start) in open {
-        notes.push(note(p, start as f64 * beats_per_frame, end - start as f64 * beats_per_frame, 80));
-    }
-    notes
-}
-
 #[test]
 fn thirty_second_clips_of_real_music_fit_the_link_budget() {
     let vocab = EventVocab::default();
@@ -144,7 +119,10 @@ fn thirty_second_clips_of_real_music_fit_the_link_budget() {
     for (name, beats_per_frame) in [("jsb_chorales.json", 1.0), ("nottingham.json", 0.5)] {
         let data = PianoRollDataset::from_json(&std::fs::read(common::shared(&format!("benchmarks/{name}"))).unwrap()).unwrap();
         for piece in data.test.iter().filter(|p| p.len() as f64 * beats_per_frame >= 60.0) {
-            let notes = vocab.quantize(&thirty_seconds(piece, beats_per_frame));
+            // Real music, 30 seconds (60 beats at 120 bpm) as a generated clip would carry it (event
+            // grid, a 2-bar primer in the recipe).
+            let frames = (60.0 / beats_per_frame) as usize;
+            let notes = vocab.quantize(&piece_notes(&piece[..frames].to_vec(), beats_per_frame));
             let primer = vocab.primer(&notes, 8.0);
             let recipe = Recipe {
                 model: "0123456789abcdef".into(),

@@ -13,6 +13,16 @@ pub struct Picked {
     pub bytes: Vec<u8>,
 }
 
+/// The body of a `fetch` (from the window or a worker), or why not; `what` names it in the message.
+pub async fn fetch_bytes(request: Promise, what: &str) -> Result<Vec<u8>, String> {
+    let response: web_sys::Response = JsFuture::from(request).await.map_err(|e| format!("{what} did not load ({e:?})"))?.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{what} did not load (HTTP {})", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
 pub async fn read_file(file: &File) -> Result<Vec<u8>, String> {
     let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{e:?}"))?;
     Ok(Uint8Array::new(&buffer).to_vec())

@@ -4,7 +4,7 @@
 use super::gpu;
 use crate::encoding::{EventVocab, Vocab};
 use crate::generate::generate;
-use crate::model::{copy_to_device, ModelConfig, ModelFile};
+use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
 use crate::protocol::{FromWorker, ToWorker};
 use crate::synth::Renderer;
 use crate::train::{StopReason, TrainConfig, Trainer};
@@ -186,12 +186,18 @@ async fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Ve
     Ok(bytes)
 }
 
-async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
+/// A model file loaded for generation. Generation runs on the CPU: one token at a time is
+/// latency-bound, and Flex needs no GPU round trip.
+fn load_for_generation(bytes: &[u8]) -> Result<(LstmLm, EventVocab, Device), String> {
     let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
     let Vocab::Events(vocab) = file.vocab else { return Err("this model cannot write music".into()) };
-    // Generation runs on the CPU: one token at a time is latency-bound, and Flex needs no GPU round trip.
     let device = Device::flex();
     let model = file.load(&device).map_err(|e| e.to_string())?;
+    Ok((model, vocab, device))
+}
+
+async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
+    let (model, vocab, device) = load_for_generation(bytes)?;
     let t0 = web_time::Instant::now();
     let out = generate(&model, &vocab, primer, config, &device, |n| {
         if n % 100 == 0 {
@@ -210,10 +216,7 @@ async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::G
 }
 
 async fn sample(bytes: &[u8], config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
-    let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let Vocab::Events(vocab) = file.vocab else { return Err("this model cannot write music".into()) };
-    let device = Device::flex();
-    let model = file.load(&device).map_err(|e| e.to_string())?;
+    let (model, vocab, device) = load_for_generation(bytes)?;
     let mut clips = Vec::with_capacity(seeds.len());
     for &seed in seeds {
         let mut c = config.clone();
@@ -232,13 +235,7 @@ async fn render(state: &State, notes: &[crate::midi::Note], speed: f64, wav: boo
     let renderer = match existing {
         Some(r) => r,
         None => {
-            let response = wasm_bindgen_futures::JsFuture::from(scope().fetch_with_str(SOUNDFONT_URL)).await.map_err(|e| format!("{e:?}"))?;
-            let response: web_sys::Response = response.unchecked_into();
-            if !response.ok() {
-                return Err(format!("the SoundFont did not load (HTTP {})", response.status()));
-            }
-            let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
-            let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+            let bytes = super::files::fetch_bytes(scope().fetch_with_str(SOUNDFONT_URL), "the SoundFont").await?;
             let r = Rc::new(Renderer::new(&bytes, SAMPLE_RATE)?);
             *state.renderer.borrow_mut() = Some(r.clone());
             r

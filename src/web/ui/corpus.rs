@@ -103,6 +103,13 @@ pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>
     (event_corpus(&songs, &EventVocab::default(), &options), names)
 }
 
+/// Tokens and seconds of music in the held-out files (for NLL per second).
+pub fn held_out_size(state: AppState) -> (usize, f64) {
+    let (corpus, _) = token_corpus(state, 0);
+    let songs = usable_songs(state);
+    (corpus.valid_tokens(), corpus.valid_files.iter().filter_map(|&i| songs.get(i)).map(|(_, s)| s.seconds()).sum())
+}
+
 /// The selected notes of the usable files, split as training splits them: (training files,
 /// held-out files), each with its name and length in seconds.
 pub fn split_notes(state: AppState) -> (Vec<(String, Vec<crate::midi::Note>, f64)>, Vec<(String, Vec<crate::midi::Note>, f64)>) {

@@ -97,13 +97,20 @@ pub fn Evaluate() -> impl IntoView {
         busy.set(false);
     });
 
+    // Encoding the corpus is not free: only when the files or options change, not on every
+    // progress message.
+    let size = Memo::new(move |_| {
+        state.files.track();
+        state.drums.track();
+        state.melody.track();
+        corpus::held_out_size(state)
+    });
     let held_out = move || {
         let summary = state.summary.get()?;
         let nll = summary.best_valid_nll?;
         let acc = state.progress.get().and_then(|p| p.valid).map(|v| v.accuracy);
-        let (corpus, _) = corpus::token_corpus(state, 0);
-        let seconds: f64 = corpus::split_notes(state).1.iter().map(|x| x.2).sum();
-        let per_second = if seconds > 0.0 { format!(", {:.2} nats per second of music", metrics::nll_per_second(nll, corpus.valid_tokens(), seconds)) } else { String::new() };
+        let (tokens, seconds) = size.get();
+        let per_second = if seconds > 0.0 { format!(", {:.2} nats per second of music", metrics::nll_per_second(nll, tokens, seconds)) } else { String::new() };
         Some(format!(
             "Held-out files: {nll:.3} nats per token{per_second}, perplexity {:.2}{}.",
             nll.exp(),

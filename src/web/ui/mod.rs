@@ -87,8 +87,13 @@ impl Clip {
         self.recipe.as_ref().map(|r| r.config.sampling.seed)
     }
     pub fn shareable(&self) -> crate::share::Clip {
-        crate::share::Clip::new(self.notes.to_vec(), self.bpm, crate::encoding::EventVocab::default().steps_per_beat, self.recipe.clone())
+        share_clip(self.notes.to_vec(), self.bpm, self.recipe.clone())
     }
+}
+
+/// A clip on the event vocabulary's grid, notes in canonical order (as a link carries them).
+fn share_clip(notes: Vec<Note>, bpm: f64, recipe: Option<Recipe>) -> crate::share::Clip {
+    crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, recipe)
 }
 
 /// A generation request in flight: its recipe and, for "regenerate", the notes it should give back.
@@ -217,7 +222,7 @@ impl AppState {
                 self.generating.set(None);
                 let Some(request) = self.request.get_untracked() else { return };
                 let bpm = request.recipe.config.bpm;
-                let made = crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, Some(request.recipe));
+                let made = share_clip(notes, bpm, Some(request.recipe));
                 if let Some(expect) = &request.expect {
                     self.regenerated.set(Some(made.notes == **expect));
                 }

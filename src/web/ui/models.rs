@@ -24,13 +24,7 @@ pub const STARTER_NAME: &str = "Starter: public-domain ragtime and piano (Joplin
 /// Fetches the starter model file (lazily: only when someone asks for it).
 pub async fn fetch_starter() -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(STARTER_URL)).await.map_err(|e| format!("{e:?}"))?;
-    let response: web_sys::Response = wasm_bindgen::JsCast::unchecked_into(response);
-    if !response.ok() {
-        return Err(format!("the starter model did not load (HTTP {})", response.status()));
-    }
-    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    files::fetch_bytes(window.fetch_with_str(STARTER_URL), "the starter model").await
 }
 
 /// Loads the starter model and makes it the current one.
