@@ -63,6 +63,8 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-progress"]').getAttribute("value")) >= 5, null, { timeout: 60_000 });
     await page.click('[data-testid="train-pause"]');
     await page.waitForSelector('[data-testid="train-stats"][data-status="paused"]', { timeout: 60_000 });
+    // Pausing keeps the model trained so far in the browser: a second model row appears.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="model-row"]').length >= 2, null, { timeout: 30_000 });
     const pausedAt = Number(await page.getAttribute('[data-testid="train-progress"]', "value"));
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(Number(await page.getAttribute('[data-testid="train-progress"]', "value")), pausedAt, "no steps while paused");
