@@ -81,6 +81,7 @@ pub fn frame_corpus(data: &PianoRollDataset, vocab: &FrameVocab, transpose: u8) 
         valid,
         train_files: (0..data.train.len()).collect(),
         valid_files: (0..data.valid.len()).collect(),
+        ..TokenCorpus::default()
     };
     (corpus, test)
 }

@@ -115,7 +115,7 @@ impl From<&TokenCorpus> for TokenCorpusMsg {
 
 impl From<TokenCorpusMsg> for TokenCorpus {
     fn from(m: TokenCorpusMsg) -> Self {
-        TokenCorpus { train: m.train, valid: m.valid, train_files: vec![], valid_files: vec![] }
+        TokenCorpus { train: m.train, valid: m.valid, train_files: vec![], valid_files: vec![], ..Default::default() }
     }
 }
 

@@ -39,6 +39,7 @@ fn pattern_corpus(vocab: &EventVocab, files: usize) -> TokenCorpus {
         valid: vec![seq(0)], // same music as a training file: this checks learning, not style
         train_files: (0..files).collect(),
         valid_files: vec![files],
+        ..TokenCorpus::default()
     }
 }
 
@@ -120,7 +121,7 @@ fn early_stopping_and_cancel() {
     assert_eq!(t.epoch, 3);
     let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config, &corpus, &device).unwrap();
     assert_eq!(block_on(t.run(|_| Control::Stop)).unwrap(), StopReason::Cancelled);
-    let empty = TokenCorpus { train: vec![], valid: vec![], train_files: vec![], valid_files: vec![] };
+    let empty = TokenCorpus { train: vec![], valid: vec![], train_files: vec![], valid_files: vec![], ..Default::default() };
     assert!(Trainer::new(tiny(vocab.size(), CellKind::Fused), TrainConfig::default(), &empty, &device).is_err());
 }
 

@@ -39,6 +39,7 @@ fn setup() -> (ModelConfig, TrainConfig, TokenCorpus) {
         valid: vec![(0..30u16).map(|i| (i * 3 + 1) % 40).collect()],
         train_files: vec![0],
         valid_files: vec![0],
+        ..TokenCorpus::default()
     };
     (model, config, corpus)
 }

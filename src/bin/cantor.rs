@@ -2,8 +2,8 @@
 
 use burn::prelude::Device;
 use cantor::benchmark::{self, PianoRollDataset};
-use cantor::encoding::corpus::{event_corpus, CorpusOptions, NoteFilter};
-use cantor::encoding::{EventVocab, FrameVocab, Vocab};
+use cantor::encoding::corpus::{bar_corpus, event_corpus, music_corpus, style_from_path, CorpusOptions, NoteFilter};
+use cantor::encoding::{BarVocab, Conditioning, EventVocab, FrameVocab, Instrument, MusicVocab, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
 use cantor::model::{CellKind, ModelConfig, ModelFile};
@@ -113,9 +113,25 @@ struct TrainArgs {
     /// Learn the top voice only.
     #[arg(long)]
     melody: bool,
-    /// Include percussion.
+    /// Leave the drums out (by default every instrument is learned, drums included).
     #[arg(long)]
+    no_drums: bool,
+    /// Include percussion (the default; kept for older scripts).
+    #[arg(long, hide = true)]
     drums: bool,
+    /// A piano reduction: every melodic note on one piano, no drums.
+    #[arg(long)]
+    piano: bool,
+    /// Only these tracks (zero-based track chunk numbers, as `inspect` counts them), e.g. 1,3.
+    #[arg(long, value_delimiter = ',')]
+    tracks: Option<Vec<u16>>,
+    /// Style tag for every file (default: the name of the folder a file was found in).
+    #[arg(long)]
+    style: Option<String>,
+    /// Token vocabulary: `bars` (bar-relative notes with instruments and drums) or `events`
+    /// (the first vocabulary, one instrument).
+    #[arg(long, value_enum, default_value_t = VocabKind::Bars)]
+    vocab: VocabKind,
     /// Share of files held out for validation.
     #[arg(long, default_value_t = 0.1)]
     valid: f64,
@@ -131,8 +147,8 @@ struct TrainArgs {
 #[derive(Args)]
 struct GenerateArgs {
     model: PathBuf,
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "list")]
+    out: Option<PathBuf>,
     /// Start from the first bars of this MIDI file.
     #[arg(long)]
     primer: Option<PathBuf>,
@@ -153,12 +169,30 @@ struct GenerateArgs {
     /// Stay in a key, e.g. C, F#, Am, Ebm.
     #[arg(long)]
     key: Option<String>,
+    /// Instrument of an `events` model's notes (bar models play the instruments they learned).
     #[arg(long, default_value_t = 0)]
     program: u8,
-    #[arg(long, default_value_t = 120.0)]
-    bpm: f64,
+    /// Tempo (default: the median tempo of the model's corpus).
+    #[arg(long)]
+    bpm: Option<f64>,
+    /// Play in this style (a style tag the model learned; `cantor generate MODEL --list` shows them).
+    #[arg(long)]
+    style: Option<String>,
+    /// Play exactly these instruments: General MIDI program numbers or names, and `drums`,
+    /// e.g. `piano,33,drums` (default: the model chooses).
+    #[arg(long, value_delimiter = ',')]
+    instruments: Option<Vec<String>>,
+    /// Print the model's styles and instruments, and exit.
+    #[arg(long)]
+    list: bool,
     #[arg(long)]
     wgpu: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum VocabKind {
+    Bars,
+    Events,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -383,49 +417,82 @@ fn report(bar: &ProgressBar, p: &Progress) -> Control {
     Control::Continue
 }
 
-/// Readable MIDI files with notes under `inputs`: (names, songs); others are reported and skipped.
-fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>) {
-    let files = collect_files(inputs);
+/// Readable MIDI files with notes under `inputs`: (names, songs, style tags: the folder each file
+/// was found in); others are reported and skipped.
+fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>, Vec<Option<String>>) {
+    let mut files = Vec::new();
+    for input in inputs {
+        let from_folder = input.is_dir();
+        files.extend(collect_files(std::slice::from_ref(input)).into_iter().map(|f| (f, from_folder)));
+    }
     let mut songs = Vec::new();
     let mut names = Vec::new();
-    for path in &files {
+    let mut styles = Vec::new();
+    for (path, from_folder) in &files {
         match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string())) {
             Ok(song) if !song.notes.is_empty() => {
                 names.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                styles.push(if *from_folder { style_from_path(&path.to_string_lossy()) } else { None });
                 songs.push(song);
             }
             Ok(_) => eprintln!("skipping {}: no notes", path.display()),
             Err(e) => eprintln!("skipping {}: {e}", path.display()),
         }
     }
-    (names, songs)
+    (names, songs, styles)
 }
 
 fn train(a: TrainArgs) -> Res {
-    let (names, songs) = read_corpus(&a.inputs);
+    let (names, songs, mut styles) = read_corpus(&a.inputs);
     if songs.is_empty() {
         return Err("no readable MIDI files with notes were given".into());
+    }
+    if let Some(style) = &a.style {
+        styles = vec![Some(style.clone()); songs.len()];
     }
     let device = device(a.model.wgpu)?;
     let (vocab, config, init) = match &a.init {
         Some(path) => {
             let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
-            let Vocab::Events(v) = file.vocab else { return Err("that model was not trained on MIDI events".into()) };
+            let Some(v) = file.vocab.music() else { return Err("that model scores benchmarks; it cannot learn MIDI files".into()) };
             let model = file.load(&device)?;
             (v, file.config, Some(model))
         }
         None => {
-            let v = EventVocab::default();
-            (v, model_config(v.size(), &a.model), None)
+            let v = match a.vocab {
+                VocabKind::Bars => MusicVocab::Bars(BarVocab::default()),
+                VocabKind::Events => MusicVocab::Events(EventVocab::default()),
+            };
+            let config = model_config(v.size(), &a.model);
+            (v, config, None)
         }
     };
+    // The event vocabulary has no drum tokens: it learns drums (as pitches) only when asked.
+    let drums = match vocab {
+        MusicVocab::Events(_) => a.drums,
+        MusicVocab::Bars(_) => !a.no_drums,
+    };
     let options = CorpusOptions {
-        filter: NoteFilter { drums: a.drums, tracks: None, melody_only: a.melody },
+        filter: NoteFilter { drums, tracks: a.tracks.clone(), melody_only: a.melody, piano: a.piano },
         transpose: a.train.transpose,
         valid_fraction: a.valid,
         seed: a.train.seed,
     };
-    let corpus = event_corpus(&songs, &vocab, &options);
+    let (corpus, vocab) = music_corpus(&songs, &styles, &vocab, &options);
+    if corpus.train.is_empty() {
+        return Err("the chosen tracks and options leave no notes to learn from".into());
+    }
+    if let MusicVocab::Bars(v) = &vocab {
+        let instruments: Vec<&str> = v.instruments.iter().map(Instrument::name).collect();
+        eprintln!(
+            "learning {} at {:.0} bpm in {}/{}{}",
+            instruments.join(", "),
+            v.bpm,
+            v.meter.0,
+            v.meter.1,
+            if v.styles.is_empty() { String::new() } else { format!("; styles: {}", v.styles.join(", ")) }
+        );
+    }
     eprintln!(
         "{} files ({} for validation), {} training tokens (with transpositions), {} validation tokens, {} parameters",
         songs.len(),
@@ -444,7 +511,7 @@ fn train(a: TrainArgs) -> Res {
     bar.finish_and_clear();
     let mut summary = trainer.summary.clone();
     summary.files = names;
-    let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::Events(vocab), summary)?;
+    let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::from(vocab), summary)?;
     std::fs::write(&a.out, file.to_bytes())?;
     eprintln!(
         "stopped: {reason:?}; best validation NLL {}; saved {}",
@@ -479,15 +546,63 @@ fn parse_key(key: &str) -> Result<Scale, String> {
     Ok(Scale { root: ((base + shift + 12) % 12) as u8, minor })
 }
 
+/// An instrument named on the command line: `drums`, a program number, or a General MIDI name
+/// (or the start of one, e.g. `piano`, `fretless`).
+fn parse_instrument(name: &str) -> Result<Instrument, String> {
+    let n = name.trim().to_ascii_lowercase();
+    if n == "drums" || n == "drum" || n == "kit" {
+        return Ok(Instrument::Drums);
+    }
+    if let Ok(p) = n.parse::<u8>() {
+        return if p < 128 { Ok(Instrument::Program(p)) } else { Err(format!("program {p} is out of range (0–127)")) };
+    }
+    (0..128u8)
+        .find(|&p| cantor::midi::program_name(p).to_ascii_lowercase().starts_with(&n))
+        .or_else(|| (0..128u8).find(|&p| cantor::midi::program_name(p).to_ascii_lowercase().contains(&n)))
+        .map(Instrument::Program)
+        .ok_or_else(|| format!("no General MIDI instrument is called {name:?}"))
+}
+
 fn generate_cmd(a: GenerateArgs) -> Res {
     let file = ModelFile::from_bytes(&std::fs::read(&a.model)?)?;
-    let Vocab::Events(vocab) = file.vocab else { return Err("that model scores benchmarks; it cannot write MIDI".into()) };
+    let Some(vocab) = file.vocab.music() else { return Err("that model scores benchmarks; it cannot write MIDI".into()) };
+    if a.list {
+        match &vocab {
+            MusicVocab::Bars(v) => {
+                println!("styles: {}", if v.styles.is_empty() { "none".into() } else { v.styles.join(", ") });
+                let list: Vec<String> = v.instruments.iter().map(|i| match i {
+                    Instrument::Drums => "drums".to_string(),
+                    Instrument::Program(p) => format!("{p} {}", i.name()),
+                }).collect();
+                println!("instruments: {}", list.join(", "));
+                println!("tempo: {:.0} bpm; meter {}/{}", v.bpm, v.meter.0, v.meter.1);
+            }
+            MusicVocab::Events(_) => println!("an events model: one instrument (--program), no styles"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let conditioning = Conditioning {
+        style: a.style.clone(),
+        instruments: a.instruments.as_ref().map(|l| l.iter().map(|n| parse_instrument(n)).collect::<Result<Vec<_>, _>>()).transpose()?,
+    };
+    if let (MusicVocab::Bars(v), Some(style)) = (&vocab, &conditioning.style) {
+        if v.style_slot(style).is_none() {
+            return Err(format!("this model knows no style {style:?} (it knows: {})", if v.styles.is_empty() { "none".into() } else { v.styles.join(", ") }).into());
+        }
+    }
     let device = device(a.wgpu)?;
     let model = file.load(&device)?;
     let primer = match &a.primer {
-        Some(p) => vocab.primer(&NoteFilter::default().select(&read_song(&std::fs::read(p)?)?), a.primer_beats),
-        None => Vec::new(),
+        Some(p) => {
+            let song = read_song(&std::fs::read(p)?)?;
+            vocab.primer(&NoteFilter::default().select(&song), &song.time_signatures, a.primer_beats)
+        }
+        None => vocab.prompt(&conditioning),
     };
+    let bpm = a.bpm.unwrap_or(vocab.bpm());
+    if !(20.0..=400.0).contains(&bpm) {
+        return Err(format!("a tempo of {bpm} bpm is out of range (20–400)").into());
+    }
     let config = GenerateConfig {
         sampling: SamplingParams {
             temperature: a.temperature,
@@ -499,7 +614,7 @@ fn generate_cmd(a: GenerateArgs) -> Res {
         max_tokens: 100_000,
         max_beats: Some(a.beats),
         program: a.program,
-        bpm: a.bpm,
+        bpm,
     };
     let bar = ProgressBar::new_spinner();
     let out = block_on(generate(&model, &vocab, &primer, &config, &device, |n| {
@@ -508,11 +623,24 @@ fn generate_cmd(a: GenerateArgs) -> Res {
         }
     }))?;
     bar.finish_and_clear();
+    let time_signatures = vocab.time_signatures(&out.tokens);
     let mut song = Song::new(out.notes);
-    song.tempo = cantor::midi::TempoMap::constant(a.bpm);
+    song.tempo = cantor::midi::TempoMap::constant(bpm);
+    song.time_signatures = time_signatures;
     song.retime();
-    std::fs::write(&a.out, write_song(&song))?;
-    eprintln!("wrote {} notes, {:.1} s, to {} (seed {})", song.notes.len(), song.seconds(), a.out.display(), a.seed);
+    let out_path = a.out.as_ref().ok_or("--out is missing")?;
+    std::fs::write(out_path, write_song(&song))?;
+    let mut instruments: Vec<Instrument> = song.notes.iter().map(Instrument::of).collect();
+    instruments.sort();
+    instruments.dedup();
+    eprintln!(
+        "wrote {} notes, {:.1} s at {bpm:.0} bpm ({}), to {} (seed {})",
+        song.notes.len(),
+        song.seconds(),
+        instruments.iter().map(Instrument::name).collect::<Vec<_>>().join(", "),
+        out_path.display(),
+        a.seed
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -572,7 +700,7 @@ fn speed(a: SpeedArgs) -> Res {
     let seqs: Vec<Vec<u16>> = (0..64)
         .map(|i| (0..2048u32).map(|k| ((k * 7919 + i * 104_729) % a.vocab as u32) as u16).collect())
         .collect();
-    let corpus = cantor::encoding::corpus::TokenCorpus { train: seqs, valid: vec![], train_files: vec![], valid_files: vec![] };
+    let corpus = cantor::encoding::corpus::TokenCorpus { train: seqs, valid: vec![], train_files: vec![], valid_files: vec![], ..Default::default() };
     let tc = TrainConfig { seq_len: a.seq_len, batch: a.batch, ..TrainConfig::default() };
     let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
     block_on(trainer.train_step())?; // warm-up
@@ -607,14 +735,20 @@ fn speed(a: SpeedArgs) -> Res {
 fn evaluate_cmd(a: EvaluateArgs) -> Res {
     use cantor::metrics;
     let file = ModelFile::from_bytes(&std::fs::read(&a.model)?)?;
-    let Vocab::Events(vocab) = file.vocab else { return Err("that model was not trained on MIDI events".into()) };
-    let (names, songs) = read_corpus(&a.inputs);
+    let Some(vocab) = file.vocab.music() else { return Err("that model scores benchmarks; it cannot write MIDI".into()) };
+    let (names, songs, styles) = read_corpus(&a.inputs);
     if songs.is_empty() {
         return Err("no readable MIDI files with notes were given".into());
     }
-    let filter = NoteFilter::default();
+    let filter = match vocab {
+        MusicVocab::Events(_) => NoteFilter { drums: false, ..NoteFilter::default() },
+        MusicVocab::Bars(_) => NoteFilter::default(),
+    };
     let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction: a.valid, seed: a.seed };
-    let corpus = event_corpus(&songs, &vocab, &options);
+    let corpus = match &vocab {
+        MusicVocab::Events(v) => event_corpus(&songs, v, &options),
+        MusicVocab::Bars(v) => bar_corpus(&songs, &styles, v, &options),
+    };
     let device = Device::flex();
     let model = file.load(&device)?;
     let valid = block_on(cantor::train::evaluate(&model, &corpus.valid, 128, 8, None, &device))?.metrics();
@@ -627,9 +761,11 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
             sampling: SamplingParams { seed, ..SamplingParams::default() },
             max_tokens: 6000,
             max_beats: Some(a.beats),
+            bpm: vocab.bpm(),
             ..GenerateConfig::default()
         };
-        clips.push(block_on(generate(&model, &vocab, &[], &config, &device, |_| {}))?.notes);
+        let prompt = vocab.prompt(&Conditioning::default());
+        clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
     }
     let r = metrics::evaluate(&train_notes, &valid_notes, &clips);
     let valid_names: Vec<&String> = corpus.valid_files.iter().map(|&i| &names[i]).collect();

@@ -1,7 +1,7 @@
 //! From parsed songs to token sequences: which notes to learn from, transposition augmentation,
 //! and the train/validation split **by file** (so validation measures music the model never saw).
 
-use super::{EventVocab, TokenId};
+use super::{BarVocab, EventVocab, MusicVocab, TokenId};
 use crate::midi::{Note, Song};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -11,27 +11,33 @@ use serde::{Deserialize, Serialize};
 /// Which notes of a song to learn from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoteFilter {
-    /// Keep percussion (off by default: drum hits are not pitches).
+    /// Keep percussion (on by default: a model learns every instrument the files hold).
     pub drums: bool,
     /// Only these track indices (all when `None`).
     pub tracks: Option<Vec<u16>>,
     /// Top voice only.
     pub melody_only: bool,
+    /// Every melodic note on one piano (program 0), drums left out.
+    #[serde(default)]
+    pub piano: bool,
 }
 
 impl Default for NoteFilter {
     fn default() -> Self {
-        NoteFilter { drums: false, tracks: None, melody_only: false }
+        NoteFilter { drums: true, tracks: None, melody_only: false, piano: false }
     }
 }
 
 impl NoteFilter {
+    /// The notes of `song` this filter keeps (melody-only is applied by the vocabulary, which
+    /// knows its grid).
     pub fn select(&self, song: &Song) -> Vec<Note> {
+        let drums = self.drums && !self.piano && !self.melody_only;
         song.notes
             .iter()
-            .filter(|n| self.drums || !n.drum)
+            .filter(|n| drums || !n.drum)
             .filter(|n| self.tracks.as_ref().is_none_or(|t| t.contains(&n.track)))
-            .cloned()
+            .map(|n| if self.piano { Note { program: 0, channel: 0, ..n.clone() } } else { n.clone() })
             .collect()
     }
 }
@@ -55,13 +61,18 @@ impl Default for CorpusOptions {
 }
 
 /// Token sequences ready for training, one per file (times transpositions for training files).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenCorpus {
     pub train: Vec<Vec<TokenId>>,
     pub valid: Vec<Vec<TokenId>>,
     /// Indices (into the input songs) of the training and validation files.
     pub train_files: Vec<usize>,
     pub valid_files: Vec<usize>,
+    /// Per training sequence, its head (START and conditioning tokens), which every training
+    /// window repeats so the model always knows the style and instruments. Empty: no heads.
+    pub train_heads: Vec<usize>,
+    /// When set, training windows begin (after the head) at this token: a bar line.
+    pub window_anchor: Option<TokenId>,
 }
 
 impl TokenCorpus {
@@ -126,5 +137,77 @@ pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions)
         .filter(|n| !n.is_empty())
         .map(|n| vocab.encode(&n))
         .collect();
-    TokenCorpus { train, valid, train_files, valid_files }
+    TokenCorpus { train, valid, train_files, valid_files, ..TokenCorpus::default() }
+}
+
+/// Tokenises songs with the bar vocabulary; `styles[i]` is file i's style tag (e.g. its folder).
+/// The vocabulary should have [`learned`](BarVocab::learn) the corpus (see [`learn_bar_vocab`]).
+pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, options: &CorpusOptions) -> TokenCorpus {
+    let (train_files, valid_files) = split_by_file(songs.len(), options.valid_fraction, options.seed);
+    let notes_of = |i: usize| selected(vocab, options, &songs[i]);
+    let style = |i: usize| styles.get(i).and_then(|s| s.as_deref());
+    let head_len = |tokens: &[TokenId]| tokens.iter().position(|&t| t == vocab.bar()).unwrap_or(tokens.len());
+    let t = options.transpose as i32;
+    let (mut train, mut train_heads) = (Vec::new(), Vec::new());
+    for &i in &train_files {
+        let notes = notes_of(i);
+        if notes.is_empty() {
+            continue;
+        }
+        for shift in -t..=t {
+            if let Some(shifted) = transpose(&notes, shift) {
+                let tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
+                train_heads.push(head_len(&tokens));
+                train.push(tokens);
+            }
+        }
+    }
+    let valid = valid_files
+        .iter()
+        .map(|&i| (i, notes_of(i)))
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(i, n)| vocab.encode(&n, &songs[i].time_signatures, style(i)))
+        .collect();
+    TokenCorpus { train, valid, train_files, valid_files, train_heads, window_anchor: Some(vocab.bar()) }
+}
+
+/// The notes of a song a bar-vocabulary model learns from, after the filter (and melody-only).
+fn selected(vocab: &BarVocab, options: &CorpusOptions, song: &Song) -> Vec<Note> {
+    let notes = options.filter.select(song);
+    if options.filter.melody_only {
+        let line = EventVocab::default().melody(&notes);
+        vocab.quantize(&line)
+    } else {
+        vocab.quantize(&notes)
+    }
+}
+
+/// `base` (a new vocabulary, or the one of a model being fine-tuned) after learning tempo,
+/// meter, instruments and style names from the songs.
+pub fn learn_bar_vocab(base: &BarVocab, songs: &[Song], styles: &[Option<String>], options: &CorpusOptions) -> BarVocab {
+    let notes: Vec<Vec<Note>> = songs.iter().map(|s| selected(base, options, s)).collect();
+    let files: Vec<(&Song, &[Note], Option<&str>)> =
+        songs.iter().zip(&notes).enumerate().map(|(i, (s, n))| (s, n.as_slice(), styles.get(i).and_then(|x| x.as_deref()))).collect();
+    let mut vocab = base.clone();
+    vocab.learn(&files);
+    vocab
+}
+
+/// Tokenises songs with whichever music vocabulary; for the bar vocabulary it learns the corpus
+/// first and returns the vocabulary the model is to be saved with.
+pub fn music_corpus(songs: &[Song], styles: &[Option<String>], vocab: &MusicVocab, options: &CorpusOptions) -> (TokenCorpus, MusicVocab) {
+    match vocab {
+        MusicVocab::Events(v) => (event_corpus(songs, v, options), vocab.clone()),
+        MusicVocab::Bars(v) => {
+            let learned = learn_bar_vocab(v, songs, styles, options);
+            (bar_corpus(songs, styles, &learned, options), MusicVocab::Bars(learned))
+        }
+    }
+}
+
+/// The style tag a dropped file gets by default: the name of the folder it came from
+/// (`ragtime/maple.mid` → "ragtime"), or none for a file dropped on its own.
+pub fn style_from_path(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
+    (parts.len() >= 2).then(|| parts[parts.len() - 2].to_string())
 }

@@ -1,18 +1,23 @@
 //! Notes ↔ tokens: the "feature extraction" step between MIDI and the model.
 //!
-//! * [`EventVocab`]: a polyphonic event vocabulary (note-on/off per pitch, beat-relative time
-//!   shifts, velocity bins) for users' own music, with a melody (top voice) mode.
+//! * [`BarVocab`]: bar-relative note tokens (REMI+) with instruments, drums, meters and style
+//!   tags: what new models learn.
+//! * [`EventVocab`]: the first polyphonic event vocabulary (note-on/off, time shifts); models
+//!   made with it still load, generate and fine-tune.
 //! * [`FrameVocab`]: piano-roll frames for the public benchmarks, where a frame's token
 //!   log-likelihoods add up to the frame's log-likelihood.
-//! * [`corpus`]: transposition augmentation and the train/validation split by file.
+//! * [`corpus`]: note selection, transposition augmentation and the train/validation split by file.
 
+pub mod bars;
 pub mod corpus;
 mod events;
 mod frames;
 
+pub use bars::{BarGrammar, BarToken, BarVocab, Conditioning, Instrument};
 pub use events::{EventVocab, Token, TokenKind};
 pub use frames::FrameVocab;
 
+use crate::midi::{Note, TimeSignature};
 use serde::{Deserialize, Serialize};
 
 /// Token ids are small; `u16` keeps corpora compact in memory and in saved files.
@@ -24,6 +29,7 @@ pub type TokenId = u16;
 pub enum Vocab {
     Events(EventVocab),
     Frames(FrameVocab),
+    Bars(BarVocab),
 }
 
 impl Vocab {
@@ -31,6 +37,7 @@ impl Vocab {
         match self {
             Vocab::Events(v) => v.size(),
             Vocab::Frames(v) => v.size(),
+            Vocab::Bars(v) => v.size(),
         }
     }
 
@@ -38,10 +45,139 @@ impl Vocab {
         match self {
             Vocab::Events(v) => v.start(),
             Vocab::Frames(v) => v.start(),
+            Vocab::Bars(v) => v.start(),
         }
     }
 
     pub fn pad(&self) -> TokenId {
         0
+    }
+
+    /// The vocabulary as one that writes music (`None` for benchmark frames).
+    pub fn music(&self) -> Option<MusicVocab> {
+        match self {
+            Vocab::Events(v) => Some(MusicVocab::Events(*v)),
+            Vocab::Bars(v) => Some(MusicVocab::Bars(v.clone())),
+            Vocab::Frames(_) => None,
+        }
+    }
+}
+
+/// A vocabulary that writes MIDI: what generation, primers and the corpus builder work with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MusicVocab {
+    Events(EventVocab),
+    Bars(BarVocab),
+}
+
+impl From<EventVocab> for MusicVocab {
+    fn from(v: EventVocab) -> Self {
+        MusicVocab::Events(v)
+    }
+}
+
+impl From<BarVocab> for MusicVocab {
+    fn from(v: BarVocab) -> Self {
+        MusicVocab::Bars(v)
+    }
+}
+
+impl From<&MusicVocab> for MusicVocab {
+    fn from(v: &MusicVocab) -> Self {
+        v.clone()
+    }
+}
+
+impl From<MusicVocab> for Vocab {
+    fn from(v: MusicVocab) -> Self {
+        match v {
+            MusicVocab::Events(v) => Vocab::Events(v),
+            MusicVocab::Bars(v) => Vocab::Bars(v),
+        }
+    }
+}
+
+impl MusicVocab {
+    pub fn size(&self) -> usize {
+        match self {
+            MusicVocab::Events(v) => v.size(),
+            MusicVocab::Bars(v) => v.size(),
+        }
+    }
+
+    pub fn start(&self) -> TokenId {
+        1
+    }
+
+    pub fn end(&self) -> TokenId {
+        2
+    }
+
+    /// Grid steps per beat of the notes it writes.
+    pub fn steps_per_beat(&self) -> u16 {
+        match self {
+            MusicVocab::Events(v) => v.steps_per_beat,
+            MusicVocab::Bars(_) => bars::STEPS_PER_BEAT,
+        }
+    }
+
+    /// The tempo its music plays at unless the user says otherwise.
+    pub fn bpm(&self) -> f64 {
+        match self {
+            MusicVocab::Events(_) => 120.0,
+            MusicVocab::Bars(v) => v.bpm,
+        }
+    }
+
+    /// Tokens → notes (`program` applies to the one-instrument event vocabulary only).
+    pub fn decode(&self, tokens: &[TokenId], program: u8, bpm: f64) -> Vec<Note> {
+        match self {
+            MusicVocab::Events(v) => v.decode(tokens, program, bpm),
+            MusicVocab::Bars(v) => v.decode(tokens, bpm),
+        }
+    }
+
+    /// The meters the tokens' bars are in (none for the event vocabulary).
+    pub fn time_signatures(&self, tokens: &[TokenId]) -> Vec<TimeSignature> {
+        match self {
+            MusicVocab::Events(_) => Vec::new(),
+            MusicVocab::Bars(v) => v.time_signatures(tokens),
+        }
+    }
+
+    /// The opening `beats` of some notes (a song's selected notes and its time signatures) as a
+    /// primer the model continues.
+    pub fn primer(&self, notes: &[Note], time_signatures: &[TimeSignature], beats: f64) -> Vec<TokenId> {
+        match self {
+            MusicVocab::Events(v) => v.primer(notes, beats),
+            MusicVocab::Bars(v) => v.primer(notes, time_signatures, beats, None),
+        }
+    }
+
+    /// Where generation starts without a primer.
+    pub fn prompt(&self, conditioning: &Conditioning) -> Vec<TokenId> {
+        match self {
+            MusicVocab::Events(v) => vec![v.start()],
+            MusicVocab::Bars(v) => v.prompt(conditioning),
+        }
+    }
+
+    /// Pitch of a melodic note token (what a key lock filters).
+    pub fn pitch(&self, id: TokenId) -> Option<u8> {
+        match self {
+            MusicVocab::Events(v) => match v.token(id) {
+                Token::On(p) => Some(p),
+                _ => None,
+            },
+            MusicVocab::Bars(v) => match v.token(id) {
+                BarToken::Pitch(p) => Some(p),
+                _ => None,
+            },
+        }
+    }
+
+    /// Tokens never sampled (padding, start).
+    pub fn is_control(&self, id: TokenId) -> bool {
+        id == 0 || id == 1
     }
 }

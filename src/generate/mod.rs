@@ -6,7 +6,7 @@ mod sampler;
 
 pub use sampler::{Sampler, SamplingParams, Scale};
 
-use crate::encoding::{EventVocab, Token, TokenId};
+use crate::encoding::{BarGrammar, MusicVocab, Token, TokenId};
 use crate::midi::Note;
 use crate::model::LstmLm;
 use crate::train::TrainError;
@@ -45,32 +45,33 @@ pub struct Generated {
 
 /// Generates a continuation of `primer` (START is put in front when missing).
 /// `on_token` is called with the number of new tokens so far (for a progress bar).
+///
+/// With the bar vocabulary a [`BarGrammar`] keeps the output well formed and to the instruments
+/// the head names, and generation stops at the bar line past `max_beats`.
 pub async fn generate(
     model: &LstmLm,
-    vocab: &EventVocab,
+    vocab: &(impl Clone + Into<MusicVocab>),
     primer: &[TokenId],
     config: &GenerateConfig,
     device: &Device,
     mut on_token: impl FnMut(usize),
 ) -> Result<Generated, TrainError> {
+    let vocab: MusicVocab = vocab.clone().into();
     let mut tokens: Vec<TokenId> = Vec::with_capacity(primer.len() + config.max_tokens + 1);
     if primer.first() != Some(&vocab.start()) {
         tokens.push(vocab.start());
     }
     tokens.extend(primer.iter().copied().filter(|&t| t != vocab.end()));
     let primer_len = tokens.len();
-    let mut beats: f64 = tokens
-        .iter()
-        .filter_map(|&t| match vocab.token(t) {
-            Token::Shift(k) => Some(k as f64 / vocab.steps_per_beat as f64),
-            _ => None,
-        })
-        .sum();
-    let mut sampler = Sampler::new(vocab, config.sampling.clone());
+    let mut clock = Clock::new(&vocab);
+    for &t in &tokens {
+        clock.push(t);
+    }
+    let mut sampler = Sampler::new(&vocab, config.sampling.clone());
     let mut input: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
     let mut state = None;
     for n in 0..config.max_tokens {
-        if config.max_beats.is_some_and(|m| beats >= m) {
+        if config.max_beats.is_some_and(|m| clock.beats() >= m) {
             break;
         }
         let len = input.len();
@@ -81,17 +82,62 @@ pub async fn generate(
         let last = logits.narrow(1, t - 1, 1).reshape([v]);
         let data = last.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
         let logits: Vec<f32> = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-        let id = sampler.sample(&logits);
-        if id == vocab.end() {
+        let id = match &clock.grammar {
+            // A length was asked for: the piece ends at a bar line past it, not when the model
+            // would end it.
+            Some(g) => sampler.sample_where(&logits, |id| g.allowed(id) && (config.max_beats.is_none() || id != vocab.end())),
+            None => sampler.sample(&logits),
+        };
+        if id == vocab.end() || clock.ends_at(id, config.max_beats) {
             break;
         }
-        if let Token::Shift(k) = vocab.token(id) {
-            beats += k as f64 / vocab.steps_per_beat as f64;
-        }
+        clock.push(id);
         tokens.push(id);
         input.push(id as i64);
         on_token(n + 1);
     }
     let notes = vocab.decode(&tokens, config.program, config.bpm);
     Ok(Generated { tokens, primer_len, notes })
+}
+
+/// How far the music has got, in beats, as tokens arrive (and the bar grammar, when there is one).
+struct Clock {
+    vocab: MusicVocab,
+    beats: f64,
+    grammar: Option<BarGrammar>,
+}
+
+impl Clock {
+    fn new(vocab: &MusicVocab) -> Clock {
+        let grammar = match vocab {
+            MusicVocab::Bars(v) => Some(BarGrammar::new(v)),
+            MusicVocab::Events(_) => None,
+        };
+        Clock { vocab: vocab.clone(), beats: 0.0, grammar }
+    }
+
+    fn push(&mut self, id: TokenId) {
+        match (&self.vocab, &mut self.grammar) {
+            (MusicVocab::Events(v), _) => {
+                if let Token::Shift(k) = v.token(id) {
+                    self.beats += k as f64 / v.steps_per_beat as f64;
+                }
+            }
+            (MusicVocab::Bars(_), Some(g)) => g.push(id),
+            _ => {}
+        }
+    }
+
+    /// Beats so far: for bars, the start of the current bar (a bar is finished before stopping).
+    fn beats(&self) -> f64 {
+        self.beats
+    }
+
+    /// True when `id` opens a bar that would start at or past `max_beats`.
+    fn ends_at(&self, id: TokenId, max_beats: Option<f64>) -> bool {
+        match (&self.vocab, &self.grammar, max_beats) {
+            (MusicVocab::Bars(v), Some(g), Some(m)) => id == v.bar() && g.beats_at_bar_end() >= m - 1e-9,
+            _ => false,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Turning one step's logits into a token: masks, temperature, top-k, top-p, seeded draw.
 
-use crate::encoding::{EventVocab, Token, TokenId};
+use crate::encoding::{MusicVocab, TokenId};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -48,16 +48,24 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(vocab: &EventVocab, params: SamplingParams) -> Sampler {
+    /// A sampler over `vocab`: padding and start are never drawn, nor pitches outside the scale.
+    pub fn new(vocab: &MusicVocab, params: SamplingParams) -> Sampler {
         let banned = (0..vocab.size() as TokenId)
-            .map(|id| match vocab.token(id) {
-                Token::Pad | Token::Start => true,
-                Token::On(p) => params.scale.is_some_and(|s| !s.contains(p)),
-                _ => false,
-            })
+            .map(|id| vocab.is_control(id) || vocab.pitch(id).is_some_and(|p| params.scale.is_some_and(|s| !s.contains(p))))
             .collect();
         let rng = StdRng::seed_from_u64(params.seed);
         Sampler { params, banned, rng }
+    }
+
+    /// Draws a token id from unnormalised log-probabilities, among those `allowed` also lets through.
+    pub fn sample_where(&mut self, logits: &[f32], allowed: impl Fn(TokenId) -> bool) -> TokenId {
+        let saved = self.banned.clone();
+        for (i, b) in self.banned.iter_mut().enumerate() {
+            *b = *b || !allowed(i as TokenId);
+        }
+        let id = self.sample(logits);
+        self.banned = saved;
+        id
     }
 
     /// Draws a token id from unnormalised log-probabilities.

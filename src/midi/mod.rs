@@ -4,11 +4,13 @@
 //! downstream works with beats (for the model: tempo does not matter) and seconds (for playback).
 
 mod error;
+mod programs;
 mod read;
 mod tempo;
 mod write;
 
 pub use error::{MidiError, Warning};
+pub use programs::program_name;
 pub use read::read_song;
 pub use tempo::TempoMap;
 pub use write::{write_song, WRITE_TICKS_PER_BEAT};

@@ -1,5 +1,9 @@
 //! Mini-batches for training: random windows of `seq_len + 1` tokens from the training sequences
 //! laid end to end (each sequence starts with START and ends with END, so windows may span files).
+//!
+//! With heads (the bar vocabulary's START + style + instruments), every window is the head of one
+//! sequence followed by that sequence from one of its bar lines on: the model always sees what it
+//! is asked to play and where the bar begins.
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -10,17 +14,40 @@ pub struct WindowSampler {
     stream: Vec<i64>,
     seq_len: usize,
     rng: StdRng,
+    /// (head start in `stream`, head length, body start in `stream`) per allowed window start.
+    anchors: Vec<(usize, usize, usize)>,
 }
 
 impl WindowSampler {
     /// `None` when there are fewer than two tokens in all.
     pub fn new(sequences: &[Vec<u16>], seq_len: usize, seed: u64) -> Option<Self> {
+        Self::with_heads(sequences, &[], None, seq_len, seed)
+    }
+
+    /// Windows that repeat each sequence's first `heads[i]` tokens and start its body at an
+    /// `anchor` token. Without heads, any start.
+    pub fn with_heads(sequences: &[Vec<u16>], heads: &[usize], anchor: Option<u16>, seq_len: usize, seed: u64) -> Option<Self> {
         let stream: Vec<i64> = sequences.iter().flatten().map(|&t| t as i64).collect();
         if stream.len() < 2 {
             return None;
         }
         let seq_len = seq_len.min(stream.len() - 1).max(1);
-        Some(WindowSampler { stream, seq_len, rng: StdRng::seed_from_u64(seed ^ 0x5eed) })
+        let w = seq_len + 1;
+        let mut anchors = Vec::new();
+        if heads.len() == sequences.len() {
+            let mut offset = 0;
+            for (seq, &head) in sequences.iter().zip(heads) {
+                let head = head.min(seq.len()).min(w / 2);
+                for (k, &t) in seq.iter().enumerate().skip(head) {
+                    let is_anchor = anchor.is_none_or(|a| a == t);
+                    if is_anchor && offset + k + (w - head) <= stream.len() {
+                        anchors.push((offset, head, offset + k));
+                    }
+                }
+                offset += seq.len();
+            }
+        }
+        Some(WindowSampler { stream, seq_len, rng: StdRng::seed_from_u64(seed ^ 0x5eed), anchors })
     }
 
     pub fn tokens(&self) -> usize {
@@ -37,8 +64,14 @@ impl WindowSampler {
         let max_start = self.stream.len() - w;
         let mut data = Vec::with_capacity(batch * w);
         for _ in 0..batch {
-            let s = self.rng.random_range(0..=max_start);
-            data.extend_from_slice(&self.stream[s..s + w]);
+            if self.anchors.is_empty() {
+                let s = self.rng.random_range(0..=max_start);
+                data.extend_from_slice(&self.stream[s..s + w]);
+            } else {
+                let (head_at, head, body) = self.anchors[self.rng.random_range(0..self.anchors.len())];
+                data.extend_from_slice(&self.stream[head_at..head_at + head]);
+                data.extend_from_slice(&self.stream[body..body + w - head]);
+            }
         }
         (Tensor::from_data(TensorData::new(data.clone(), [batch, w]), device), data)
     }

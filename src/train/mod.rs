@@ -167,7 +167,8 @@ impl Trainer {
 
     /// Continues training an existing model (fine-tuning); the model must live on `device`.
     pub fn with_model(model: LstmLm, model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
-        let sampler = WindowSampler::new(&corpus.train, config.seq_len, config.seed).ok_or(TrainError::NoData)?;
+        let sampler = WindowSampler::with_heads(&corpus.train, &corpus.train_heads, corpus.window_anchor, config.seq_len, config.seed)
+            .ok_or(TrainError::NoData)?;
         // A model loaded or copied onto a plain device has no gradient tracking: `train()` moves
         // it onto the autodiff device with its parameters trainable (the converse of `valid()`).
         let model = if model.devices().first().is_some_and(|d| d.is_autodiff()) { model } else { model.train() };

@@ -107,8 +107,7 @@ pub async fn time_step(device: &Device) -> Result<f64, String> {
     let corpus = TokenCorpus {
         train: vec![(0..400u16).map(|i| i * 7 % 300 + 3).collect()],
         valid: vec![],
-        train_files: vec![],
-        valid_files: vec![],
+        ..TokenCorpus::default()
     };
     let model = ModelConfig { vocab_size: EventVocab::default().size(), embed: 64, hidden: 128, layers: 1, dropout: 0.0, cell: CellKind::Fused };
     let config = TrainConfig { seq_len: 32, batch: 16, ..TrainConfig::default() };

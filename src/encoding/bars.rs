@@ -1,0 +1,645 @@
+//! Bar-relative note tokens (REMI+: Huang & Yang 2020, with programs and time signatures as in
+//! MidiTok). Each note carries its own duration, so no note can be left hanging, and time is said
+//! against the bar (`BAR`, `METER`, `POSITION`), so the model always knows where the beat is.
+//!
+//! A sequence: `START · [STYLE] · PROGRAM… · [DRUMS] · (BAR · [METER] · (POSITION · note…)…)… · END`.
+//! The head (everything before the first `BAR`) names the style and the instruments that play; it
+//! is repeated at the start of every training window, so generation can be steered by it. A melodic
+//! note is `[PROGRAM] [VELOCITY] PITCH DURATION` (program and velocity only when they change), a
+//! drum hit `[VELOCITY] DRUM` (channel 10, kit piece = key number, no duration).
+
+use super::TokenId;
+use crate::midi::{Note, TimeSignature, DRUM_CHANNEL};
+use serde::{Deserialize, Serialize};
+
+/// Grid steps per beat (quarter note): sixteenths (3), eighth triplets (4), sixteenth triplets (2).
+pub const STEPS_PER_BEAT: u16 = 12;
+/// Durations a note can have, in grid steps: every step up to a beat, then coarser (a quarter beat
+/// up to two beats, half a beat up to four, a beat up to eight, two beats up to sixteen).
+pub const DURATIONS: [u16; 28] =
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 18, 21, 24, 30, 36, 42, 48, 60, 72, 84, 96, 120, 144, 168, 192];
+/// Meters a bar can have (numerator, denominator); a file's other meters take the entry with the
+/// nearest bar length. The longest is 8 beats, so positions run 0..96.
+pub const METERS: [(u8, u8); 16] = [
+    (4, 4), (3, 4), (2, 4), (6, 8), (2, 2), (5, 4), (6, 4), (3, 8),
+    (9, 8), (12, 8), (5, 8), (7, 8), (1, 4), (7, 4), (3, 2), (4, 2),
+];
+pub const MAX_BAR_STEPS: u16 = 8 * STEPS_PER_BEAT;
+/// Style tags a model can hold (the vocabulary's size does not depend on how many are used, so a
+/// fine-tuned model keeps its shape).
+pub const STYLE_SLOTS: usize = 16;
+/// Length given to drum hits (a sixteenth): the kit does not care, the piano roll needs a width.
+pub const DRUM_STEPS: u16 = 3;
+/// Length of a pitch whose duration token never came (only in malformed sequences).
+const DEFAULT_STEPS: u16 = 12;
+
+const BAR: TokenId = 3;
+const DRUMS: TokenId = 4;
+const METER_BASE: TokenId = 5;
+const STYLE_BASE: TokenId = METER_BASE + METERS.len() as TokenId;
+const PROGRAM_BASE: TokenId = STYLE_BASE + STYLE_SLOTS as TokenId;
+const POSITION_BASE: TokenId = PROGRAM_BASE + 128;
+const PITCH_BASE: TokenId = POSITION_BASE + MAX_BAR_STEPS;
+const DRUM_BASE: TokenId = PITCH_BASE + 128;
+const DURATION_BASE: TokenId = DRUM_BASE + 128;
+const VELOCITY_BASE: TokenId = DURATION_BASE + DURATIONS.len() as TokenId;
+
+/// Something that plays: a General MIDI program, or the drum kit on channel 10.
+///
+/// Why the full program and not its family: the user's files name their instruments exactly
+/// (a fretless bass is not a synth bass) and the SoundFont has all 128, so the model hands back the
+/// sound it learned; the vocabulary grows by 128 tokens, which costs little next to the LSTM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Instrument {
+    Program(u8),
+    Drums,
+}
+
+impl Instrument {
+    pub fn of(note: &Note) -> Instrument {
+        if note.drum { Instrument::Drums } else { Instrument::Program(note.program & 0x7F) }
+    }
+
+    /// The General MIDI name ("Acoustic Grand Piano", "Drums").
+    pub fn name(&self) -> &'static str {
+        match self {
+            Instrument::Drums => "Drums",
+            Instrument::Program(p) => crate::midi::program_name(*p),
+        }
+    }
+}
+
+/// A decoded token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarToken {
+    Pad,
+    Start,
+    End,
+    Bar,
+    /// In the head: the drum kit plays.
+    Drums,
+    /// Index into [`METERS`]: the meter of the current bar.
+    Meter(u8),
+    /// Style slot.
+    Style(u8),
+    /// In the head: this program plays; in the body: the following notes are this program.
+    Program(u8),
+    /// Grid step within the bar of the following notes.
+    Position(u16),
+    Pitch(u8),
+    /// A drum hit: kit piece by key number.
+    Drum(u8),
+    /// Index into [`DURATIONS`]: the length of the preceding pitch.
+    Duration(u8),
+    Velocity(u8),
+}
+
+/// What a model should play: optional style tag and instruments (the head of the sequence).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conditioning {
+    pub style: Option<String>,
+    /// `None`: the model chooses (it writes the head itself).
+    pub instruments: Option<Vec<Instrument>>,
+}
+
+/// The vocabulary and what it learned of its corpus: style names, tempo, meter and instruments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BarVocab {
+    pub velocity_bins: u8,
+    /// Names of the style slots in use (at most [`STYLE_SLOTS`]).
+    pub styles: Vec<String>,
+    /// Tempo of generated music: the median of the corpus's files (editable when generating).
+    pub bpm: f64,
+    /// The corpus's most common meter: the first bar of generated music is in it.
+    pub meter: (u8, u8),
+    /// Instruments of the corpus, most notes first (the choices offered when generating).
+    pub instruments: Vec<Instrument>,
+}
+
+impl Default for BarVocab {
+    fn default() -> Self {
+        BarVocab { velocity_bins: 8, styles: Vec::new(), bpm: 120.0, meter: (4, 4), instruments: Vec::new() }
+    }
+}
+
+/// The bar steps of a meter-table entry.
+pub fn meter_steps(index: usize) -> u16 {
+    let (n, d) = METERS[index.min(METERS.len() - 1)];
+    (n as u16 * 4 * STEPS_PER_BEAT) / d as u16
+}
+
+/// The [`METERS`] entry for a time signature: itself, or the one with the nearest bar length.
+pub fn meter_index(numerator: u8, denominator: u8) -> usize {
+    if let Some(i) = METERS.iter().position(|&m| m == (numerator, denominator)) {
+        return i;
+    }
+    let want = numerator.max(1) as f64 * 4.0 / denominator.max(1) as f64 * STEPS_PER_BEAT as f64;
+    (0..METERS.len())
+        .min_by(|&a, &b| (meter_steps(a) as f64 - want).abs().total_cmp(&(meter_steps(b) as f64 - want).abs()))
+        .unwrap_or(0)
+}
+
+/// The nearest duration-table entry to a length in steps (ties go to the shorter).
+pub fn duration_index(steps: i64) -> usize {
+    let s = steps.max(1);
+    (0..DURATIONS.len()).min_by_key(|&i| ((DURATIONS[i] as i64 - s).abs(), i)).unwrap_or(0)
+}
+
+/// Bar lines of a song: (first step, meter index) per bar until `end_step`. A time signature takes
+/// effect at the first bar line at or after it; with none the song is in 4/4 (the MIDI default).
+pub fn bar_lines(time_signatures: &[TimeSignature], end_step: i64) -> Vec<(i64, usize)> {
+    let mut changes: Vec<(i64, usize)> = time_signatures
+        .iter()
+        .map(|t| ((t.beat * STEPS_PER_BEAT as f64).round() as i64, meter_index(t.numerator, t.denominator)))
+        .collect();
+    changes.sort_by_key(|c| c.0);
+    let (mut meter, mut next, mut start) = (0usize, 0usize, 0i64);
+    let mut bars = Vec::new();
+    loop {
+        while next < changes.len() && changes[next].0 <= start {
+            meter = changes[next].1;
+            next += 1;
+        }
+        bars.push((start, meter));
+        start += meter_steps(meter) as i64;
+        if start >= end_step {
+            return bars;
+        }
+    }
+}
+
+fn step(beat: f64) -> i64 {
+    (beat * STEPS_PER_BEAT as f64).round() as i64
+}
+
+impl BarVocab {
+    pub fn size(&self) -> usize {
+        VELOCITY_BASE as usize + self.velocity_bins as usize
+    }
+
+    pub fn start(&self) -> TokenId {
+        1
+    }
+
+    pub fn end(&self) -> TokenId {
+        2
+    }
+
+    pub fn bar(&self) -> TokenId {
+        BAR
+    }
+
+    pub fn id(&self, token: BarToken) -> TokenId {
+        match token {
+            BarToken::Pad => 0,
+            BarToken::Start => 1,
+            BarToken::End => 2,
+            BarToken::Bar => BAR,
+            BarToken::Drums => DRUMS,
+            BarToken::Meter(m) => METER_BASE + (m as TokenId).min(METERS.len() as TokenId - 1),
+            BarToken::Style(s) => STYLE_BASE + (s as TokenId).min(STYLE_SLOTS as TokenId - 1),
+            BarToken::Program(p) => PROGRAM_BASE + (p & 0x7F) as TokenId,
+            BarToken::Position(k) => POSITION_BASE + k.min(MAX_BAR_STEPS - 1),
+            BarToken::Pitch(p) => PITCH_BASE + (p & 0x7F) as TokenId,
+            BarToken::Drum(p) => DRUM_BASE + (p & 0x7F) as TokenId,
+            BarToken::Duration(d) => DURATION_BASE + (d as TokenId).min(DURATIONS.len() as TokenId - 1),
+            BarToken::Velocity(b) => VELOCITY_BASE + b.min(self.velocity_bins - 1) as TokenId,
+        }
+    }
+
+    /// The token for an id; ids past the vocabulary read as padding.
+    pub fn token(&self, id: TokenId) -> BarToken {
+        match id {
+            0 => BarToken::Pad,
+            1 => BarToken::Start,
+            2 => BarToken::End,
+            BAR => BarToken::Bar,
+            DRUMS => BarToken::Drums,
+            i if i < STYLE_BASE => BarToken::Meter((i - METER_BASE) as u8),
+            i if i < PROGRAM_BASE => BarToken::Style((i - STYLE_BASE) as u8),
+            i if i < POSITION_BASE => BarToken::Program((i - PROGRAM_BASE) as u8),
+            i if i < PITCH_BASE => BarToken::Position(i - POSITION_BASE),
+            i if i < DRUM_BASE => BarToken::Pitch((i - PITCH_BASE) as u8),
+            i if i < DURATION_BASE => BarToken::Drum((i - DRUM_BASE) as u8),
+            i if i < VELOCITY_BASE => BarToken::Duration((i - DURATION_BASE) as u8),
+            i if (i as usize) < self.size() => BarToken::Velocity((i - VELOCITY_BASE) as u8),
+            _ => BarToken::Pad,
+        }
+    }
+
+    pub fn velocity_bin(&self, velocity: u8) -> u8 {
+        let v = velocity.clamp(1, 127) as u32 - 1;
+        (v * self.velocity_bins as u32 / 127) as u8
+    }
+
+    /// The velocity a bin decodes to: the middle of its range.
+    pub fn bin_velocity(&self, bin: u8) -> u8 {
+        let bins = self.velocity_bins as u32;
+        let lo = (bin as u32 * 127).div_ceil(bins);
+        let hi = ((bin as u32 + 1) * 127).div_ceil(bins) - 1;
+        ((lo + hi) / 2 + 1).clamp(1, 127) as u8
+    }
+
+    pub fn meter_index(&self) -> usize {
+        meter_index(self.meter.0, self.meter.1)
+    }
+
+    pub fn style_slot(&self, style: &str) -> Option<usize> {
+        self.styles.iter().position(|s| s == style)
+    }
+
+    /// Adds style names to free slots (names already there keep theirs; past 16 they are dropped).
+    pub fn add_styles<'a>(&mut self, styles: impl IntoIterator<Item = &'a str>) {
+        for s in styles {
+            if !s.is_empty() && self.style_slot(s).is_none() && self.styles.len() < STYLE_SLOTS {
+                self.styles.push(s.to_string());
+            }
+        }
+    }
+
+    /// Learns tempo, meter, instruments and style names from a corpus: each file's selected notes,
+    /// its song (for tempo and time signatures) and its style tag.
+    pub fn learn(&mut self, files: &[(&crate::midi::Song, &[Note], Option<&str>)]) {
+        self.add_styles(files.iter().filter_map(|f| f.2));
+        let mut bpms: Vec<f64> = files.iter().filter(|f| !f.1.is_empty()).map(|f| f.0.tempo.initial_bpm()).collect();
+        bpms.sort_by(f64::total_cmp);
+        if let Some(&m) = bpms.get(bpms.len() / 2) {
+            self.bpm = m.clamp(20.0, 400.0);
+        }
+        let mut meter_bars = [0usize; METERS.len()];
+        let mut counts: std::collections::BTreeMap<Instrument, usize> = Default::default();
+        for (song, notes, _) in files {
+            let end = notes.iter().map(|n| step(n.end())).max().unwrap_or(0);
+            if end == 0 {
+                continue;
+            }
+            for (_, m) in bar_lines(&song.time_signatures, end) {
+                meter_bars[m] += 1;
+            }
+            for n in notes.iter() {
+                *counts.entry(Instrument::of(n)).or_default() += 1;
+            }
+        }
+        if let Some(best) = (0..METERS.len()).max_by_key(|&m| (meter_bars[m], usize::MAX - m)).filter(|&m| meter_bars[m] > 0) {
+            self.meter = METERS[best];
+        }
+        let mut list: Vec<(Instrument, usize)> = counts.into_iter().collect();
+        list.sort_by_key(|(i, n)| (usize::MAX - n, *i));
+        self.instruments = list.into_iter().map(|(i, _)| i).collect();
+    }
+
+    /// Snaps notes to what the vocabulary can say: onsets on the grid, durations from the table
+    /// (drum hits [`DRUM_STEPS`]), velocities to bin centres, one note per onset, instrument and
+    /// pitch (the longest). `quantize` → [`encode`](Self::encode) → [`decode`](Self::decode) gives
+    /// these notes back exactly (channels aside: decoding assigns one channel per instrument).
+    pub fn quantize(&self, notes: &[Note]) -> Vec<Note> {
+        let spb = STEPS_PER_BEAT as f64;
+        let mut q: Vec<(i64, u16, Note)> = notes
+            .iter()
+            .map(|n| {
+                let s = step(n.start).max(0);
+                let d = if n.drum { DRUM_STEPS } else { DURATIONS[duration_index(step(n.end()) - s)] };
+                let mut m = n.clone();
+                m.velocity = self.bin_velocity(self.velocity_bin(n.velocity));
+                m.program &= 0x7F;
+                m.pitch &= 0x7F;
+                if m.drum {
+                    m.program = 0;
+                    m.channel = DRUM_CHANNEL;
+                }
+                (s, d, m)
+            })
+            .collect();
+        q.sort_by_key(|(s, d, n)| (*s, n.drum, n.program, n.pitch, u16::MAX - d));
+        q.dedup_by(|b, a| a.0 == b.0 && a.2.drum == b.2.drum && a.2.program == b.2.program && a.2.pitch == b.2.pitch);
+        let mut out: Vec<Note> = q
+            .into_iter()
+            .map(|(s, d, mut n)| {
+                n.start = s as f64 / spb;
+                n.duration = d as f64 / spb;
+                n
+            })
+            .collect();
+        out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)));
+        out
+    }
+
+    /// The head tokens for a conditioning: `START · [STYLE] · PROGRAM… · [DRUMS]` (instruments sorted).
+    pub fn head(&self, style: Option<&str>, instruments: &[Instrument]) -> Vec<TokenId> {
+        let mut out = vec![self.start()];
+        if let Some(slot) = style.and_then(|s| self.style_slot(s)) {
+            out.push(self.id(BarToken::Style(slot as u8)));
+        }
+        let mut sorted = instruments.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        for i in sorted {
+            out.push(match i {
+                Instrument::Program(p) => self.id(BarToken::Program(p)),
+                Instrument::Drums => DRUMS,
+            });
+        }
+        out
+    }
+
+    /// Notes → `[head…, BAR, …, END]`, bars from `time_signatures`. The head names `style` and the
+    /// instruments the notes use. Notes should come from [`quantize`](Self::quantize).
+    pub fn encode(&self, notes: &[Note], time_signatures: &[TimeSignature], style: Option<&str>) -> Vec<TokenId> {
+        let notes = self.quantize(notes);
+        let mut instruments: Vec<Instrument> = notes.iter().map(Instrument::of).collect();
+        instruments.sort();
+        instruments.dedup();
+        let mut tokens = self.head(style, &instruments);
+        let mut order: Vec<(i64, &Note)> = notes.iter().map(|n| (step(n.start), n)).collect();
+        // Within an onset: melodic instruments by program, each from the top note down (melody
+        // first, as Polyphony RNN and BachBot order chords), then the drums.
+        order.sort_by_key(|(s, n)| (*s, n.drum, n.program, 255 - n.pitch));
+        let end = order.last().map_or(1, |(s, _)| s + 1);
+        let bars = bar_lines(time_signatures, end);
+        let (mut program, mut velocity, mut meter) = (None, None, None);
+        let mut k = 0;
+        for (b, &(bar_start, m)) in bars.iter().enumerate() {
+            let bar_end = bars.get(b + 1).map_or(i64::MAX, |x| x.0);
+            tokens.push(BAR);
+            if meter != Some(m) {
+                tokens.push(self.id(BarToken::Meter(m as u8)));
+                meter = Some(m);
+            }
+            let mut position = None;
+            while k < order.len() && order[k].0 < bar_end {
+                let (s, n) = order[k];
+                if position != Some(s) {
+                    tokens.push(self.id(BarToken::Position((s - bar_start) as u16)));
+                    position = Some(s);
+                }
+                if !n.drum && program != Some(n.program) {
+                    tokens.push(self.id(BarToken::Program(n.program)));
+                    program = Some(n.program);
+                }
+                let bin = self.velocity_bin(n.velocity);
+                if velocity != Some(bin) {
+                    tokens.push(self.id(BarToken::Velocity(bin)));
+                    velocity = Some(bin);
+                }
+                if n.drum {
+                    tokens.push(self.id(BarToken::Drum(n.pitch)));
+                } else {
+                    tokens.push(self.id(BarToken::Pitch(n.pitch)));
+                    tokens.push(self.id(BarToken::Duration(duration_index(step(n.duration)) as u8)));
+                }
+                k += 1;
+            }
+        }
+        tokens.push(self.end());
+        tokens
+    }
+
+    /// The opening `beats` of a song as a primer (notes cut at the boundary, its own instruments in
+    /// the head, no END): the model continues the file in its own instruments and meter.
+    pub fn primer(&self, notes: &[Note], time_signatures: &[TimeSignature], beats: f64, style: Option<&str>) -> Vec<TokenId> {
+        let opening: Vec<Note> = notes
+            .iter()
+            .filter(|n| n.start < beats)
+            .map(|n| Note { duration: n.duration.min(beats - n.start), ..n.clone() })
+            .collect();
+        let mut tokens = self.encode(&opening, time_signatures, style);
+        tokens.pop();
+        tokens
+    }
+
+    /// The tokens generation starts from for a conditioning. With instruments chosen the head is
+    /// closed (`… BAR METER`) so the model plays exactly those; without, it writes the head itself.
+    pub fn prompt(&self, conditioning: &Conditioning) -> Vec<TokenId> {
+        let style = conditioning.style.as_deref();
+        match &conditioning.instruments {
+            Some(list) if !list.is_empty() => {
+                let mut t = self.head(style, list);
+                t.push(BAR);
+                t.push(self.id(BarToken::Meter(self.meter_index() as u8)));
+                t
+            }
+            _ => self.head(style, &[]),
+        }
+    }
+
+    /// Tokens → notes, for any token sequence (a model's output included): every `PITCH` and
+    /// `DRUM` gives one whole note no longer than the longest duration; a pitch whose duration never
+    /// comes lasts a beat. Each instrument gets its own channel (drums on 10). Seconds assume `bpm`.
+    pub fn decode(&self, tokens: &[TokenId], bpm: f64) -> Vec<Note> {
+        let sec_per_beat = 60.0 / bpm;
+        let spb = STEPS_PER_BEAT as f64;
+        let mut notes: Vec<Note> = Vec::new();
+        let (mut head_program, mut in_head) = (None, true);
+        let (mut bar_start, mut bar_len, mut seen_bar) = (0i64, meter_steps(self.meter_index()) as i64, false);
+        let (mut onset, mut program, mut velocity) = (0i64, None::<u8>, self.bin_velocity(self.velocity_bin(80)));
+        let mut pending: Option<(i64, u8, u8, u8)> = None;
+        let make = |start: i64, steps: u16, pitch: u8, program: u8, velocity: u8, drum: bool| {
+            let (b0, d) = (start as f64 / spb, steps as f64 / spb);
+            Note {
+                pitch,
+                velocity,
+                start: b0,
+                duration: d,
+                start_s: b0 * sec_per_beat,
+                duration_s: d * sec_per_beat,
+                channel: if drum { DRUM_CHANNEL } else { 0 },
+                program: if drum { 0 } else { program },
+                drum,
+                track: 0,
+            }
+        };
+        let flush = |pending: &mut Option<(i64, u8, u8, u8)>, notes: &mut Vec<Note>, steps: u16| {
+            if let Some((s, p, prog, v)) = pending.take() {
+                notes.push(make(s, steps, p, prog, v, false));
+            }
+        };
+        for &id in tokens {
+            let token = self.token(id);
+            if !matches!(token, BarToken::Duration(_)) {
+                flush(&mut pending, &mut notes, DEFAULT_STEPS);
+            }
+            match token {
+                BarToken::Pad | BarToken::Start | BarToken::Drums | BarToken::Style(_) => {}
+                BarToken::End => break,
+                BarToken::Bar => {
+                    if seen_bar {
+                        bar_start += bar_len;
+                    }
+                    seen_bar = true;
+                    in_head = false;
+                    onset = bar_start;
+                }
+                BarToken::Meter(m) => bar_len = meter_steps(m as usize) as i64,
+                BarToken::Position(k) => onset = bar_start + k as i64,
+                BarToken::Program(p) if in_head => {
+                    head_program.get_or_insert(p);
+                }
+                BarToken::Program(p) => program = Some(p),
+                BarToken::Velocity(b) => velocity = self.bin_velocity(b),
+                BarToken::Pitch(p) => pending = Some((onset, p, program.or(head_program).unwrap_or(0), velocity)),
+                BarToken::Duration(d) => flush(&mut pending, &mut notes, DURATIONS[(d as usize).min(DURATIONS.len() - 1)]),
+                BarToken::Drum(p) => notes.push(make(onset, DRUM_STEPS, p, 0, velocity, true)),
+            }
+        }
+        flush(&mut pending, &mut notes, DEFAULT_STEPS);
+        assign_channels(&mut notes);
+        notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)));
+        notes
+    }
+
+    /// The time signatures a token sequence's bars spell (one at each meter change).
+    pub fn time_signatures(&self, tokens: &[TokenId]) -> Vec<TimeSignature> {
+        let (mut bar_start, mut bar_len, mut seen) = (0i64, meter_steps(self.meter_index()) as i64, false);
+        let mut current = None;
+        let mut out: Vec<TimeSignature> = Vec::new();
+        for &id in tokens {
+            match self.token(id) {
+                BarToken::End => break,
+                BarToken::Bar => {
+                    if seen {
+                        bar_start += bar_len;
+                    }
+                    seen = true;
+                }
+                BarToken::Meter(m) if seen => {
+                    bar_len = meter_steps(m as usize) as i64;
+                    if current != Some(m) {
+                        current = Some(m);
+                        let (numerator, denominator) = METERS[m as usize];
+                        let beat = bar_start as f64 / STEPS_PER_BEAT as f64;
+                        out.retain(|t| t.beat != beat);
+                        out.push(TimeSignature { beat, numerator, denominator });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// One channel per instrument in order of first use, skipping channel 10 (drums' own); past 15
+/// instruments channels are shared.
+fn assign_channels(notes: &mut [Note]) {
+    let mut order: Vec<u8> = Vec::new();
+    let mut sorted: Vec<usize> = (0..notes.len()).collect();
+    sorted.sort_by(|&a, &b| notes[a].start.total_cmp(&notes[b].start));
+    for i in sorted {
+        let n = &mut notes[i];
+        if n.drum {
+            continue;
+        }
+        let k = order.iter().position(|&p| p == n.program).unwrap_or_else(|| {
+            order.push(n.program);
+            order.len() - 1
+        });
+        let k = (k % 15) as u8;
+        n.channel = if k >= DRUM_CHANNEL { k + 1 } else { k };
+    }
+}
+
+/// Which tokens may come next while generating: well-formed bars (positions forward and inside the
+/// bar, a duration after every pitch, the corpus's meter in the first bar), and only the
+/// instruments the head names. Also counts beats, so generation can stop at a bar line.
+#[derive(Debug, Clone)]
+pub struct BarGrammar {
+    vocab: BarVocab,
+    in_head: bool,
+    style_seen: bool,
+    head_programs: Vec<u8>,
+    head_drums: bool,
+    last: BarToken,
+    bars: usize,
+    bar_len: u16,
+    /// Beats before the current bar.
+    beats_done: f64,
+    position: Option<u16>,
+    program: Option<u8>,
+}
+
+impl BarGrammar {
+    pub fn new(vocab: &BarVocab) -> BarGrammar {
+        BarGrammar {
+            vocab: vocab.clone(),
+            in_head: true,
+            style_seen: false,
+            head_programs: Vec::new(),
+            head_drums: false,
+            last: BarToken::Pad,
+            bars: 0,
+            bar_len: meter_steps(vocab.meter_index()),
+            beats_done: 0.0,
+            position: None,
+            program: None,
+        }
+    }
+
+    /// Whether the corpus had this instrument (a model writing its own head picks among those).
+    fn learned(&self, instrument: Instrument) -> bool {
+        self.vocab.instruments.is_empty() || self.vocab.instruments.contains(&instrument)
+    }
+
+    fn head_named_any(&self) -> bool {
+        self.head_drums || !self.head_programs.is_empty()
+    }
+
+    /// Beats up to the end of the current bar (0 before the first bar).
+    pub fn beats_at_bar_end(&self) -> f64 {
+        if self.bars == 0 { 0.0 } else { self.beats_done + self.bar_len as f64 / STEPS_PER_BEAT as f64 }
+    }
+
+    pub fn push(&mut self, id: TokenId) {
+        let token = self.vocab.token(id);
+        match token {
+            BarToken::Style(_) => self.style_seen = true,
+            BarToken::Program(p) if self.in_head => self.head_programs.push(p),
+            BarToken::Program(p) => self.program = Some(p),
+            BarToken::Drums => self.head_drums = true,
+            BarToken::Bar => {
+                if self.bars > 0 {
+                    self.beats_done += self.bar_len as f64 / STEPS_PER_BEAT as f64;
+                }
+                self.bars += 1;
+                self.in_head = false;
+                self.position = None;
+            }
+            BarToken::Meter(m) => self.bar_len = meter_steps(m as usize),
+            BarToken::Position(k) => self.position = Some(k),
+            _ => {}
+        }
+        self.last = token;
+    }
+
+    pub fn allowed(&self, id: TokenId) -> bool {
+        let token = self.vocab.token(id);
+        if matches!(self.last, BarToken::Pitch(_)) {
+            return matches!(token, BarToken::Duration(_));
+        }
+        if self.in_head {
+            return match token {
+                BarToken::Style(s) => !self.style_seen && !self.head_named_any() && (s as usize) < self.vocab.styles.len(),
+                BarToken::Program(p) => {
+                    !self.head_drums && self.head_programs.last().is_none_or(|&q| p > q) && self.learned(Instrument::Program(p))
+                }
+                BarToken::Drums => !self.head_drums && self.learned(Instrument::Drums),
+                BarToken::Bar => self.head_named_any(),
+                _ => false,
+            };
+        }
+        if self.bars == 1 && self.last == BarToken::Bar {
+            return token == BarToken::Meter(self.vocab.meter_index() as u8);
+        }
+        let placed = self.position.is_some();
+        match token {
+            BarToken::Pad | BarToken::Start | BarToken::Style(_) | BarToken::Drums | BarToken::Duration(_) => false,
+            BarToken::End | BarToken::Bar => true,
+            BarToken::Meter(_) => self.last == BarToken::Bar,
+            BarToken::Position(k) => k < self.bar_len && self.position.is_none_or(|p| k > p),
+            BarToken::Program(p) => placed && (!self.head_named_any() || self.head_programs.contains(&p)),
+            BarToken::Velocity(_) => placed && !matches!(self.last, BarToken::Velocity(_)),
+            // Before any body PROGRAM a pitch is the head's first program (as decoding reads it).
+            BarToken::Pitch(_) => placed && (self.program.is_some() || !self.head_programs.is_empty()),
+            BarToken::Drum(_) => placed && (!self.head_named_any() || self.head_drums),
+        }
+    }
+}

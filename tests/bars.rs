@@ -1,0 +1,259 @@
+//! The bar vocabulary (REMI+ with instruments and drums): exact round trips across meters and
+//! instruments, whole notes from any token sequence, MIDI files with one track per instrument,
+//! training windows that repeat the head, and conditioning that changes what is generated.
+
+mod common;
+use cantor::encoding::bars::{bar_lines, meter_index, DURATIONS, STEPS_PER_BEAT};
+use cantor::encoding::corpus::{bar_corpus, learn_bar_vocab, style_from_path, CorpusOptions, NoteFilter};
+use cantor::encoding::{BarToken, BarVocab, Conditioning, Instrument, MusicVocab};
+use cantor::generate::{generate, GenerateConfig, SamplingParams};
+use cantor::midi::{read_song, write_song, Note, Song, TempoMap, TimeSignature};
+use cantor::model::{CellKind, ModelConfig};
+use cantor::train::{block_on, Control, TrainConfig, Trainer, WindowSampler};
+use burn::prelude::Device;
+
+fn note(pitch: u8, start: f64, duration: f64, velocity: u8, program: u8, drum: bool) -> Note {
+    Note { pitch, velocity, start, duration, start_s: 0.0, duration_s: 0.0, channel: if drum { 9 } else { 0 }, program, drum, track: 0 }
+}
+
+/// What must survive a round trip: onset and length on the grid, pitch, velocity, instrument.
+fn shape(notes: &[Note]) -> Vec<(i64, u8, bool, u8, i64, u8)> {
+    let g = |b: f64| (b * STEPS_PER_BEAT as f64).round() as i64;
+    let mut v: Vec<_> = notes.iter().map(|n| (g(n.start), n.pitch, n.drum, n.program, g(n.duration), n.velocity)).collect();
+    v.sort();
+    v
+}
+
+fn ts(beat: f64, numerator: u8, denominator: u8) -> TimeSignature {
+    TimeSignature { beat, numerator, denominator }
+}
+
+/// A little band across three meters: piano chords, a bass line, drums.
+fn band() -> (Vec<Note>, Vec<TimeSignature>) {
+    let mut notes = Vec::new();
+    for bar in 0..6 {
+        let b = bar as f64 * 3.0;
+        notes.push(note(60 + bar, b, 1.0, 90, 0, false));
+        notes.push(note(64 + bar, b, 1.0, 70, 0, false));
+        notes.push(note(36 + bar, b + 0.5, 0.5, 100, 33, false));
+        notes.push(note(36, b, 0.25, 110, 0, true)); // kick
+        notes.push(note(42, b + 1.0 / 3.0, 0.25, 60, 0, true)); // hi-hat on a triplet
+    }
+    notes.push(note(72, 7.25, 9.0, 20, 0, false)); // long note, crosses bar lines
+    notes.push(note(79, 0.0, 40.0, 127, 40, false)); // longer than the longest duration
+    (notes, vec![ts(0.0, 4, 4), ts(8.0, 3, 4), ts(14.0, 6, 8)])
+}
+
+#[test]
+fn notes_round_trip_exactly_for_every_instrument_and_drums_across_meter_changes() {
+    let v = BarVocab::default();
+    let (notes, meters) = band();
+    let q = v.quantize(&notes);
+    let tokens = v.encode(&q, &meters, None);
+    assert_eq!(tokens[0], v.start());
+    assert_eq!(*tokens.last().unwrap(), v.end());
+    let back = v.decode(&tokens, 120.0);
+    assert_eq!(shape(&back), shape(&q));
+    // Drum hits stay drums on channel 10; each other instrument has a channel of its own.
+    assert!(back.iter().filter(|n| n.drum).all(|n| n.channel == 9));
+    let ch = |p: u8| back.iter().find(|n| !n.drum && n.program == p).unwrap().channel;
+    assert!(ch(0) != ch(33) && ch(0) != ch(40) && ch(33) != ch(40) && ch(0) != 9 && ch(33) != 9);
+    // The longest note was cut to the longest duration; nothing else changed length.
+    let max = *DURATIONS.last().unwrap() as f64 / STEPS_PER_BEAT as f64;
+    assert!(q.iter().any(|n| n.program == 40 && n.duration == max));
+    // The bars keep their meters: 4/4 from 0, 3/4 from beat 8, 6/8 from the first bar line after 14.
+    let spelled = v.time_signatures(&tokens);
+    assert_eq!(spelled, vec![ts(0.0, 4, 4), ts(8.0, 3, 4), ts(14.0, 6, 8)]);
+    // Positions are said against the bar: the note at beat 8.5 (second bar line + 0.5) is at 6.
+    let bars = bar_lines(&meters, 30 * 12);
+    assert_eq!(&bars[..4], &[(0, 0), (48, 0), (96, meter_index(3, 4)), (132, meter_index(3, 4))]);
+}
+
+#[test]
+fn a_meter_change_off_the_bar_line_takes_effect_at_the_next_one() {
+    let bars = bar_lines(&[ts(0.0, 4, 4), ts(5.0, 3, 4)], 20 * 12);
+    assert_eq!(bars[1], (48, 0), "beat 4 is still 4/4");
+    assert_eq!(bars[2], (96, meter_index(3, 4)), "3/4 starts at the bar line at beat 8");
+    // A meter outside the table takes the one with the nearest bar length (11/8 = 5.5 beats → 5/4 or 6/4).
+    let m = meter_index(11, 8);
+    assert!([meter_index(5, 4), meter_index(6, 4)].contains(&m));
+}
+
+#[test]
+fn real_files_round_trip_through_bar_tokens() {
+    let v = BarVocab::default();
+    for name in ["test-karaoke-kar.mid", "test-multichannel-chords-3.mid", "test-all-gm-sounds.mid", "test-all-gm-percussion.mid", "test-sysex-gs-40-1x-15-drum-part-change.mid"] {
+        let song = read_song(&common::jazz_soft(name)).unwrap();
+        let q = v.quantize(&NoteFilter::default().select(&song));
+        assert!(!q.is_empty(), "{name}");
+        let tokens = v.encode(&q, &song.time_signatures, None);
+        assert_eq!(shape(&v.decode(&tokens, 120.0)), shape(&q), "{name}");
+    }
+}
+
+#[test]
+fn any_token_sequence_decodes_to_whole_notes_no_longer_than_the_longest_duration() {
+    let v = BarVocab::default();
+    let max = *DURATIONS.last().unwrap() as f64 / STEPS_PER_BEAT as f64;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for trial in 0..300 {
+        let len = 1 + trial * 3;
+        let tokens: Vec<u16> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % (v.size() as u64 + 5)) as u16 // a few ids past the vocabulary too
+            })
+            .collect();
+        let notes = v.decode(&tokens, 100.0);
+        let pitches = tokens.iter().filter(|&&t| matches!(v.token(t), BarToken::Pitch(_) | BarToken::Drum(_))).count();
+        let ended = tokens.iter().position(|&t| t == v.end());
+        if ended.is_none() {
+            assert_eq!(notes.len(), pitches, "every pitch and drum token is one note");
+        }
+        for n in &notes {
+            assert!(n.duration > 0.0 && n.duration <= max + 1e-9, "{n:?}");
+            assert!(n.start >= 0.0 && n.pitch < 128);
+            assert_eq!(n.drum, n.channel == 9, "drums and only drums on channel 10: {n:?}");
+            assert!((n.duration_s - n.duration * 0.6).abs() < 1e-9, "seconds follow the tempo");
+        }
+    }
+}
+
+#[test]
+fn a_two_instrument_file_with_drums_round_trips_through_midi() {
+    let v = BarVocab::default();
+    let (notes, meters) = band();
+    let decoded = v.decode(&v.encode(&v.quantize(&notes), &meters, None), 120.0);
+    let mut song = Song::new(decoded.clone());
+    song.tempo = TempoMap::constant(100.0);
+    song.time_signatures = meters.clone();
+    song.retime();
+    let back = read_song(&write_song(&song)).unwrap();
+    // One track per instrument (plus the conductor), drums on channel 10, programs kept.
+    let instruments: std::collections::BTreeSet<Instrument> = back.notes.iter().map(Instrument::of).collect();
+    assert_eq!(instruments.into_iter().collect::<Vec<_>>(), vec![Instrument::Program(0), Instrument::Program(33), Instrument::Program(40), Instrument::Drums]);
+    assert_eq!(back.tracks.iter().filter(|t| t.notes > 0).count(), 4);
+    assert!(back.notes.iter().filter(|n| n.drum).all(|n| n.channel == 9));
+    assert_eq!(shape(&v.quantize(&back.notes)), shape(&decoded));
+    assert_eq!(back.time_signatures.iter().map(|t| (t.numerator, t.denominator)).collect::<Vec<_>>(), vec![(4, 4), (3, 4), (6, 8)]);
+}
+
+#[test]
+fn the_vocabulary_learns_tempo_meter_instruments_and_styles_from_the_corpus() {
+    let (notes, _) = band();
+    let mk = |bpm: f64, meter: (u8, u8)| {
+        let mut s = Song::new(notes.clone());
+        s.tempo = TempoMap::constant(bpm);
+        s.time_signatures = vec![ts(0.0, meter.0, meter.1)];
+        s
+    };
+    let songs = vec![mk(90.0, (3, 4)), mk(100.0, (3, 4)), mk(140.0, (4, 4))];
+    let styles = vec![Some("waltz".to_string()), Some("waltz".to_string()), Some("rock".to_string())];
+    let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
+    let v = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    assert_eq!(v.bpm, 100.0, "median tempo");
+    assert_eq!(v.meter, (3, 4));
+    assert_eq!(v.styles, vec!["waltz", "rock"]);
+    assert_eq!(v.instruments[0], Instrument::Program(0), "most notes first");
+    assert!(v.instruments.contains(&Instrument::Drums));
+    // A piano reduction leaves one instrument and no drums.
+    let piano = CorpusOptions { filter: NoteFilter { piano: true, ..NoteFilter::default() }, ..options.clone() };
+    let p = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &piano);
+    assert_eq!(p.instruments, vec![Instrument::Program(0)]);
+    // Every training sequence's head names its style and instruments, before the first bar.
+    let corpus = bar_corpus(&songs, &styles, &v, &options);
+    for (seq, &head) in corpus.train.iter().zip(&corpus.train_heads) {
+        assert_eq!(seq[head], v.bar());
+        assert!(matches!(v.token(seq[1]), BarToken::Style(_)));
+        assert!(seq[..head].contains(&v.id(BarToken::Drums)));
+    }
+    assert_eq!(style_from_path("ragtime/maple.mid").as_deref(), Some("ragtime"));
+    assert_eq!(style_from_path("music/chorales/bwv1.mid").as_deref(), Some("chorales"));
+    assert_eq!(style_from_path("maple.mid"), None);
+}
+
+#[test]
+fn training_windows_repeat_the_head_and_start_at_a_bar_line() {
+    let v = BarVocab::default();
+    let (notes, meters) = band();
+    let mut seqs = Vec::new();
+    let mut heads = Vec::new();
+    for style in [None, Some("x")] {
+        let mut v = v.clone();
+        v.add_styles(["x"]);
+        let t = v.encode(&notes, &meters, style);
+        heads.push(t.iter().position(|&x| x == v.bar()).unwrap());
+        seqs.push(t);
+    }
+    let mut sampler = WindowSampler::with_heads(&seqs, &heads, Some(v.bar()), 24, 1).unwrap();
+    let (_, ids) = sampler.batch(64, &Device::flex());
+    for w in ids.chunks(25) {
+        let w: Vec<u16> = w.iter().map(|&t| t as u16).collect();
+        let which = if w[..heads[1]] == seqs[1][..heads[1]] { 1 } else { 0 };
+        assert_eq!(&w[..heads[which]], &seqs[which][..heads[which]], "a window opens with its sequence's head");
+        assert_eq!(w[heads[which]], v.bar(), "then a bar line");
+    }
+}
+
+/// A corpus of two styles that differ plainly: "low" plays in the bass, "high" up high.
+fn two_styles() -> (Vec<Song>, Vec<Option<String>>) {
+    let mut songs = Vec::new();
+    let mut styles = Vec::new();
+    for k in 0..12u8 {
+        for (style, base) in [("low", 36u8), ("high", 76u8)] {
+            let notes: Vec<Note> = (0..32).map(|i| note(base + [0, 4, 7, 4][(i % 4) as usize] + k % 3, i as f64 * 0.5, 0.5, 80, 0, false)).collect();
+            songs.push(Song::new(notes));
+            styles.push(Some(style.to_string()));
+        }
+    }
+    (songs, styles)
+}
+
+fn train_small(songs: &[Song], styles: &[Option<String>]) -> (cantor::model::LstmLm, BarVocab) {
+    let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), songs, styles, &options);
+    let corpus = bar_corpus(songs, styles, &vocab, &options);
+    let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused };
+    let tc = TrainConfig { seq_len: 48, batch: 16, lr: 1e-2, warmup_steps: 5, max_epochs: 1, steps_per_epoch: Some(400), seed: 3, ..TrainConfig::default() };
+    let mut t = Trainer::new(config, tc, &corpus, &Device::flex()).unwrap();
+    block_on(t.run(|_| Control::Continue)).unwrap();
+    (t.best_model(), vocab)
+}
+
+#[test]
+fn a_style_tag_and_an_instrument_choice_change_what_is_generated() {
+    let (songs, styles) = two_styles();
+    let (model, vocab) = train_small(&songs, &styles);
+    let music = MusicVocab::Bars(vocab.clone());
+    let config = |seed| GenerateConfig {
+        sampling: SamplingParams { seed, ..SamplingParams::default() },
+        max_tokens: 400,
+        max_beats: Some(8.0),
+        bpm: vocab.bpm,
+        ..GenerateConfig::default()
+    };
+    let mean_pitch = |style: &str| {
+        let mut all = Vec::new();
+        for seed in 1..=4 {
+            let prompt = music.prompt(&Conditioning { style: Some(style.into()), instruments: None });
+            let g = block_on(generate(&model, &music, &prompt, &config(seed), &Device::flex(), |_| {})).unwrap();
+            all.extend(g.notes.iter().map(|n| n.pitch as f64));
+        }
+        assert!(!all.is_empty(), "style {style} generated nothing");
+        all.iter().sum::<f64>() / all.len() as f64
+    };
+    let (low, high) = (mean_pitch("low"), mean_pitch("high"));
+    assert!(low < 55.0 && high > 70.0, "the style tag steers the register: low {low:.1}, high {high:.1}");
+
+    // Choosing instruments closes the head: only those play (here a bass the corpus never had).
+    let prompt = music.prompt(&Conditioning { style: Some("high".into()), instruments: Some(vec![Instrument::Program(33)]) });
+    let g = block_on(generate(&model, &music, &prompt, &config(1), &Device::flex(), |_| {})).unwrap();
+    assert!(!g.notes.is_empty());
+    assert!(g.notes.iter().all(|n| n.program == 33 && !n.drum), "only the chosen instrument plays");
+    // Bars in the corpus's meter, and the length asked for, to the bar line.
+    let last_bar = g.notes.iter().map(|n| n.start).fold(0.0, f64::max);
+    assert!(last_bar < 8.0, "nothing starts past the requested 8 beats: {last_bar}");
+    assert_eq!(music.time_signatures(&g.tokens)[0], ts(0.0, 4, 4));
+}
