@@ -7,7 +7,7 @@
 //! check), while postcard takes milliseconds and carries model files as raw bytes.
 
 use crate::encoding::corpus::TokenCorpus;
-use crate::encoding::EventVocab;
+use crate::encoding::MusicVocab;
 use crate::generate::GenerateConfig;
 use crate::midi::Note;
 use crate::model::{ModelConfig, TrainingSummary};
@@ -33,7 +33,8 @@ pub enum ToWorker {
         corpus: TokenCorpusMsg,
         model: ModelConfig,
         config: TrainConfig,
-        vocab: EventVocab,
+        /// The vocabulary the corpus was tokenised with (saved in the model file).
+        vocab: MusicVocab,
         #[serde(with = "serde_bytes")]
         init_model: Option<Vec<u8>>,
     },
@@ -105,17 +106,19 @@ pub enum FromWorker {
 pub struct TokenCorpusMsg {
     pub train: Vec<Vec<u16>>,
     pub valid: Vec<Vec<u16>>,
+    pub train_heads: Vec<usize>,
+    pub window_anchor: Option<u16>,
 }
 
 impl From<&TokenCorpus> for TokenCorpusMsg {
     fn from(c: &TokenCorpus) -> Self {
-        TokenCorpusMsg { train: c.train.clone(), valid: c.valid.clone() }
+        TokenCorpusMsg { train: c.train.clone(), valid: c.valid.clone(), train_heads: c.train_heads.clone(), window_anchor: c.window_anchor }
     }
 }
 
 impl From<TokenCorpusMsg> for TokenCorpus {
     fn from(m: TokenCorpusMsg) -> Self {
-        TokenCorpus { train: m.train, valid: m.valid, train_files: vec![], valid_files: vec![], ..Default::default() }
+        TokenCorpus { train: m.train, valid: m.valid, train_heads: m.train_heads, window_anchor: m.window_anchor, ..Default::default() }
     }
 }
 

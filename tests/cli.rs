@@ -90,3 +90,87 @@ fn train_without_usable_files_says_why() {
     assert!(err.contains("the file is empty"), "{err}");
     assert!(err.contains("no readable MIDI files"), "{err}");
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+#[test]
+fn a_band_file_with_drums_trains_a_model_that_generates_a_band() {
+    let tmp = std::env::temp_dir().join(format!("cantor-cli-band-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (model, clip) = (tmp.join("band.cantor"), tmp.join("band.mid"));
+    let out = cantor()
+        .arg("train")
+        .arg(fixture("band.mid"))
+        .args(["--out", model.to_str().unwrap()])
+        .args(["--embed", "16", "--hidden", "32", "--layers", "1", "--epochs", "1", "--steps-per-epoch", "10", "--seq-len", "32", "--batch", "4", "--transpose", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = cantor().arg("generate").arg(&model).arg("--list").output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains("drums") && listed.contains("Bass"), "{listed}");
+    assert!(listed.contains("124 bpm"), "the tempo comes from the file: {listed}");
+    // Ask for the whole band: drums, bass, guitar, keys.
+    let out = cantor()
+        .arg("generate")
+        .arg(&model)
+        .args(["--out", clip.to_str().unwrap(), "--beats", "16", "--seed", "2", "--instruments", "drums,bass,guitar,piano"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let song = cantor::midi::read_song(&std::fs::read(&clip).unwrap()).unwrap();
+    let mut programs: Vec<u8> = song.notes.iter().filter(|n| !n.drum).map(|n| n.program).collect();
+    programs.sort();
+    programs.dedup();
+    assert!(programs.len() >= 2, "more than one melodic instrument: {programs:?}");
+    assert!(song.notes.iter().any(|n| n.drum && n.channel == 9), "drums on channel 10");
+    assert!(song.tracks.iter().filter(|t| t.notes > 0).count() >= 3, "one track per instrument");
+    assert!((song.tempo.initial_bpm() - 124.0).abs() < 0.5, "plays at the corpus's tempo");
+    // A narrowed model: melody only learns one line and no drums.
+    let melody = tmp.join("melody.cantor");
+    let out = cantor()
+        .arg("train")
+        .arg(fixture("band.mid"))
+        .args(["--out", melody.to_str().unwrap(), "--melody"])
+        .args(["--embed", "8", "--hidden", "16", "--layers", "1", "--epochs", "1", "--steps-per-epoch", "2", "--seq-len", "16", "--batch", "2", "--transpose", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8(cantor().arg("generate").arg(&melody).arg("--list").output().unwrap().stdout).unwrap();
+    assert!(!listed.contains("drums"), "{listed}");
+    // Unknown instruments and styles are refused with a sentence.
+    let bad = cantor().arg("generate").arg(&model).args(["--out", "/tmp/x.mid", "--instruments", "kazoo"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no General MIDI instrument is called \"kazoo\""));
+    let bad = cantor().arg("generate").arg(&model).args(["--out", "/tmp/x.mid", "--style", "polka"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("knows no style \"polka\""));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn a_model_made_with_the_first_vocabulary_still_generates_and_fine_tunes() {
+    let tmp = std::env::temp_dir().join(format!("cantor-cli-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let v1 = fixture("starter-v1.cantor");
+    let file = cantor::model::ModelFile::from_bytes(&std::fs::read(&v1).unwrap()).unwrap();
+    assert!(matches!(file.vocab, cantor::encoding::Vocab::Events(_)), "the fixture is a first-vocabulary model");
+    let clip = tmp.join("v1.mid");
+    let out = cantor().arg("generate").arg(&v1).args(["--out", clip.to_str().unwrap(), "--beats", "8", "--seed", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!cantor::midi::read_song(&std::fs::read(&clip).unwrap()).unwrap().notes.is_empty());
+    // Fine-tuning keeps its vocabulary.
+    let tuned = tmp.join("tuned.cantor");
+    let dir = common::shared("midi/jazz-soft-test-midi-files");
+    let out = cantor()
+        .arg("train")
+        .arg(dir.join("test-c-major-scale.mid"))
+        .args(["--init", v1.to_str().unwrap(), "--out", tuned.to_str().unwrap(), "--epochs", "1", "--steps-per-epoch", "1", "--seq-len", "16", "--batch", "2", "--transpose", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tuned = cantor::model::ModelFile::from_bytes(&std::fs::read(&tuned).unwrap()).unwrap();
+    assert_eq!(tuned.vocab, file.vocab);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -283,3 +283,17 @@ fn random_and_mutated_links_never_panic() {
         let _ = share::decode(&format!("c1.{}", URL_SAFE_NO_PAD.encode(&junk)));
     }
 }
+
+/// A link made by the first release of the format (kept as text): it must open for good.
+const V1_LINK: &str = "c1.eNrjYQCDCAcWBkYGBg0GRQYWBgY2NmYeFTYVGw_tigCNFAZGJmYGADVcA2k";
+
+#[test]
+fn links_already_out_still_open_with_their_instruments_and_drums() {
+    let clip = share::decode(V1_LINK).unwrap();
+    assert_eq!(clip.bpm, 96.0);
+    let got: Vec<(u8, f64, f64, u8, bool)> = clip.notes.iter().map(|n| (n.pitch, n.start, n.duration, n.program, n.drum)).collect();
+    assert_eq!(got, vec![(36, 0.0, 0.25, 0, true), (60, 0.0, 1.0, 0, false), (72, 0.5, 3.0, 40, false), (43, 1.0, 0.5, 33, false)]);
+    assert!(clip.notes.iter().filter(|n| n.drum).all(|n| n.channel == 9));
+    // And the encoder still writes exactly that link for that clip.
+    assert_eq!(share::encode(&clip).unwrap(), V1_LINK);
+}

@@ -223,6 +223,10 @@ struct BenchArgs {
     /// Let the model put probability on unordered frames (off: pitches within a frame ascend).
     #[arg(long)]
     no_frame_mask: bool,
+    /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
+    /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
+    #[arg(long)]
+    export_midi: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -599,7 +603,7 @@ fn generate_cmd(a: GenerateArgs) -> Res {
         }
         None => vocab.prompt(&conditioning),
     };
-    let bpm = a.bpm.unwrap_or(vocab.bpm());
+    let bpm = a.bpm.unwrap_or(vocab.bpm_for(conditioning.style.as_deref()));
     if !(20.0..=400.0).contains(&bpm) {
         return Err(format!("a tempo of {bpm} bpm is out of range (20–400)").into());
     }
@@ -659,6 +663,21 @@ fn bench(a: BenchArgs) -> Res {
         data.test.len(),
         PianoRollDataset::frames(&data.test)
     );
+    if let Some(dir) = &a.export_midi {
+        let beats_per_frame = if matches!(a.dataset, Dataset::Jsb) { 1.0 } else { 0.5 };
+        std::fs::create_dir_all(dir)?;
+        for (split, pieces) in [("train", &data.train), ("valid", &data.valid)] {
+            for (i, piece) in pieces.iter().enumerate() {
+                let mut song = Song::new(benchmark::piece_notes(piece, beats_per_frame));
+                song.tempo = cantor::midi::TempoMap::constant(96.0);
+                song.time_signatures = vec![cantor::midi::TimeSignature { beat: 0.0, numerator: 4, denominator: 4 }];
+                song.retime();
+                std::fs::write(dir.join(format!("{name}-{split}-{:03}.mid", i + 1)), write_song(&song))?;
+            }
+        }
+        println!("wrote {} MIDI files to {}", data.train.len() + data.valid.len(), dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("baseline per-key marginal: {:.2} nats/frame", benchmark::marginal_baseline(&data));
     println!("baseline per-key Markov:   {:.2} nats/frame", benchmark::markov_baseline(&data));
     if a.baselines_only {
@@ -753,8 +772,10 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
     let model = file.load(&device)?;
     let valid = block_on(cantor::train::evaluate(&model, &corpus.valid, 128, 8, None, &device))?.metrics();
     let seconds: f64 = corpus.valid_files.iter().map(|&i| songs[i].seconds()).sum();
-    let notes = |idx: &[usize]| idx.iter().map(|&i| filter.select(&songs[i])).collect::<Vec<_>>();
-    let (train_notes, valid_notes) = (notes(&corpus.train_files), notes(&corpus.valid_files));
+    // The clips are compared with the music as the user has it, every instrument and the drums.
+    let notes = |idx: &[usize], f: &NoteFilter| idx.iter().map(|&i| f.select(&songs[i])).collect::<Vec<_>>();
+    let (train_notes, valid_notes) = (notes(&corpus.train_files, &NoteFilter::default()), notes(&corpus.valid_files, &NoteFilter::default()));
+    let learned_valid_notes = notes(&corpus.valid_files, &filter);
     let mut clips = Vec::new();
     for seed in 1..=a.clips {
         let config = GenerateConfig {
@@ -767,13 +788,20 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
         let prompt = vocab.prompt(&Conditioning::default());
         clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
     }
-    let r = metrics::evaluate(&train_notes, &valid_notes, &clips);
+    let bar_beats = match &vocab {
+        MusicVocab::Bars(v) => cantor::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
+        MusicVocab::Events(_) => 4.0,
+    };
+    let r = metrics::evaluate_in_meter(&train_notes, &valid_notes, &clips, bar_beats);
+    let note_count: usize = learned_valid_notes.iter().map(Vec::len).sum();
     let valid_names: Vec<&String> = corpus.valid_files.iter().map(|&i| &names[i]).collect();
     let per_second = metrics::nll_per_second(valid.nll, valid.tokens, seconds);
     let sep = |s: &Option<metrics::classifier::Separability>| s.as_ref().map(|s| serde_json::json!({"auc": s.auc, "low": s.low, "high": s.high}));
     let out = serde_json::json!({
         "held_out_files": valid_names,
         "valid_nll_per_token": valid.nll, "valid_nll_per_second": per_second,
+        "valid_nll_per_note": valid.nll * valid.tokens as f64 / note_count.max(1) as f64,
+        "shape": r.shape.iter().map(|f| serde_json::json!({"feature": f.name, "corpus": f.corpus, "generated": f.generated, "overlap": f.overlap})).collect::<Vec<_>>(),
         "perplexity": valid.perplexity, "accuracy": valid.accuracy,
         "clips": r.originality.iter().zip(&r.flagged).map(|(o, f)| serde_json::json!({
             "notes": o.notes, "longest_run": o.longest_len(), "copy_rate": o.copy_rate, "flagged": f,
@@ -789,12 +817,16 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
         return Ok(ExitCode::SUCCESS);
     }
     println!("held-out files: {}", valid_names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+    println!("validation: {:.3} nats/note,", valid.nll * valid.tokens as f64 / note_count.max(1) as f64);
     println!("validation: {:.3} nats/token, {per_second:.3} nats/second, perplexity {:.2}, accuracy {:.1} %", valid.nll, valid.perplexity, valid.accuracy * 100.0);
     println!("baseline (held-out vs training, {} windows): longest run p95 {:.1} notes, copy rate p95 {:.1} %", r.baseline.windows, r.baseline.longest_p95, r.baseline.copy_rate_p95 * 100.0);
     for (i, (o, f)) in r.originality.iter().zip(&r.flagged).enumerate() {
         println!("clip {}: {} notes, longest run {}, copy rate {:.1} %{}", i + 1, o.notes, o.longest_len(), o.copy_rate * 100.0, if *f { "  FLAGGED" } else { "" });
     }
     for f in &r.style {
+        println!("{:<45} corpus {:>7.3}  generated {:>7.3}  overlap {:>5.1} %", f.name, f.corpus, f.generated, f.overlap * 100.0);
+    }
+    for f in &r.shape {
         println!("{:<45} corpus {:>7.3}  generated {:>7.3}  overlap {:>5.1} %", f.name, f.corpus, f.generated, f.overlap * 100.0);
     }
     let show = |s: &Option<metrics::classifier::Separability>| s.as_ref().map_or("n/a".into(), |s| format!("{:.3} [{:.3}, {:.3}]", s.auc, s.low, s.high));

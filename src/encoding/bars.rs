@@ -114,11 +114,24 @@ pub struct BarVocab {
     pub meter: (u8, u8),
     /// Instruments of the corpus, most notes first (the choices offered when generating).
     pub instruments: Vec<Instrument>,
+    /// Per style slot: the median tempo and the most common meter of that style's files.
+    #[serde(default)]
+    pub style_bpm: Vec<f64>,
+    #[serde(default)]
+    pub style_meter: Vec<(u8, u8)>,
 }
 
 impl Default for BarVocab {
     fn default() -> Self {
-        BarVocab { velocity_bins: 8, styles: Vec::new(), bpm: 120.0, meter: (4, 4), instruments: Vec::new() }
+        BarVocab {
+            velocity_bins: 8,
+            styles: Vec::new(),
+            bpm: 120.0,
+            meter: (4, 4),
+            instruments: Vec::new(),
+            style_bpm: Vec::new(),
+            style_meter: Vec::new(),
+        }
     }
 }
 
@@ -166,6 +179,24 @@ pub fn bar_lines(time_signatures: &[TimeSignature], end_step: i64) -> Vec<(i64, 
             return bars;
         }
     }
+}
+
+/// Median initial tempo and most common meter (by bars) of some files; `None` without notes.
+fn tempo_and_meter(files: &[(&crate::midi::Song, &[Note], Option<&str>)], which: &[usize]) -> Option<(f64, (u8, u8))> {
+    let mut bpms: Vec<f64> = which.iter().filter(|&&i| !files[i].1.is_empty()).map(|&i| files[i].0.tempo.initial_bpm()).collect();
+    bpms.sort_by(f64::total_cmp);
+    let bpm = *bpms.get(bpms.len() / 2)?;
+    let mut meter_bars = [0usize; METERS.len()];
+    for &i in which {
+        let end = files[i].1.iter().map(|n| step(n.end())).max().unwrap_or(0);
+        if end > 0 {
+            for (_, m) in bar_lines(&files[i].0.time_signatures, end) {
+                meter_bars[m] += 1;
+            }
+        }
+    }
+    let best = (0..METERS.len()).max_by_key(|&m| (meter_bars[m], usize::MAX - m)).unwrap_or(0);
+    Some((bpm.clamp(20.0, 400.0), METERS[best]))
 }
 
 fn step(beat: f64) -> i64 {
@@ -244,6 +275,19 @@ impl BarVocab {
         meter_index(self.meter.0, self.meter.1)
     }
 
+    /// The meter generated music starts in: the style's, else the corpus's.
+    pub fn meter_for(&self, style_slot: Option<usize>) -> usize {
+        match style_slot.and_then(|s| self.style_meter.get(s)) {
+            Some(&(n, d)) => meter_index(n, d),
+            None => self.meter_index(),
+        }
+    }
+
+    /// The tempo generated music plays at: the style's median, else the corpus's.
+    pub fn bpm_for(&self, style: Option<&str>) -> f64 {
+        style.and_then(|s| self.style_slot(s)).and_then(|i| self.style_bpm.get(i).copied()).unwrap_or(self.bpm)
+    }
+
     pub fn style_slot(&self, style: &str) -> Option<usize> {
         self.styles.iter().position(|s| s == style)
     }
@@ -261,27 +305,28 @@ impl BarVocab {
     /// its song (for tempo and time signatures) and its style tag.
     pub fn learn(&mut self, files: &[(&crate::midi::Song, &[Note], Option<&str>)]) {
         self.add_styles(files.iter().filter_map(|f| f.2));
-        let mut bpms: Vec<f64> = files.iter().filter(|f| !f.1.is_empty()).map(|f| f.0.tempo.initial_bpm()).collect();
-        bpms.sort_by(f64::total_cmp);
-        if let Some(&m) = bpms.get(bpms.len() / 2) {
-            self.bpm = m.clamp(20.0, 400.0);
+        let all: Vec<usize> = (0..files.len()).collect();
+        if let Some((bpm, meter)) = tempo_and_meter(files, &all) {
+            self.bpm = bpm;
+            self.meter = meter;
         }
-        let mut meter_bars = [0usize; METERS.len()];
+        let (mut style_bpm, mut style_meter) = (Vec::new(), Vec::new());
+        for (slot, name) in self.styles.iter().enumerate() {
+            let of_style: Vec<usize> = (0..files.len()).filter(|&i| files[i].2 == Some(name.as_str())).collect();
+            // A style this corpus lacks (a fine-tuned model's older ones) keeps what it had.
+            let known = (self.style_bpm.get(slot).copied(), self.style_meter.get(slot).copied());
+            let (bpm, meter) = tempo_and_meter(files, &of_style)
+                .unwrap_or((known.0.unwrap_or(self.bpm), known.1.unwrap_or(self.meter)));
+            style_bpm.push(bpm);
+            style_meter.push(meter);
+        }
+        self.style_bpm = style_bpm;
+        self.style_meter = style_meter;
         let mut counts: std::collections::BTreeMap<Instrument, usize> = Default::default();
-        for (song, notes, _) in files {
-            let end = notes.iter().map(|n| step(n.end())).max().unwrap_or(0);
-            if end == 0 {
-                continue;
-            }
-            for (_, m) in bar_lines(&song.time_signatures, end) {
-                meter_bars[m] += 1;
-            }
+        for (_, notes, _) in files {
             for n in notes.iter() {
                 *counts.entry(Instrument::of(n)).or_default() += 1;
             }
-        }
-        if let Some(best) = (0..METERS.len()).max_by_key(|&m| (meter_bars[m], usize::MAX - m)).filter(|&m| meter_bars[m] > 0) {
-            self.meter = METERS[best];
         }
         let mut list: Vec<(Instrument, usize)> = counts.into_iter().collect();
         list.sort_by_key(|(i, n)| (usize::MAX - n, *i));
@@ -415,7 +460,7 @@ impl BarVocab {
             Some(list) if !list.is_empty() => {
                 let mut t = self.head(style, list);
                 t.push(BAR);
-                t.push(self.id(BarToken::Meter(self.meter_index() as u8)));
+                t.push(self.id(BarToken::Meter(self.meter_for(style.and_then(|s| self.style_slot(s))) as u8)));
                 t
             }
             _ => self.head(style, &[]),
@@ -482,8 +527,12 @@ impl BarVocab {
             }
         }
         flush(&mut pending, &mut notes, DEFAULT_STEPS);
+        // One note per onset, instrument and pitch (a MIDI file could not keep two apart).
+        notes.sort_by(|a, b| {
+            (a.start.total_cmp(&b.start)).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)).then(b.duration.total_cmp(&a.duration))
+        });
+        notes.dedup_by(|b, a| a.start == b.start && a.pitch == b.pitch && a.drum == b.drum && a.program == b.program);
         assign_channels(&mut notes);
-        notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)));
         notes
     }
 
@@ -545,6 +594,7 @@ fn assign_channels(notes: &mut [Note]) {
 pub struct BarGrammar {
     vocab: BarVocab,
     in_head: bool,
+    style: Option<usize>,
     style_seen: bool,
     head_programs: Vec<u8>,
     head_drums: bool,
@@ -555,6 +605,8 @@ pub struct BarGrammar {
     beats_done: f64,
     position: Option<u16>,
     program: Option<u8>,
+    /// Pitches and drums already played at this position, with their program (no doubled notes).
+    here: Vec<(u8, bool, u8)>,
 }
 
 impl BarGrammar {
@@ -562,6 +614,7 @@ impl BarGrammar {
         BarGrammar {
             vocab: vocab.clone(),
             in_head: true,
+            style: None,
             style_seen: false,
             head_programs: Vec::new(),
             head_drums: false,
@@ -571,7 +624,12 @@ impl BarGrammar {
             beats_done: 0.0,
             position: None,
             program: None,
+            here: Vec::new(),
         }
+    }
+
+    fn current_program(&self) -> u8 {
+        self.program.or(self.head_programs.first().copied()).unwrap_or(0)
     }
 
     /// Whether the corpus had this instrument (a model writing its own head picks among those).
@@ -591,7 +649,10 @@ impl BarGrammar {
     pub fn push(&mut self, id: TokenId) {
         let token = self.vocab.token(id);
         match token {
-            BarToken::Style(_) => self.style_seen = true,
+            BarToken::Style(s) => {
+                self.style_seen = true;
+                self.style = Some(s as usize);
+            }
             BarToken::Program(p) if self.in_head => self.head_programs.push(p),
             BarToken::Program(p) => self.program = Some(p),
             BarToken::Drums => self.head_drums = true,
@@ -604,7 +665,12 @@ impl BarGrammar {
                 self.position = None;
             }
             BarToken::Meter(m) => self.bar_len = meter_steps(m as usize),
-            BarToken::Position(k) => self.position = Some(k),
+            BarToken::Position(k) => {
+                self.position = Some(k);
+                self.here.clear();
+            }
+            BarToken::Pitch(p) => self.here.push((p, false, self.current_program())),
+            BarToken::Drum(p) => self.here.push((p, true, 0)),
             _ => {}
         }
         self.last = token;
@@ -627,7 +693,7 @@ impl BarGrammar {
             };
         }
         if self.bars == 1 && self.last == BarToken::Bar {
-            return token == BarToken::Meter(self.vocab.meter_index() as u8);
+            return token == BarToken::Meter(self.vocab.meter_for(self.style) as u8);
         }
         let placed = self.position.is_some();
         match token {
@@ -638,8 +704,10 @@ impl BarGrammar {
             BarToken::Program(p) => placed && (!self.head_named_any() || self.head_programs.contains(&p)),
             BarToken::Velocity(_) => placed && !matches!(self.last, BarToken::Velocity(_)),
             // Before any body PROGRAM a pitch is the head's first program (as decoding reads it).
-            BarToken::Pitch(_) => placed && (self.program.is_some() || !self.head_programs.is_empty()),
-            BarToken::Drum(_) => placed && (!self.head_named_any() || self.head_drums),
+            BarToken::Pitch(p) => {
+                placed && (self.program.is_some() || !self.head_programs.is_empty()) && !self.here.contains(&(p, false, self.current_program()))
+            }
+            BarToken::Drum(p) => placed && (!self.head_named_any() || self.head_drums) && !self.here.contains(&(p, true, 0)),
         }
     }
 }

@@ -123,9 +123,14 @@ impl MusicVocab {
 
     /// The tempo its music plays at unless the user says otherwise.
     pub fn bpm(&self) -> f64 {
+        self.bpm_for(None)
+    }
+
+    /// The tempo of a style's music (the corpus's for none or an unknown style).
+    pub fn bpm_for(&self, style: Option<&str>) -> f64 {
         match self {
             MusicVocab::Events(_) => 120.0,
-            MusicVocab::Bars(v) => v.bpm,
+            MusicVocab::Bars(v) => v.bpm_for(style),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod originality;
+pub mod shape;
 pub mod style;
 
 use crate::midi::Note;
@@ -24,6 +25,8 @@ pub struct Report {
     pub flagged: Vec<bool>,
     pub baseline: Baseline,
     pub style: Vec<FeatureRow>,
+    /// Whole-piece figures with drums: onsets in the bar, note-length p99, instruments, drums.
+    pub shape: Vec<FeatureRow>,
     /// Held-out real excerpts vs generated ones (0.5 = indistinguishable).
     pub real_vs_generated: Option<Separability>,
     /// Training excerpts vs held-out excerpts: what "indistinguishable" looks like on this corpus.
@@ -38,8 +41,17 @@ fn styles(pieces: &[Vec<Note>]) -> Vec<Style> {
         .collect()
 }
 
-/// Evaluates `generated` clips against the training and held-out pieces of a corpus.
+fn shapes<'a>(pieces: impl Iterator<Item = &'a Vec<Note>>, bar_beats: f64) -> Vec<shape::Shape> {
+    pieces.filter_map(|p| shape::Shape::of(p, bar_beats)).collect()
+}
+
+/// Evaluates `generated` clips against the training and held-out pieces of a corpus in 4/4.
 pub fn evaluate(train: &[Vec<Note>], valid: &[Vec<Note>], generated: &[Vec<Note>]) -> Report {
+    evaluate_in_meter(train, valid, generated, 4.0)
+}
+
+/// [`evaluate`] for music whose bars are `bar_beats` long.
+pub fn evaluate_in_meter(train: &[Vec<Note>], valid: &[Vec<Note>], generated: &[Vec<Note>], bar_beats: f64) -> Report {
     let reference = Reference::new(train);
     let originality: Vec<Originality> = generated.iter().map(|g| reference.check(g)).collect();
     let window = originality.iter().map(|o| o.notes).max().unwrap_or(0).max(originality::MIN_RUN);
@@ -53,6 +65,7 @@ pub fn evaluate(train: &[Vec<Note>], valid: &[Vec<Note>], generated: &[Vec<Note>
         flagged,
         baseline,
         style: style::compare(&corpus_s, &gen_s),
+        shape: shape::compare(&shapes(train.iter().chain(valid), bar_beats), &shapes(generated.iter(), bar_beats)),
         real_vs_generated: classifier::separability(&vectors(&valid_s), &vectors(&gen_s), 5, 7),
         real_vs_real: classifier::separability(&vectors(&train_s), &vectors(&valid_s), 5, 7),
     }

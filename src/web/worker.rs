@@ -2,7 +2,7 @@
 //! talks to it only through [`ToWorker`] / [`FromWorker`] messages, so training never blocks the UI.
 
 use super::gpu;
-use crate::encoding::{EventVocab, Vocab};
+use crate::encoding::{Conditioning, MusicVocab, Vocab};
 use crate::generate::generate;
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
 use crate::protocol::{FromWorker, ToWorker};
@@ -119,7 +119,7 @@ async fn train(
     corpus: crate::encoding::corpus::TokenCorpus,
     model_config: ModelConfig,
     config: TrainConfig,
-    vocab: EventVocab,
+    vocab: MusicVocab,
     init_model: Option<Vec<u8>>,
 ) -> Result<(), String> {
     let device = device(state);
@@ -177,9 +177,9 @@ async fn train(
 
 /// Stores the best model so far as a model file. The weights are copied to Flex with async reads
 /// first: on WebGPU a synchronous read (as `into_record` does) would panic and break the device.
-async fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Vec<u8>, String> {
+async fn save(state: &State, trainer: &Trainer, vocab: &MusicVocab) -> Result<Vec<u8>, String> {
     let model = copy_to_device(&trainer.best_model(), &trainer.model_config, &Device::flex()).await?;
-    let vocab = Vocab::Events(*vocab);
+    let vocab = Vocab::from(vocab.clone());
     let file = ModelFile::from_model(&model, &trainer.model_config, &vocab, trainer.summary.clone()).map_err(|e| e.to_string())?;
     let bytes = file.to_bytes();
     *state.model.borrow_mut() = Some(bytes.clone());
@@ -188,9 +188,9 @@ async fn save(state: &State, trainer: &Trainer, vocab: &EventVocab) -> Result<Ve
 
 /// A model file loaded for generation. Generation runs on the CPU: one token at a time is
 /// latency-bound, and Flex needs no GPU round trip.
-fn load_for_generation(bytes: &[u8]) -> Result<(LstmLm, EventVocab, Device), String> {
+fn load_for_generation(bytes: &[u8]) -> Result<(LstmLm, MusicVocab, Device), String> {
     let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let Vocab::Events(vocab) = file.vocab else { return Err("this model cannot write music".into()) };
+    let Some(vocab) = file.vocab.music() else { return Err("this model scores benchmarks; it cannot write music".into()) };
     let device = Device::flex();
     let model = file.load(&device).map_err(|e| e.to_string())?;
     Ok((model, vocab, device))
@@ -221,7 +221,8 @@ async fn sample(bytes: &[u8], config: &crate::generate::GenerateConfig, seeds: &
     for &seed in seeds {
         let mut c = config.clone();
         c.sampling.seed = seed;
-        clips.push(generate(&model, &vocab, &[], &c, &device, |_| {}).await.map_err(|e| e.to_string())?.notes);
+        let prompt = vocab.prompt(&Conditioning::default());
+        clips.push(generate(&model, &vocab, &prompt, &c, &device, |_| {}).await.map_err(|e| e.to_string())?.notes);
     }
     Ok(clips)
 }

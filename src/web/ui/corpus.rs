@@ -2,8 +2,8 @@
 //! holds or why it cannot be used, and the note-selection options.
 
 use super::{AppState, CorpusFile};
-use crate::encoding::corpus::{event_corpus, CorpusOptions, NoteFilter, TokenCorpus};
-use crate::encoding::EventVocab;
+use crate::encoding::corpus::{music_corpus, style_from_path, CorpusOptions, NoteFilter, TokenCorpus};
+use crate::encoding::{BarVocab, MusicVocab};
 use crate::midi::read_song;
 use crate::web::files::{self, Picked};
 use crate::web::storage::{self, StoredFile};
@@ -78,7 +78,7 @@ fn remove(state: AppState, id: usize) {
 }
 
 /// The included, readable, non-empty files with their left-out tracks removed: (name, song).
-fn usable_songs(state: AppState) -> Vec<(String, crate::midi::Song)> {
+pub fn usable_songs(state: AppState) -> Vec<(String, crate::midi::Song)> {
     state
         .files
         .get_untracked()
@@ -92,20 +92,42 @@ fn usable_songs(state: AppState) -> Vec<(String, crate::midi::Song)> {
         .collect()
 }
 
-fn filter(state: AppState) -> NoteFilter {
-    NoteFilter { drums: state.drums.get_untracked(), tracks: None, melody_only: state.melody.get_untracked() }
+/// The notes a model learns: every instrument and the drums unless the user narrowed it (the
+/// first event vocabulary has no drum tokens, so it learns drums only when asked).
+fn filter(state: AppState, vocab: &MusicVocab) -> NoteFilter {
+    let drums = state.drums.get_untracked() && matches!(vocab, MusicVocab::Bars(_));
+    NoteFilter { drums, tracks: None, melody_only: state.melody.get_untracked(), piano: state.piano.get_untracked() }
 }
 
-/// The token corpus for the current files and options (transposition is applied by the caller).
-pub fn token_corpus(state: AppState, transpose: u8) -> (TokenCorpus, Vec<String>) {
+/// The vocabulary new models learn.
+pub fn new_vocab() -> MusicVocab {
+    MusicVocab::Bars(BarVocab::default())
+}
+
+/// The vocabulary of the current model, or the one a new model would have.
+pub fn current_vocab(state: AppState) -> MusicVocab {
+    state.vocab.get_untracked().unwrap_or_else(new_vocab)
+}
+
+/// The style tag of a file: the folder it was dropped from.
+pub fn style_of(name: &str) -> Option<String> {
+    style_from_path(name)
+}
+
+/// The token corpus for the current files and options, tokenised with `base` (which, for the bar
+/// vocabulary, learns the corpus's tempo, meter, instruments and styles): (corpus, the
+/// vocabulary to save with the model, file names).
+pub fn token_corpus(state: AppState, transpose: u8, base: &MusicVocab) -> (TokenCorpus, MusicVocab, Vec<String>) {
     let (names, songs): (Vec<String>, Vec<_>) = usable_songs(state).into_iter().unzip();
-    let options = CorpusOptions { filter: filter(state), transpose, valid_fraction: VALID_FRACTION, seed: 7 };
-    (event_corpus(&songs, &EventVocab::default(), &options), names)
+    let styles: Vec<Option<String>> = names.iter().map(|n| style_of(n)).collect();
+    let options = CorpusOptions { filter: filter(state, base), transpose, valid_fraction: VALID_FRACTION, seed: 7 };
+    let (corpus, vocab) = music_corpus(&songs, &styles, base, &options);
+    (corpus, vocab, names)
 }
 
 /// Tokens and seconds of music in the held-out files (for NLL per second).
 pub fn held_out_size(state: AppState) -> (usize, f64) {
-    let (corpus, _) = token_corpus(state, 0);
+    let (corpus, _, _) = token_corpus(state, 0, &current_vocab(state));
     let songs = usable_songs(state);
     (corpus.valid_tokens(), corpus.valid_files.iter().filter_map(|&i| songs.get(i)).map(|(_, s)| s.seconds()).sum())
 }
@@ -113,10 +135,11 @@ pub fn held_out_size(state: AppState) -> (usize, f64) {
 /// The selected notes of the usable files, split as training splits them: (training files,
 /// held-out files), each with its name and length in seconds.
 pub fn split_notes(state: AppState) -> (Vec<(String, Vec<crate::midi::Note>, f64)>, Vec<(String, Vec<crate::midi::Note>, f64)>) {
-    let (corpus, _) = token_corpus(state, 0);
+    let (corpus, _, _) = token_corpus(state, 0, &current_vocab(state));
     let songs = usable_songs(state);
+    // Clips are compared with the music as the user has it: every instrument and the drums.
     let pick = |idx: &[usize]| {
-        idx.iter().filter_map(|&i| songs.get(i)).map(|(name, song)| (name.clone(), filter(state).select(song), song.seconds())).collect::<Vec<_>>()
+        idx.iter().filter_map(|&i| songs.get(i)).map(|(name, song)| (name.clone(), NoteFilter::default().select(song), song.seconds())).collect::<Vec<_>>()
     };
     (pick(&corpus.train_files), pick(&corpus.valid_files))
 }
@@ -149,8 +172,20 @@ pub fn Corpus() -> impl IntoView {
         state.files.track();
         state.drums.track();
         state.melody.track();
-        let (corpus, names) = token_corpus(state, 0);
-        (names.len(), corpus.train_files.len(), corpus.valid_files.len(), corpus.train_tokens(), corpus.valid_tokens())
+        state.piano.track();
+        let (corpus, vocab, names) = token_corpus(state, 0, &new_vocab());
+        let learned = match vocab {
+            MusicVocab::Bars(v) if !names.is_empty() => format!(
+                " Plays {} at {:.0} bpm in {}/{}{}.",
+                v.instruments.iter().map(|i| i.name()).collect::<Vec<_>>().join(", "),
+                v.bpm,
+                v.meter.0,
+                v.meter.1,
+                if v.styles.is_empty() { String::new() } else { format!("; styles (from folder names): {}", v.styles.join(", ")) }
+            ),
+            _ => String::new(),
+        };
+        (names.len(), corpus.train_files.len(), corpus.valid_files.len(), corpus.train_tokens(), corpus.valid_tokens(), learned)
     });
     view! {
         <section class="card">
@@ -173,8 +208,9 @@ pub fn Corpus() -> impl IntoView {
                 </label>
             </div>
             <div class="options">
-                <label><input type="checkbox" prop:checked=move || state.drums.get() on:change=move |ev| state.drums.set(event_target_checked(&ev))/>" include drums"</label>
-                <label><input type="checkbox" prop:checked=move || state.melody.get() on:change=move |ev| state.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
+                <label><input type="checkbox" data-testid="opt-drums" prop:checked=move || state.drums.get() on:change=move |ev| state.drums.set(event_target_checked(&ev))/>" include drums"</label>
+                <label><input type="checkbox" data-testid="opt-piano" prop:checked=move || state.piano.get() on:change=move |ev| state.piano.set(event_target_checked(&ev))/>" piano reduction (every instrument on one piano)"</label>
+                <label><input type="checkbox" data-testid="opt-melody" prop:checked=move || state.melody.get() on:change=move |ev| state.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
             </div>
             <table class="corpus">
                 <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th><th></th></tr></thead>
@@ -247,11 +283,11 @@ pub fn Corpus() -> impl IntoView {
             </table>
             <p data-testid="corpus-summary">
                 {move || {
-                    let (files, train, valid, train_tokens, valid_tokens) = summary.get();
+                    let (files, train, valid, train_tokens, valid_tokens, learned) = summary.get();
                     if files == 0 {
                         "No usable files yet.".to_string()
                     } else {
-                        format!("{files} usable file(s): {train} for training ({train_tokens} tokens before transposition), {valid} held out for validation ({valid_tokens} tokens).")
+                        format!("{files} usable file(s): {train} for training ({train_tokens} tokens before transposition), {valid} held out for validation ({valid_tokens} tokens).{learned}")
                     }
                 }}
             </p>

@@ -75,7 +75,7 @@ pub fn Evaluate() -> impl IntoView {
             max_tokens: 4000,
             max_beats: Some(CLIP_BEATS),
             program: 0,
-            bpm: 120.0,
+            bpm: corpus::current_vocab(state).bpm(),
         };
         bridge::send(&ToWorker::Sample { model: model.to_vec(), config, seeds: (1..=CLIPS).collect() });
     };
@@ -92,7 +92,11 @@ pub fn Evaluate() -> impl IntoView {
         let Some(clips) = state.samples.get() else { return };
         let Some((train, valid)) = frozen.get_untracked() else { return };
         let notes = |v: &[(String, Vec<Note>, f64)]| v.iter().map(|x| x.1.clone()).collect::<Vec<_>>();
-        let report = metrics::evaluate(&notes(&train), &notes(&valid), &clips);
+        let bar_beats = match corpus::current_vocab(state) {
+            crate::encoding::MusicVocab::Bars(v) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
+            crate::encoding::MusicVocab::Events(_) => 4.0,
+        };
+        let report = metrics::evaluate_in_meter(&notes(&train), &notes(&valid), &clips, bar_beats);
         result.set(Some(Evaluation { train, valid, clips, report: Arc::new(report) }));
         busy.set(false);
     });
@@ -103,6 +107,8 @@ pub fn Evaluate() -> impl IntoView {
         state.files.track();
         state.drums.track();
         state.melody.track();
+        state.piano.track();
+        state.vocab.track();
         corpus::held_out_size(state)
     });
     let held_out = move || {
@@ -183,7 +189,7 @@ fn ReportView(e: Evaluation) -> impl IntoView {
             </tr>
         }
     }).collect_view();
-    let style_rows = r.style.iter().map(|f| view! {
+    let style_rows = r.style.iter().chain(&r.shape).map(|f| view! {
         <tr><td>{f.name}</td><td>{format!("{:.2}", f.corpus)}</td><td>{format!("{:.2}", f.generated)}</td><td>{pct(f.overlap)}</td></tr>
     }).collect_view();
     let names = style::Style::vector_names();

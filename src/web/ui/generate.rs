@@ -5,7 +5,7 @@ use super::piano_roll::PianoRoll;
 use super::share::ShareControls;
 use super::{AppState, Request};
 use crate::encoding::corpus::NoteFilter;
-use crate::encoding::EventVocab;
+use crate::encoding::{Conditioning, Instrument, MusicVocab};
 use crate::generate::{GenerateConfig, SamplingParams, Scale};
 use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
@@ -14,8 +14,13 @@ use crate::web::{audio, bridge, files};
 use leptos::prelude::*;
 use std::sync::Arc;
 
-/// The primer is the first two bars (in 4/4) of the chosen file.
-const PRIMER_BEATS: f64 = 8.0;
+/// The primer is the first two bars of the chosen file.
+const PRIMER_BARS: f64 = 2.0;
+
+/// Beats in the first bar of a song (4 when it names no meter).
+fn bar_beats(song: &Song) -> f64 {
+    song.time_signatures.first().map_or(4.0, |t| t.numerator as f64 * 4.0 / t.denominator.max(1) as f64)
+}
 
 const KEYS: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
@@ -30,36 +35,60 @@ pub fn Generate() -> impl IntoView {
     let key = RwSignal::new(String::from("none"));
     let bpm = RwSignal::new(120.0f64);
     let speed = RwSignal::new(1.0f64);
+    // Steering: a style tag the model learned ("" = any) and the instruments to play (none
+    // ticked = the model chooses).
+    let style = RwSignal::new(String::new());
+    let chosen = RwSignal::new(Vec::<Instrument>::new());
+    // A new model brings its own styles, instruments and tempo.
+    Effect::new(move |_| {
+        let vocab = state.vocab.get();
+        style.set(String::new());
+        chosen.set(Vec::new());
+        bpm.set(vocab.map_or(120.0, |v| v.bpm().round()));
+    });
+    let bars_vocab = move || match state.vocab.get() {
+        Some(MusicVocab::Bars(v)) => Some(v),
+        _ => None,
+    };
 
     let generate = move |_| {
-        let vocab = EventVocab::default();
         let primer_file = primer.get_untracked().and_then(|id| {
             let files = state.files.get_untracked();
             let f = files.iter().find(|f| f.id == id)?;
             Some((f.name.clone(), f.song.clone().ok()?))
         });
         let primer_label = primer_file.as_ref().map_or(String::new(), |(name, _)| format!("first 2 bars of {name}"));
-        let primer_tokens = primer_file.map(|(_, song)| vocab.primer(&NoteFilter::default().select(&song), PRIMER_BEATS));
+        let steer = Conditioning {
+            style: Some(style.get_untracked()).filter(|s| !s.is_empty()),
+            instruments: Some(chosen.get_untracked()).filter(|c| !c.is_empty()),
+        };
         let scale = key.get_untracked().split_once(':').and_then(|(root, mode)| {
             Some(Scale { root: KEYS.iter().position(|k| *k == root)? as u8, minor: mode == "minor" })
         });
-        let config = GenerateConfig {
+        let mut config = GenerateConfig {
             sampling: SamplingParams { temperature: temperature.get_untracked(), top_k: 0, top_p: top_p.get_untracked(), seed: seed.get_untracked(), scale },
             max_tokens: 20_000,
             max_beats: Some(beats.get_untracked()),
             program: 0,
             bpm: bpm.get_untracked(),
         };
-        let primer = primer_tokens.unwrap_or_default();
         state.generating.set(Some(0));
         leptos::task::spawn_local(async move {
-            // A first visit has no model: the starter model is fetched on this first Generate.
+            // A first visit has no model: the starter model is fetched on this first Generate
+            // (and its tempo used).
             if state.model.get_untracked().is_none() {
                 if let Err(e) = super::models::use_starter(state).await {
                     state.generating.set(None);
                     return state.error.set(Some(e));
                 }
+                config.bpm = super::corpus::current_vocab(state).bpm().round();
             }
+            // Tokens in the vocabulary of the model that will continue them.
+            let vocab = super::corpus::current_vocab(state);
+            let primer = match primer_file {
+                Some((_, song)) => vocab.primer(&NoteFilter::default().select(&song), &song.time_signatures, PRIMER_BARS * bar_beats(&song)),
+                None => vocab.prompt(&steer),
+            };
             let model = state.model_id.get_untracked().unwrap_or_default();
             state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
             bridge::send(&ToWorker::Generate { model: state.model.get_untracked().map(|m| m.to_vec()), primer, config });
@@ -84,6 +113,7 @@ pub fn Generate() -> impl IntoView {
         let Some(clip) = state.clip.get_untracked() else { return };
         let mut song = Song::new(clip.notes.to_vec());
         song.tempo = TempoMap::constant(clip.bpm);
+        song.time_signatures = clip.meters.to_vec();
         song.retime();
         let name = clip.seed().map_or("cantor.mid".into(), |s| format!("cantor-seed{s}.mid"));
         if let Err(e) = files::download(&write_song(&song), &name, "audio/midi") {
@@ -127,6 +157,34 @@ pub fn Generate() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
+                <Show when=move || bars_vocab().is_some_and(|v| !v.styles.is_empty())>
+                    <label class="field">"style"
+                        <select data-testid="gen-style" on:change=move |ev| {
+                            let s = event_target_value(&ev);
+                            if let Some(v) = bars_vocab() { bpm.set(v.bpm_for(Some(s.as_str()).filter(|s| !s.is_empty())).round()) }
+                            style.set(s);
+                        }>
+                            <option value="">"any"</option>
+                            {move || bars_vocab().map(|v| v.styles.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view())}
+                        </select>
+                    </label>
+                </Show>
+                <Show when=move || bars_vocab().is_some_and(|v| v.instruments.len() > 1)>
+                    <fieldset class="field instruments" data-testid="gen-instruments">
+                        <legend>"instruments (none ticked: the model chooses)"</legend>
+                        {move || bars_vocab().map(|v| v.instruments.into_iter().map(|i| {
+                            let label = i.name();
+                            view! {
+                                <label><input type="checkbox" data-testid="gen-instrument" value=label
+                                    prop:checked=move || chosen.get().contains(&i)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        chosen.update(|c| { c.retain(|x| *x != i); if on { c.push(i) } });
+                                    }/>{format!(" {label}")}</label>
+                            }
+                        }).collect_view())}
+                    </fieldset>
+                </Show>
                 <label class="field">"tempo (bpm)"
                     <input type="number" data-testid="gen-bpm" prop:value=move || bpm.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { bpm.set(v) }/>
                 </label>

@@ -75,6 +75,8 @@ pub enum ClipOrigin {
 pub struct Clip {
     pub notes: Arc<Vec<Note>>,
     pub bpm: f64,
+    /// The meters of its bars (written into the .mid; a shared clip is in 4/4).
+    pub meters: Arc<Vec<crate::midi::TimeSignature>>,
     pub recipe: Option<Recipe>,
     pub origin: ClipOrigin,
     /// Generation time and new tokens (generated clips).
@@ -111,6 +113,9 @@ pub struct AppState {
     pub files: RwSignal<Vec<CorpusFile>>,
     pub drums: RwSignal<bool>,
     pub melody: RwSignal<bool>,
+    pub piano: RwSignal<bool>,
+    /// The current model's vocabulary (what its music can hold: styles, instruments, tempo).
+    pub vocab: RwSignal<Option<crate::encoding::MusicVocab>>,
     pub status: RwSignal<TrainStatus>,
     pub progress: RwSignal<Option<Progress>>,
     pub train_curve: RwSignal<Vec<(usize, f64)>>,
@@ -159,8 +164,10 @@ impl AppState {
             backend_reason: RwSignal::new(String::new()),
             backend_gpu: RwSignal::new(false),
             files: RwSignal::new(Vec::new()),
-            drums: RwSignal::new(false),
+            drums: RwSignal::new(true),
             melody: RwSignal::new(false),
+            piano: RwSignal::new(false),
+            vocab: RwSignal::new(None),
             status: RwSignal::new(TrainStatus::Idle),
             progress: RwSignal::new(None),
             train_curve: RwSignal::new(Vec::new()),
@@ -228,7 +235,8 @@ impl AppState {
                 }
                 let notes = Arc::new(made.notes);
                 self.roll.set(Some(("Generated clip".into(), notes.clone())));
-                let clip = Clip { notes, bpm, recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
+                let meters = self.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(&tokens));
+                let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
                 share::keep(self, &clip);
                 self.clip.set(Some(clip));
             }

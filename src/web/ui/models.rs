@@ -68,6 +68,7 @@ pub fn make_current(state: AppState, m: &StoredModel) {
         state.train_curve.set(file.summary.train_curve.clone());
         state.valid_curve.set(file.summary.valid_curve.clone());
         state.summary.set(Some(file.summary));
+        state.vocab.set(file.vocab.music());
     }
     state.model.set(Some(Arc::new(m.file.clone())));
     state.model_id.set(Some(m.id.clone()));
@@ -75,7 +76,7 @@ pub fn make_current(state: AppState, m: &StoredModel) {
 
 fn import(state: AppState, name: String, bytes: Vec<u8>) {
     match ModelFile::from_bytes(&bytes) {
-        Ok(file) if matches!(file.vocab, crate::encoding::Vocab::Events(_)) => {
+        Ok(file) if file.vocab.music().is_some() => {
             let summary = file.summary.clone();
             adopt(state, bytes, summary, true);
         }

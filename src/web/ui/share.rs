@@ -28,7 +28,7 @@ fn show(state: AppState, clip: share::Clip) {
     let notes = Arc::new(clip.notes);
     state.roll.set(Some(("Shared clip".into(), notes.clone())));
     state.regenerated.set(None);
-    let clip = Clip { notes, bpm: clip.bpm, recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0 };
+    let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0 };
     state.shared.set(Some(clip.clone()));
     state.clip.set(Some(clip));
 }

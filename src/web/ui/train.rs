@@ -2,9 +2,8 @@
 //! loss curves, tokens per second, ETA and best validation perplexity.
 
 use super::chart::LossChart;
-use super::corpus::token_corpus;
+use super::corpus::{new_vocab, token_corpus};
 use super::{AppState, TrainStatus};
-use crate::encoding::EventVocab;
 use crate::model::{CellKind, ModelConfig};
 use crate::protocol::ToWorker;
 use crate::train::TrainConfig;
@@ -15,7 +14,7 @@ use leptos::prelude::*;
 const PRESETS: [(&str, usize, usize, usize); 3] = [("small", 64, 128, 1), ("medium", 128, 256, 2), ("large", 256, 512, 2)];
 
 fn model_config(embed: usize, hidden: usize, layers: usize) -> ModelConfig {
-    ModelConfig { vocab_size: EventVocab::default().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused }
+    ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused }
 }
 
 fn number<T: std::str::FromStr + Copy + Send + Sync + 'static>(label: &'static str, testid: &'static str, value: RwSignal<T>) -> impl IntoView
@@ -57,11 +56,11 @@ pub fn Train() -> impl IntoView {
     let from = RwSignal::new(String::from("scratch"));
 
     let start = move |_| {
-        let (corpus, _names) = token_corpus(state, transpose.get_untracked());
-        if corpus.train.is_empty() {
+        if super::corpus::usable_songs(state).is_empty() {
             state.error.set(Some("Add at least one MIDI file with notes before training.".into()));
             return;
         }
+        let transpose = transpose.get_untracked();
         let config = TrainConfig {
             seq_len: seq_len.get_untracked(),
             batch: batch.get_untracked(),
@@ -91,7 +90,19 @@ pub fn Train() -> impl IntoView {
                 "current" => state.model.get_untracked().map(|m| m.to_vec()),
                 _ => None,
             };
-            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab: EventVocab::default(), init_model });
+            // A model being fine-tuned keeps its vocabulary (the bar vocabulary learns this
+            // corpus's tempo, meter, instruments and styles on top); a new one gets the bar vocabulary.
+            let base = init_model
+                .as_deref()
+                .and_then(|b| crate::model::ModelFile::from_bytes(b).ok())
+                .and_then(|f| f.vocab.music())
+                .unwrap_or_else(new_vocab);
+            let (corpus, vocab, _names) = token_corpus(state, transpose, &base);
+            if corpus.train.is_empty() {
+                state.status.set(TrainStatus::Idle);
+                return state.error.set(Some("The chosen files, tracks and options leave no notes to learn from.".into()));
+            }
+            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model });
         });
     };
     let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);

@@ -1,0 +1,96 @@
+//! Whole-piece figures that show at once whether generated music has the corpus's shape: do notes
+//! end (note-length 99th percentile), does the rhythm sit on the bar's grid (onset position in the
+//! bar), how many notes sound at once, how busy it is, which instruments play, how much is drums.
+//! Unlike [`style`](super::style) these count drums and work on whole pieces.
+
+use super::originality::percentile;
+use super::style::{histogram_overlap, overlap_area, FeatureRow};
+use crate::encoding::Instrument;
+use crate::midi::Note;
+
+/// Onset positions are counted on the 12-per-beat grid.
+const STEPS_PER_BEAT: f64 = 12.0;
+
+/// The figures of one piece.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    /// Share of onsets at each grid step of the bar (length: steps per bar).
+    pub onsets_in_bar: Vec<f64>,
+    /// 99th percentile of melodic note lengths, seconds.
+    pub length_p99_s: f64,
+    /// Mean sounding melodic notes over steps where any sounds.
+    pub polyphony: f64,
+    pub notes_per_second: f64,
+    pub instruments: usize,
+    /// Share of notes that are drum hits.
+    pub drum_share: f64,
+}
+
+impl Shape {
+    /// `None` for a piece without notes. `bar_beats`: the length of a bar (4 for 4/4, 3 for 3/4).
+    pub fn of(notes: &[Note], bar_beats: f64) -> Option<Shape> {
+        if notes.is_empty() {
+            return None;
+        }
+        let bar_steps = (bar_beats * STEPS_PER_BEAT).round().max(1.0) as usize;
+        let mut onsets_in_bar = vec![0.0; bar_steps];
+        for n in notes {
+            let step = (n.start * STEPS_PER_BEAT).round().max(0.0) as usize;
+            onsets_in_bar[step % bar_steps] += 1.0 / notes.len() as f64;
+        }
+        let melodic: Vec<&Note> = notes.iter().filter(|n| !n.drum).collect();
+        let mut lengths: Vec<f64> = melodic.iter().map(|n| n.duration_s).collect();
+        let length_p99_s = if lengths.is_empty() { 0.0 } else { percentile(&mut lengths, 0.99) };
+        let grid = |b: f64| (b * STEPS_PER_BEAT).round().max(0.0) as usize;
+        let end = melodic.iter().map(|n| grid(n.end())).max().unwrap_or(0) + 1;
+        let mut sounding = vec![0u32; end];
+        for n in &melodic {
+            let (a, b) = (grid(n.start), grid(n.end()).max(grid(n.start) + 1));
+            sounding[a.min(end)..b.min(end)].iter_mut().for_each(|s| *s += 1);
+        }
+        let busy: Vec<u32> = sounding.into_iter().filter(|&s| s > 0).collect();
+        let polyphony = busy.iter().map(|&s| s as f64).sum::<f64>() / busy.len().max(1) as f64;
+        let seconds = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max).max(1e-3);
+        let mut instruments: Vec<Instrument> = notes.iter().map(Instrument::of).collect();
+        instruments.sort();
+        instruments.dedup();
+        Some(Shape {
+            onsets_in_bar,
+            length_p99_s,
+            polyphony,
+            notes_per_second: notes.len() as f64 / seconds,
+            instruments: instruments.len(),
+            drum_share: (notes.len() - melodic.len()) as f64 / notes.len() as f64,
+        })
+    }
+}
+
+/// The corpus-vs-generated table of whole-piece figures (histograms compared by Σmin, scalars
+/// by the overlapping area of their densities, as in [`style::compare`](super::style::compare)).
+pub fn compare(corpus: &[Shape], generated: &[Shape]) -> Vec<FeatureRow> {
+    let mean = |s: &[Shape], f: &dyn Fn(&Shape) -> f64| s.iter().map(f).sum::<f64>() / s.len().max(1) as f64;
+    let scalar = |name, f: &dyn Fn(&Shape) -> f64| {
+        let (a, b): (Vec<f64>, Vec<f64>) = (corpus.iter().map(f).collect(), generated.iter().map(f).collect());
+        FeatureRow { name, corpus: mean(corpus, f), generated: mean(generated, f), overlap: overlap_area(&a, &b) }
+    };
+    let onsets = |s: &[Shape]| {
+        let len = s.iter().map(|x| x.onsets_in_bar.len()).max().unwrap_or(1);
+        let mut h = vec![0.0; len];
+        for x in s {
+            for (i, v) in x.onsets_in_bar.iter().enumerate() {
+                h[i] += v / s.len() as f64;
+            }
+        }
+        h
+    };
+    let (a, b) = (onsets(corpus), onsets(generated));
+    let on_beat = |h: &[f64]| h.iter().step_by(STEPS_PER_BEAT as usize).sum::<f64>();
+    vec![
+        FeatureRow { name: "onsets on the beat (share; overlap: position in bar)", corpus: on_beat(&a), generated: on_beat(&b), overlap: histogram_overlap(&a, &b) },
+        scalar("note length, 99th percentile (s)", &|s| s.length_p99_s),
+        scalar("polyphony, whole pieces (sounding notes)", &|s| s.polyphony),
+        scalar("notes per second", &|s| s.notes_per_second),
+        scalar("instruments per piece", &|s| s.instruments as f64),
+        scalar("share of drum hits", &|s| s.drum_share),
+    ]
+}
