@@ -93,6 +93,7 @@ impl Clip {
         let spb = steps_per_beat as f64;
         let grid = |b: f64| (b * spb).round() as i64;
         notes.sort_by_key(|n| (grid(n.start), n.pitch, grid(n.start + n.duration), n.drum, n.program, n.velocity));
+        canonical_channels(&mut notes);
         Clip { notes, bpm, steps_per_beat, recipe }
     }
 
@@ -104,6 +105,33 @@ impl Clip {
     /// The first `count` notes (by start), for a link that must fit a budget.
     pub fn prefix(&self, count: usize) -> Clip {
         Clip { notes: self.notes[..count.min(self.notes.len())].to_vec(), ..self.clone() }
+    }
+}
+
+/// Channels and tracks as a link gives them back: instruments in order of first use, each on its
+/// own channel (skipping channel 10), drums on channel 10; so a clip and its link compare equal.
+fn canonical_channels(notes: &mut [Note]) {
+    let mut order: Vec<(u8, bool)> = Vec::new();
+    let mut melodic = 0u8;
+    let mut channel_of: Vec<u8> = Vec::new();
+    for n in notes.iter_mut() {
+        let key = (n.program.min(127), n.drum);
+        let k = match order.iter().position(|&o| o == key) {
+            Some(k) => k,
+            None => {
+                order.push(key);
+                channel_of.push(if n.drum {
+                    9
+                } else {
+                    let c = melodic % 15;
+                    melodic += 1;
+                    if c >= 9 { c + 1 } else { c }
+                });
+                order.len() - 1
+            }
+        };
+        n.channel = channel_of[k];
+        n.track = k as u16;
     }
 }
 
@@ -401,7 +429,7 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
         return Err(invalid("it lists an instrument no note uses"));
     }
     let (fspb, sec) = (spb as f64, 60.0 / bpm);
-    let notes = (0..n)
+    let mut notes: Vec<Note> = (0..n)
         .map(|i| {
             let (program, drum) = instruments[which[i] as usize];
             let (b0, b1) = (starts[i] as f64 / fspb, (starts[i] + durs[i]) as f64 / fspb);
@@ -419,6 +447,7 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
             }
         })
         .collect();
+    canonical_channels(&mut notes);
     let recipe = match r.byte()? {
         0 => None,
         1 => Some(read_recipe(&mut r)?),

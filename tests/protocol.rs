@@ -1,6 +1,6 @@
 //! Every page ↔ worker message survives the byte encoding unchanged.
 
-use cantor::encoding::EventVocab;
+use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab};
 use cantor::generate::GenerateConfig;
 use cantor::midi::Note;
 use cantor::model::{CellKind, ModelConfig, TrainingSummary};
@@ -20,11 +20,26 @@ fn every_message_round_trips() {
     for m in [
         ToWorker::Init { choice: BackendChoice::Auto },
         ToWorker::Train {
-            corpus: TokenCorpusMsg { train: vec![vec![1, 2, 3]], valid: vec![] },
+            corpus: TokenCorpusMsg { train: vec![vec![1, 2, 3]], valid: vec![], train_heads: vec![], window_anchor: None },
+            model: model.clone(),
+            config: TrainConfig::default(),
+            vocab: MusicVocab::Events(EventVocab::default()),
+            init_model: Some(vec![0, 255, 7]),
+        },
+        ToWorker::Train {
+            corpus: TokenCorpusMsg { train: vec![vec![1, 21, 3, 40]], valid: vec![vec![1, 3]], train_heads: vec![2], window_anchor: Some(3) },
             model,
             config: TrainConfig::default(),
-            vocab: EventVocab::default(),
-            init_model: Some(vec![0, 255, 7]),
+            vocab: MusicVocab::Bars(BarVocab {
+                styles: vec!["ragtime".into(), "chorales".into()],
+                bpm: 96.5,
+                meter: (3, 4),
+                instruments: vec![Instrument::Program(33), Instrument::Drums],
+                style_bpm: vec![80.0, 96.0],
+                style_meter: vec![(2, 4), (4, 4)],
+                ..BarVocab::default()
+            }),
+            init_model: None,
         },
         ToWorker::Pause,
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },

@@ -57,6 +57,9 @@ struct EvaluateArgs {
     /// Length of each clip in beats.
     #[arg(long, default_value_t = 48.0)]
     beats: f64,
+    /// Generate the clips in this style (a style tag the model learned).
+    #[arg(long)]
+    style: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -782,10 +785,10 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
             sampling: SamplingParams { seed, ..SamplingParams::default() },
             max_tokens: 6000,
             max_beats: Some(a.beats),
-            bpm: vocab.bpm(),
+            bpm: vocab.bpm_for(a.style.as_deref()),
             ..GenerateConfig::default()
         };
-        let prompt = vocab.prompt(&Conditioning::default());
+        let prompt = vocab.prompt(&Conditioning { style: a.style.clone(), instruments: None });
         clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
     }
     let bar_beats = match &vocab {

@@ -361,7 +361,7 @@ impl BarVocab {
             .into_iter()
             .map(|(s, d, mut n)| {
                 n.start = s as f64 / spb;
-                n.duration = d as f64 / spb;
+                n.duration = (s + d as i64) as f64 / spb - n.start;
                 n
             })
             .collect();
@@ -479,7 +479,9 @@ impl BarVocab {
         let (mut onset, mut program, mut velocity) = (0i64, None::<u8>, self.bin_velocity(self.velocity_bin(80)));
         let mut pending: Option<(i64, u8, u8, u8)> = None;
         let make = |start: i64, steps: u16, pitch: u8, program: u8, velocity: u8, drum: bool| {
-            let (b0, d) = (start as f64 / spb, steps as f64 / spb);
+            // End minus start, as a share link decodes it, so a clip and its link compare equal.
+            let b0 = start as f64 / spb;
+            let d = (start + steps as i64) as f64 / spb - b0;
             Note {
                 pitch,
                 velocity,
