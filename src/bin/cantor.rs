@@ -792,7 +792,7 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
         clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
     }
     let bar_beats = match &vocab {
-        MusicVocab::Bars(v) => cantor::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
+        MusicVocab::Bars(v) => cantor::encoding::bars::meter_steps(v.meter_for(a.style.as_deref().and_then(|s| v.style_slot(s)))) as f64 / 12.0,
         MusicVocab::Events(_) => 4.0,
     };
     let r = metrics::evaluate_in_meter(&train_notes, &valid_notes, &clips, bar_beats);
