@@ -111,6 +111,17 @@ pub fn transpose(notes: &[Note], semitones: i32) -> Option<Vec<Note>> {
         .collect()
 }
 
+/// The training files' notes, each also shifted by every amount in ±`transpose` semitones
+/// (files without notes and shifts that leave the MIDI range are skipped): (file, notes).
+fn augmented(files: &[usize], transpose_by: u8, notes_of: impl Fn(usize) -> Vec<Note>) -> impl Iterator<Item = (usize, Vec<Note>)> {
+    let t = transpose_by as i32;
+    files.iter().flat_map(move |&i| {
+        let notes = notes_of(i);
+        let shifts = if notes.is_empty() { 1..=0 } else { -t..=t };
+        shifts.filter_map(move |shift| transpose(&notes, shift)).map(move |n| (i, n)).collect::<Vec<_>>()
+    })
+}
+
 /// Tokenises songs with the event vocabulary.
 pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions) -> TokenCorpus {
     let (train_files, valid_files) = split_by_file(songs.len(), options.valid_fraction, options.seed);
@@ -118,19 +129,7 @@ pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions)
         let notes = options.filter.select(&songs[i]);
         if options.filter.melody_only { vocab.melody(&notes) } else { vocab.quantize(&notes) }
     };
-    let t = options.transpose as i32;
-    let mut train = Vec::new();
-    for &i in &train_files {
-        let notes = notes_of(i);
-        if notes.is_empty() {
-            continue;
-        }
-        for shift in -t..=t {
-            if let Some(shifted) = transpose(&notes, shift) {
-                train.push(vocab.encode(&shifted));
-            }
-        }
-    }
+    let train = augmented(&train_files, options.transpose, notes_of).map(|(_, n)| vocab.encode(&n)).collect();
     let valid = valid_files
         .iter()
         .map(|&i| notes_of(i))
@@ -147,20 +146,11 @@ pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, o
     let notes_of = |i: usize| selected(vocab, options, &songs[i]);
     let style = |i: usize| styles.get(i).and_then(|s| s.as_deref());
     let head_len = |tokens: &[TokenId]| tokens.iter().position(|&t| t == vocab.bar()).unwrap_or(tokens.len());
-    let t = options.transpose as i32;
     let (mut train, mut train_heads) = (Vec::new(), Vec::new());
-    for &i in &train_files {
-        let notes = notes_of(i);
-        if notes.is_empty() {
-            continue;
-        }
-        for shift in -t..=t {
-            if let Some(shifted) = transpose(&notes, shift) {
-                let tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
-                train_heads.push(head_len(&tokens));
-                train.push(tokens);
-            }
-        }
+    for (i, shifted) in augmented(&train_files, options.transpose, notes_of) {
+        let tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
+        train_heads.push(head_len(&tokens));
+        train.push(tokens);
     }
     let valid = valid_files
         .iter()

@@ -105,16 +105,12 @@ impl EventVocab {
     }
 
     pub fn velocity_bin(&self, velocity: u8) -> u8 {
-        let v = velocity.clamp(1, 127) as u32 - 1;
-        (v * self.velocity_bins as u32 / 127) as u8
+        super::velocity_bin(self.velocity_bins, velocity)
     }
 
     /// The velocity a bin decodes to: the middle of its range.
     pub fn bin_velocity(&self, bin: u8) -> u8 {
-        let bins = self.velocity_bins as u32;
-        let lo = (bin as u32 * 127).div_ceil(bins);
-        let hi = ((bin as u32 + 1) * 127).div_ceil(bins) - 1;
-        ((lo + hi) / 2 + 1).clamp(1, 127) as u8
+        super::bin_velocity(self.velocity_bins, bin)
     }
 
     fn step(&self, beat: f64) -> i64 {

@@ -23,6 +23,20 @@ use serde::{Deserialize, Serialize};
 /// Token ids are small; `u16` keeps corpora compact in memory and in saved files.
 pub type TokenId = u16;
 
+/// The bin (of `bins` equal ranges over 1..=127) a velocity falls in; both music vocabularies use it.
+pub fn velocity_bin(bins: u8, velocity: u8) -> u8 {
+    let v = velocity.clamp(1, 127) as u32 - 1;
+    (v * bins as u32 / 127) as u8
+}
+
+/// The velocity a bin decodes to: the middle of its range.
+pub fn bin_velocity(bins: u8, bin: u8) -> u8 {
+    let bins = bins as u32;
+    let lo = (bin as u32 * 127).div_ceil(bins);
+    let hi = ((bin as u32 + 1) * 127).div_ceil(bins) - 1;
+    ((lo + hi) / 2 + 1).clamp(1, 127) as u8
+}
+
 /// The vocabulary a model was trained with; it is saved inside every model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
