@@ -57,14 +57,13 @@ pub fn piece_notes(piece: &Piece, beats_per_frame: f64) -> Vec<crate::midi::Note
     notes
 }
 
-/// Frame tokens for the three splits; training pieces are also shifted by ±`transpose` semitones
-/// (shifts that leave the vocabulary's range are skipped for that piece).
-pub fn frame_corpus(data: &PianoRollDataset, vocab: &FrameVocab, transpose: u8) -> (TokenCorpus, Vec<Vec<TokenId>>) {
+/// Frame tokens for the three splits; training pieces are shifted by each of `shifts` semitones
+/// (0 = as written; shifts that leave the vocabulary's range are skipped for that piece).
+pub fn frame_corpus(data: &PianoRollDataset, vocab: &FrameVocab, shifts: &[i32]) -> (TokenCorpus, Vec<Vec<TokenId>>) {
     let encode = |p: &Piece| vocab.encode(p).ok();
-    let t = transpose as i32;
     let mut train = Vec::new();
     for piece in &data.train {
-        for shift in -t..=t {
+        for &shift in shifts {
             let shifted: Option<Piece> = piece
                 .iter()
                 .map(|f| f.iter().map(|&p| u8::try_from(p as i32 + shift).ok()).collect())

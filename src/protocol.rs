@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 /// Which compute backend the worker should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackendChoice {
-    /// Time one small training step on each usable backend and keep the faster.
+    /// When training starts, time a step of the model about to train on each usable backend and
+    /// keep the faster (or use the timing remembered for this adapter and shape).
     Auto,
     WebGpu,
     Cpu,
@@ -37,6 +38,8 @@ pub enum ToWorker {
         vocab: MusicVocab,
         #[serde(with = "serde_bytes")]
         init_model: Option<Vec<u8>>,
+        /// Timings the page remembers (per adapter and model shape), so a second run skips them.
+        known_speeds: Vec<Speeds>,
     },
     Pause,
     Resume,
@@ -68,6 +71,9 @@ pub enum FromWorker {
     Ready,
     /// The backend in use, in words, and why it was chosen.
     Backend { name: String, gpu: bool, reason: String },
+    /// Training speed of one model shape on the GPU and on the CPU, timed before training (the
+    /// page remembers it per adapter).
+    Speeds(Speeds),
     Progress(Progress),
     /// Training is paused; the best model so far (saved so a reload keeps it).
     Paused {
@@ -99,6 +105,21 @@ pub enum FromWorker {
         bytes: Vec<u8>,
     },
     Failed { message: String },
+}
+
+/// Measured training speed of one model shape on one adapter, in tokens per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speeds {
+    pub adapter: String,
+    /// [`shape_key`] of the model and batch timed.
+    pub shape: String,
+    pub gpu_tokens_per_s: f64,
+    pub cpu_tokens_per_s: f64,
+}
+
+/// What decides a step's speed: the model's size and the batch.
+pub fn shape_key(model: &ModelConfig, config: &TrainConfig) -> String {
+    format!("{}x{} e{} v{} b{}x{}", model.layers, model.hidden, model.embed, model.vocab_size, config.batch, config.seq_len)
 }
 
 /// The token corpus as sent to the worker.

@@ -2,7 +2,7 @@
 
 mod common;
 use cantor::encoding::corpus::{event_corpus, split_by_file, transpose, CorpusOptions, NoteFilter};
-use cantor::encoding::{EventVocab, FrameVocab, Token};
+use cantor::encoding::{EventVocab, FrameOrder, FrameVocab, Token};
 use cantor::midi::{read_song, Note, Song};
 
 fn note(pitch: u8, start: f64, duration: f64, velocity: u8) -> Note {
@@ -134,7 +134,7 @@ fn ascending_frame_mask_allows_exactly_the_canonical_continuations() {
     let size = v.size();
     let (start, end) = (v.start() as i64, v.frame_end() as i64);
     let c4 = v.pitch(60).unwrap() as i64;
-    let mask = v.ascending_mask(&[start, c4, end]);
+    let mask = v.order_mask(&[start, c4, end]);
     let allowed = |row: usize| -> Vec<usize> { (0..size).filter(|&i| mask[row * size + i] == 0.0).collect() };
     // After START: any pitch or an empty frame.
     assert_eq!(allowed(0), [vec![end as usize], (3..size).collect()].concat());
@@ -142,6 +142,21 @@ fn ascending_frame_mask_allows_exactly_the_canonical_continuations() {
     assert_eq!(allowed(1), [vec![end as usize], ((c4 as usize + 1)..size).collect()].concat());
     // After a frame end: a new frame, or the START of the next piece in a training window.
     assert_eq!(allowed(2), [vec![start as usize, end as usize], (3..size).collect()].concat());
+}
+
+#[test]
+fn descending_frames_put_the_melody_first_and_mask_accordingly() {
+    let v = FrameVocab::default().with_order(FrameOrder::Descending);
+    let size = v.size();
+    let t = v.encode(&[vec![60, 67, 64], vec![72]]).unwrap();
+    let (p, end) = (|n: u8| v.pitch(n).unwrap(), v.frame_end());
+    assert_eq!(t, vec![v.start(), p(67), p(64), p(60), end, p(72), end]);
+    let mask = v.order_mask(&[p(64) as i64]);
+    let allowed: Vec<usize> = (0..size).filter(|&i| mask[i] == 0.0).collect();
+    // After E4: only lower pitches or the end of the frame.
+    assert_eq!(allowed, [vec![end as usize], (3..p(64) as usize).collect()].concat());
+    // The frame's likelihood covers the same frames as ascending order: decode is order-free.
+    assert_eq!(v.decode(&t), vec![vec![67, 64, 60], vec![72]]);
 }
 
 #[test]

@@ -6,11 +6,11 @@ use cantor::benchmark::frame_nll;
 use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
-use cantor::model::{CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
+use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
 use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
 
 fn tiny(vocab: usize, cell: CellKind) -> ModelConfig {
-    ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell }
+    ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell, awd: Default::default() }
 }
 
 fn tokens(data: Vec<i64>, b: usize, t: usize) -> Tensor<2, Int> {
@@ -211,6 +211,54 @@ fn parameter_count_matches_the_module() {
         let c = ModelConfig { cell, ..c };
         assert_eq!(c.init(&Device::flex()).num_params(), c.param_count(), "{cell:?}");
     }
+    let tied = ModelConfig { awd: AwdOptions { tied: true, ..AwdOptions::default() }, ..ModelConfig::new(323) };
+    assert_eq!(tied.init(&Device::flex()).num_params(), tied.param_count(), "tied");
+    assert!(tied.param_count() < ModelConfig::new(323).param_count(), "tying saves the output matrix");
+}
+
+/// The AWD-LSTM options: a tied model learns and its file round-trips; variational dropout keeps
+/// one mask over time; weight dropout changes training outputs and nothing at inference.
+#[test]
+fn awd_options_train_save_and_regularise() {
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 1);
+    let device = Device::flex();
+    let awd = AwdOptions { variational: true, weight_dropout: 0.2, tied: true };
+    let config = ModelConfig { dropout: 0.1, awd, ..tiny(vocab.size(), CellKind::Fused) };
+    let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, warmup_steps: 5, max_epochs: 4, steps_per_epoch: Some(50), patience: 10, seed: 3, ..TrainConfig::default() };
+    let mut t = Trainer::new(config.clone(), tc, &corpus, &device).unwrap();
+    let before = block_on(t.validate()).unwrap().unwrap().nll;
+    block_on(t.run(|_| Control::Continue)).unwrap();
+    let best = t.summary.best_valid_nll.unwrap();
+    assert!(best < before * 0.5, "a tied, dropped-out model still learns: {before} → {best}");
+    let model = t.best_model();
+    let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
+    let back = ModelFile::from_bytes(&file.to_bytes()).unwrap();
+    assert_eq!(back.config.awd, awd);
+    let loaded = back.load(&device).unwrap();
+    let x = tokens(vec![1, 63, 262, 191, 70], 1, 5);
+    assert_eq!(values(model.forward(x.clone(), None).0), values(loaded.forward(x.clone(), None).0));
+
+    // Locked dropout: the same units are zero at every step, survivors scaled by 1/(1-p).
+    let ad = device.clone().autodiff();
+    let steps: Vec<Tensor<2>> = (0..5).map(|_| Tensor::ones([3, 40], &ad)).collect();
+    let dropped = locked_dropout(&burn::nn::DropoutConfig::new(0.5).init(), steps);
+    let rows: Vec<Vec<f32>> = dropped.into_iter().map(|s| s.into_data().convert::<f32>().try_to_vec().unwrap()).collect();
+    assert!(rows.windows(2).all(|w| w[0] == w[1]), "one mask for all steps");
+    assert!(rows[0].iter().all(|&v| v == 0.0 || v == 2.0));
+    let zeros = rows[0].iter().filter(|&&v| v == 0.0).count();
+    assert!((20..100).contains(&zeros), "about half of 120 dropped: {zeros}");
+
+    // Weight dropout acts in training only.
+    let heavy = ModelConfig { awd: AwdOptions { weight_dropout: 0.9, ..AwdOptions::default() }, ..tiny(vocab.size(), CellKind::Fused) };
+    ad.seed(5);
+    let m = heavy.init(&ad);
+    let xa = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 63, 262, 191, 70], [1, 5]), &ad);
+    let train_out = m.forward(xa, None).0.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let plain = m.valid();
+    let infer = values(plain.forward(x.clone(), None).0);
+    assert_ne!(train_out, infer, "a dropped-out W_hh changes the training forward");
+    assert_eq!(infer, values(plain.forward(x, None).0), "inference is deterministic");
 }
 
 #[test]

@@ -4,7 +4,7 @@ use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab};
 use cantor::generate::GenerateConfig;
 use cantor::midi::Note;
 use cantor::model::{CellKind, ModelConfig, TrainingSummary};
-use cantor::protocol::{from_bytes, to_bytes, BackendChoice, FromWorker, ToWorker, TokenCorpusMsg};
+use cantor::protocol::{from_bytes, shape_key, to_bytes, BackendChoice, FromWorker, Speeds, ToWorker, TokenCorpusMsg};
 use cantor::train::{StopReason, TrainConfig};
 
 fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(msg: &T) {
@@ -16,7 +16,7 @@ fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(
 fn every_message_round_trips() {
     let note = Note { pitch: 60, velocity: 90, start: 0.5, duration: 1.25, start_s: 0.25, duration_s: 0.625, channel: 9, program: 3, drum: true, track: 2 };
     let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into()] };
-    let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused };
+    let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused, awd: Default::default() };
     for m in [
         ToWorker::Init { choice: BackendChoice::Auto },
         ToWorker::Train {
@@ -25,6 +25,7 @@ fn every_message_round_trips() {
             config: TrainConfig::default(),
             vocab: MusicVocab::Events(EventVocab::default()),
             init_model: Some(vec![0, 255, 7]),
+            known_speeds: vec![Speeds { adapter: "nvidia hopper".into(), shape: "2x256 e128 v553 b32x128".into(), gpu_tokens_per_s: 51_000.0, cpu_tokens_per_s: 3_100.5 }],
         },
         ToWorker::Train {
             corpus: TokenCorpusMsg { train: vec![vec![1, 21, 3, 40]], valid: vec![vec![1, 3]], train_heads: vec![2], window_anchor: Some(3) },
@@ -40,6 +41,7 @@ fn every_message_round_trips() {
                 ..BarVocab::default()
             }),
             init_model: None,
+            known_speeds: vec![],
         },
         ToWorker::Pause,
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
@@ -50,6 +52,7 @@ fn every_message_round_trips() {
     }
     for m in [
         FromWorker::Ready,
+        FromWorker::Speeds(Speeds { adapter: "a".into(), shape: shape_key(&ModelConfig::new(553), &TrainConfig::default()), gpu_tokens_per_s: 2.0, cpu_tokens_per_s: 1.0 }),
         FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: "é ✓".into() },
         FromWorker::Paused { model_file: vec![1, 2], summary: summary.clone() },
         FromWorker::Trained { reason: StopReason::EarlyStopped, model_file: vec![9; 10], summary },

@@ -4,10 +4,10 @@
 #![cfg(target_arch = "wasm32")]
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::tensor::{Distribution, TensorData};
 use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, Vocab};
-use cantor::model::{copy_to_device, CellKind, ModelConfig, ModelFile, TrainingSummary};
+use cantor::model::{copy_to_device, CellKind, FusedLstm, ModelConfig, ModelFile, Recurrence, TrainingSummary};
 use cantor::train::{TrainConfig, Trainer};
 use std::cell::RefCell;
 use wasm_bindgen_test::*;
@@ -32,7 +32,7 @@ async fn gpu() -> Device {
 const TOLERANCE: f64 = 2e-3;
 
 fn setup() -> (ModelConfig, TrainConfig, TokenCorpus) {
-    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused };
+    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused, awd: Default::default() };
     let config = TrainConfig { seq_len: 8, batch: 4, lr: 1e-2, warmup_steps: 1, seed: 5, ..TrainConfig::default() };
     let corpus = TokenCorpus {
         train: vec![(0..120u16).map(|i| (i * 7 + 3) % 40).collect()],
@@ -103,4 +103,93 @@ fn worker_messages_with_many_notes_convert_quickly() {
     let ToWorker::Render { notes: got, .. } = back else { panic!("wrong message") };
     assert_eq!(got, notes);
     assert!(ms < 100.0, "600 notes took {ms} ms to cross");
+}
+
+/// Counts compute dispatches and queue submits from the page's side, by wrapping WebGPU's own
+/// entry points: independent of burn and cubecl.
+fn install_dispatch_counter() {
+    js_sys::eval(
+        r#"(() => {
+            if (globalThis.__cantorCount) return;
+            globalThis.__cantorCount = { dispatch: 0, submit: 0 };
+            const pass = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
+            const dispatch = pass.dispatchWorkgroups, submit = queue.submit;
+            pass.dispatchWorkgroups = function (...a) { globalThis.__cantorCount.dispatch++; return dispatch.apply(this, a); };
+            queue.submit = function (...a) { globalThis.__cantorCount.submit++; return submit.apply(this, a); };
+        })()"#,
+    )
+    .expect("the counter installs");
+}
+
+fn dispatches() -> f64 {
+    js_sys::eval("globalThis.__cantorCount.dispatch").unwrap().as_f64().unwrap()
+}
+
+/// Dispatches of one training step (after two warm-up steps) of a model on WebGPU.
+async fn dispatches_per_step(recurrence: Recurrence, seq_len: usize, gpu: &Device) -> f64 {
+    let (model_config, config, corpus) = setup();
+    let config = TrainConfig { seq_len, ..config };
+    let mut t = Trainer::new(model_config, config, &corpus, gpu).unwrap();
+    t.model = t.model.clone().with_recurrence(recurrence);
+    t.train_step().await.unwrap();
+    t.train_step().await.unwrap();
+    let before = dispatches();
+    t.train_step().await.unwrap();
+    dispatches() - before
+}
+
+/// The sequence kernels: a training step's dispatches no longer grow with the sequence length,
+/// and are far fewer than the per-step graph's.
+#[wasm_bindgen_test]
+async fn sequence_kernels_cut_dispatches_per_training_step() {
+    let gpu = gpu().await;
+    install_dispatch_counter();
+    let steps_8 = dispatches_per_step(Recurrence::Steps, 8, &gpu).await;
+    let steps_16 = dispatches_per_step(Recurrence::Steps, 16, &gpu).await;
+    let kernels_8 = dispatches_per_step(Recurrence::Auto, 8, &gpu).await;
+    let kernels_16 = dispatches_per_step(Recurrence::Auto, 16, &gpu).await;
+    web_sys::console::log_1(&format!("dispatches per step: per-step graph {steps_8} (T=8), {steps_16} (T=16); sequence kernels {kernels_8} (T=8), {kernels_16} (T=16)").into());
+    assert!(steps_16 > steps_8 * 1.5, "the per-step graph grows with T: {steps_8} → {steps_16}");
+    assert!(kernels_16 <= kernels_8 + 4.0, "the kernels do not grow with T: {kernels_8} → {kernels_16}");
+    assert!(kernels_16 < 100.0 && kernels_16 * 3.0 < steps_16, "{kernels_16} dispatches vs {steps_16}");
+}
+
+/// The sequence operation on WebGPU against Flex's per-step cell: outputs, final state and the
+/// gradients of x, the carried state and the weights, hidden 33 (not a multiple of anything).
+#[wasm_bindgen_test]
+async fn sequence_kernels_on_webgpu_match_flex() {
+    let gpu = gpu().await;
+    let (t, b, d_in, h) = (6usize, 3usize, 5usize, 33usize);
+    let flex = Device::flex();
+    flex.seed(21);
+    let r = |n: usize| Tensor::<1>::random([n], Distribution::Uniform(-0.5, 0.5), &flex).into_data();
+    let inputs: Vec<TensorData> = [b * t * d_in, b * h, b * h, d_in * 4 * h, h * 4 * h, 4 * h, b * t * h].iter().map(|&n| r(n)).collect();
+    async fn grads(device: &Device, d: &[TensorData], dims: (usize, usize, usize, usize), sequence: bool) -> Vec<Vec<f32>> {
+        let (t, b, d_in, h) = dims;
+        let ad = device.clone().autodiff();
+        let v2 = |x: &TensorData, s: [usize; 2]| Tensor::<1>::from_data(x.clone(), &ad).reshape(s).detach().require_grad();
+        let x = Tensor::<1>::from_data(d[0].clone(), &ad).reshape([b, t, d_in]).detach().require_grad();
+        let (h0, c0) = (v2(&d[1], [b, h]), v2(&d[2], [b, h]));
+        let cell = FusedLstm::from_weights(v2(&d[3], [d_in, 4 * h]), v2(&d[4], [h, 4 * h]), Tensor::<1>::from_data(d[5].clone(), &ad).require_grad());
+        let (out, (hn, cn)) = if sequence {
+            let (y, st) = cell.forward_sequence(x.clone().swap_dims(0, 1), Some((h0.clone(), c0.clone())), None);
+            (y.swap_dims(0, 1), st)
+        } else {
+            cell.forward(x.clone(), Some((h0.clone(), c0.clone())))
+        };
+        let weights = Tensor::<1>::from_data(d[6].clone(), &ad).reshape([b, t, h]);
+        let loss = (out.clone() * weights).sum() + hn.clone().sum() + (cn.clone() * 0.5).sum();
+        let g = loss.backward();
+        let mut all = Vec::new();
+        for tensor in [out.detach().reshape([b * t * h]), x.grad(&g).unwrap().reshape([b * t * d_in]), h0.grad(&g).unwrap().reshape([b * h]), c0.grad(&g).unwrap().reshape([b * h]), cell.w_ih().grad(&g).unwrap().reshape([d_in * 4 * h]), cell.w_hh().grad(&g).unwrap().reshape([h * 4 * h]), cell.bias().grad(&g).unwrap()] {
+            all.push(tensor.into_data_async().await.unwrap().convert::<f32>().try_into_vec::<f32>().unwrap());
+        }
+        all
+    }
+    let expected = grads(&flex, &inputs, (t, b, d_in, h), false).await;
+    let got = grads(&gpu, &inputs, (t, b, d_in, h), true).await;
+    for (k, (e, g)) in expected.iter().zip(&got).enumerate() {
+        let worst = e.iter().zip(g).map(|(p, q)| (p - q).abs() / (1.0 + p.abs())).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "tensor {k} (output, dx, dh0, dc0, dW_ih, dW_hh, dbias) differs by {worst}");
+    }
 }

@@ -3,10 +3,10 @@
 use burn::prelude::Device;
 use cantor::benchmark::{self, PianoRollDataset};
 use cantor::encoding::corpus::{bar_corpus, event_corpus, music_corpus, style_from_path, CorpusOptions, NoteFilter};
-use cantor::encoding::{BarVocab, Conditioning, EventVocab, FrameVocab, Instrument, MusicVocab, Vocab};
+use cantor::encoding::{BarVocab, Conditioning, EventVocab, FrameOrder, FrameVocab, Instrument, MusicVocab, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
-use cantor::model::{CellKind, ModelConfig, ModelFile};
+use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence, ModelFile};
 use cantor::train::{block_on, Control, Progress, TrainConfig, Trainer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,9 +76,39 @@ struct ModelArgs {
     dropout: f64,
     #[arg(long, value_enum, default_value_t = Cell::Fused)]
     cell: Cell,
+    /// Variational dropout: one mask per sequence, the same at every step (AWD-LSTM).
+    #[arg(long)]
+    variational: bool,
+    /// DropConnect probability on the recurrent weights (AWD-LSTM weight dropout).
+    #[arg(long, default_value_t = 0.0)]
+    weight_dropout: f64,
+    /// Tie the output layer to the embedding (through a hidden → embed projection).
+    #[arg(long)]
+    tied: bool,
     /// Run on burn's wgpu backend (a GPU) instead of Flex on the CPU.
     #[arg(long)]
     wgpu: bool,
+    /// How the LSTM layers run their time loop: `auto` (the sequence kernels on a GPU, per-step
+    /// operations on Flex), `steps`, or `sequence` (the sequence operation on any backend).
+    #[arg(long, value_enum, default_value_t = RecurrenceArg::Auto)]
+    recurrence: RecurrenceArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RecurrenceArg {
+    Auto,
+    Steps,
+    Sequence,
+}
+
+impl ModelArgs {
+    fn recurrence(&self) -> Recurrence {
+        match self.recurrence {
+            RecurrenceArg::Auto => Recurrence::Auto,
+            RecurrenceArg::Steps => Recurrence::Steps,
+            RecurrenceArg::Sequence => Recurrence::Sequence,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -226,6 +256,12 @@ struct BenchArgs {
     /// Let the model put probability on unordered frames (off: pitches within a frame ascend).
     #[arg(long)]
     no_frame_mask: bool,
+    /// Within a frame, highest pitch first (the melody first) instead of lowest first.
+    #[arg(long)]
+    descending: bool,
+    /// Train on every piece in all 12 keys (shifts −5…+6) instead of ±`--transpose`.
+    #[arg(long)]
+    all_keys: bool,
     /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
     /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
     #[arg(long)]
@@ -367,6 +403,7 @@ fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
         layers: m.layers,
         dropout: m.dropout,
         cell: if m.cell == Cell::Burn { CellKind::Burn } else { CellKind::Fused },
+        awd: AwdOptions { variational: m.variational, weight_dropout: m.weight_dropout, tied: m.tied },
     }
 }
 
@@ -513,6 +550,7 @@ fn train(a: TrainArgs) -> Res {
         Some(m) => Trainer::with_model(m, config.clone(), tc, &corpus, &device)?,
         None => Trainer::new(config.clone(), tc, &corpus, &device)?,
     };
+    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
     let bar = progress_bar(trainer.total_steps() as u64);
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
@@ -686,14 +724,18 @@ fn bench(a: BenchArgs) -> Res {
     if a.baselines_only {
         return Ok(ExitCode::SUCCESS);
     }
-    let vocab = FrameVocab::default();
-    let (corpus, test) = benchmark::frame_corpus(&data, &vocab, a.train.transpose);
+    let order = if a.descending { FrameOrder::Descending } else { FrameOrder::Ascending };
+    let vocab = FrameVocab::default().with_order(order);
+    let t = a.train.transpose as i32;
+    let shifts: Vec<i32> = if a.all_keys { (-5..=6).collect() } else { (-t..=t).collect() };
+    let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &shifts);
     let device = device(a.model.wgpu)?;
     let config = model_config(vocab.size(), &a.model);
     println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
     let masked = !a.no_frame_mask;
     let tc = TrainConfig { frame_mask: masked.then_some(vocab), ..train_config(&a.train) };
     let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
+    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
     let bar = progress_bar(trainer.total_steps() as u64);
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
@@ -725,6 +767,7 @@ fn speed(a: SpeedArgs) -> Res {
     let corpus = cantor::encoding::corpus::TokenCorpus { train: seqs, valid: vec![], train_files: vec![], valid_files: vec![], ..Default::default() };
     let tc = TrainConfig { seq_len: a.seq_len, batch: a.batch, ..TrainConfig::default() };
     let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
+    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
     block_on(trainer.train_step())?; // warm-up
     block_on(trainer.train_step())?;
     let t0 = std::time::Instant::now();
@@ -746,6 +789,7 @@ fn speed(a: SpeedArgs) -> Res {
         serde_json::json!({
             "impl": "cantor-burn", "backend": if a.model.wgpu { "wgpu" } else { "flex" },
             "cell": if a.model.cell == Cell::Burn { "burn" } else { "fused" },
+            "recurrence": if trainer.model.uses_sequence_op(&device) { "sequence" } else { "steps" },
             "params": config.param_count(), "step_ms": step_s * 1e3,
             "train_tokens_per_s": (a.batch * a.seq_len) as f64 / step_s,
             "gen_tokens_per_s": new_tokens as f64 / gen_s,

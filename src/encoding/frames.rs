@@ -1,9 +1,20 @@
 //! Piano-roll frames as tokens, for the Boulanger-Lewandowski benchmarks: each frame is its
-//! pitches in ascending order followed by `FRAME_END`, so the sum of a frame's token
-//! log-likelihoods is exactly the log-likelihood the model gives that frame.
+//! pitches in one fixed order (ascending, or descending: melody first, as Polyphony RNN and
+//! BachBot serialise) followed by `FRAME_END`, so the sum of a frame's token log-likelihoods is
+//! exactly the log-likelihood the model gives that frame.
 
 use super::TokenId;
 use serde::{Deserialize, Serialize};
+
+/// The order of the pitches within a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FrameOrder {
+    /// Lowest first (the first benchmark models).
+    #[default]
+    Ascending,
+    /// Highest first: the melody, then the voices below it given the melody.
+    Descending,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameVocab {
@@ -11,11 +22,14 @@ pub struct FrameVocab {
     pub low: u8,
     /// Highest pitch with a token (108 = C8).
     pub high: u8,
+    /// Models saved before the order was a choice are ascending.
+    #[serde(default)]
+    pub order: FrameOrder,
 }
 
 impl Default for FrameVocab {
     fn default() -> Self {
-        FrameVocab { low: 21, high: 108 }
+        FrameVocab { low: 21, high: 108, order: FrameOrder::Ascending }
     }
 }
 
@@ -44,12 +58,17 @@ impl FrameVocab {
         (id >= PITCH_BASE && (id as usize) < self.size()).then(|| self.low + (id - PITCH_BASE) as u8)
     }
 
+    pub fn with_order(self, order: FrameOrder) -> Self {
+        FrameVocab { order, ..self }
+    }
+
     /// Additive logit mask (0 or −1e9) for `[B, T]` input tokens → `[B, T, V]`: after pitch `p`
-    /// only higher pitches or FRAME_END may follow, so the model spreads its probability over
-    /// canonical (ascending) frames only and a frame's token likelihoods multiply to a properly
-    /// normalised frame likelihood. After FRAME_END a new piece's START may follow (training
-    /// windows run across pieces); PAD is never a target.
-    pub fn ascending_mask(&self, inputs: &[i64]) -> Vec<f32> {
+    /// only pitches further in the frame's order (higher when ascending, lower when descending)
+    /// or FRAME_END may follow, so the model spreads its probability over canonical frames only
+    /// and a frame's token likelihoods multiply to a properly normalised frame likelihood. After
+    /// FRAME_END a new piece's START may follow (training windows run across pieces); PAD is never
+    /// a target.
+    pub fn order_mask(&self, inputs: &[i64]) -> Vec<f32> {
         const NO: f32 = -1e9;
         let v = self.size();
         let mut mask = vec![0.0f32; inputs.len() * v];
@@ -59,15 +78,19 @@ impl FrameVocab {
                 row[self.start() as usize] = NO;
             }
             if let Some(p) = self.pitch_of(x as TokenId) {
-                let first = PITCH_BASE as usize;
-                let upto = first + (p - self.low) as usize;
-                row[first..=upto].iter_mut().for_each(|m| *m = NO);
+                let at = PITCH_BASE as usize + (p - self.low) as usize;
+                let closed = match self.order {
+                    FrameOrder::Ascending => PITCH_BASE as usize..=at,
+                    FrameOrder::Descending => at..=v - 1,
+                };
+                row[closed].iter_mut().for_each(|m| *m = NO);
             }
         }
         mask
     }
 
-    /// Frames → `[START, p…, FRAME_END, p…, FRAME_END, …]`. Pitches are sorted and deduplicated;
+    /// Frames → `[START, p…, FRAME_END, p…, FRAME_END, …]`. Pitches are sorted in the vocabulary's
+    /// order and deduplicated;
     /// pitches outside the range are an error because dropping them would change the benchmark.
     pub fn encode(&self, frames: &[Vec<u8>]) -> Result<Vec<TokenId>, u8> {
         let mut tokens = vec![self.start()];
@@ -75,6 +98,9 @@ impl FrameVocab {
             let mut f = frame.clone();
             f.sort_unstable();
             f.dedup();
+            if self.order == FrameOrder::Descending {
+                f.reverse();
+            }
             for p in f {
                 tokens.push(self.pitch(p).ok_or(p)?);
             }

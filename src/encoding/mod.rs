@@ -15,7 +15,7 @@ mod frames;
 
 pub use bars::{BarGrammar, BarToken, BarVocab, Conditioning, Instrument};
 pub use events::{EventVocab, Token, TokenKind};
-pub use frames::FrameVocab;
+pub use frames::{FrameOrder, FrameVocab};
 
 use crate::midi::{Note, TimeSignature};
 use serde::{Deserialize, Serialize};

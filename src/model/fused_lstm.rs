@@ -3,9 +3,11 @@
 //! element-wise gates (which burn's fusion merges on the GPU).
 
 use burn::module::Param;
-use burn::nn::{Initializer, Lstm};
+use burn::nn::{Dropout, Initializer, Lstm};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
+
+use super::lstm_seq::lstm_sequence;
 
 #[derive(Module, Debug)]
 pub struct FusedLstm {
@@ -33,8 +35,9 @@ impl FusedLstm {
         FusedLstm { w_ih, w_hh, bias: Param::from_tensor(bias) }
     }
 
+    /// The hidden size, read without initialising the weights (see [`weights`](Self::weights)).
     pub fn hidden(&self) -> usize {
-        self.w_hh.shape().dims::<2>()[0]
+        self.w_hh.lazy_shape().dims::<2>()[0]
     }
 
     /// `x` `[B, T, d_in]` → outputs `[B, T, H]` and the final `(h, c)`.
@@ -45,12 +48,49 @@ impl FusedLstm {
         (Tensor::stack(hs, 1), state)
     }
 
-    /// One `[B, d_in]` input per time step → one `[B, H]` output per step.
+    /// A layer from its weights: `w_ih` `[d_in, 4H]`, `w_hh` `[H, 4H]`, `bias` `[4H]`.
+    pub fn from_weights(w_ih: Tensor<2>, w_hh: Tensor<2>, bias: Tensor<1>) -> Self {
+        FusedLstm { w_ih: Param::from_tensor(w_ih), w_hh: Param::from_tensor(w_hh), bias: Param::from_tensor(bias) }
+    }
+
+    /// The input weights `[d_in, 4H]`.
+    pub fn w_ih(&self) -> Tensor<2> {
+        self.w_ih.val()
+    }
+
+    /// The recurrent weights `[H, 4H]` (for weight dropout).
+    pub fn w_hh(&self) -> Tensor<2> {
+        self.w_hh.val()
+    }
+
+    pub fn bias(&self) -> Tensor<1> {
+        self.bias.val()
+    }
+
+    pub fn forward_steps(&self, xs: Vec<Tensor<2>>, state: Option<(Tensor<2>, Tensor<2>)>) -> (Vec<Tensor<2>>, (Tensor<2>, Tensor<2>)) {
+        self.forward_steps_with(xs, state, None)
+    }
+
+    /// The weights, always read in this order: burn initialises a parameter on its first read,
+    /// from the device's seeded generator, so the order decides a new model's weights (this one
+    /// keeps the weights earlier versions drew for a seed).
+    fn weights(&self, weight_dropout: Option<&Dropout>) -> (Tensor<2>, Tensor<2>, Tensor<1>) {
+        let w_hh = self.w_hh.val();
+        let w_ih = self.w_ih.val();
+        let w_hh = match weight_dropout {
+            Some(d) => d.forward(w_hh),
+            None => w_hh,
+        };
+        (w_ih, w_hh, self.bias.val())
+    }
+
+    /// One `[B, d_in]` input per time step → one `[B, H]` output per step; `weight_dropout`, in
+    /// training, drops out the recurrent weights (one mask for the whole sequence).
     ///
     /// Steps are kept as separate tensors between layers on purpose: burn's backward of a slice
     /// writes a zero tensor as large as the tensor sliced, so cutting a `[B, T, ·]` tensor into
     /// T steps costs O(T²) memory traffic, more than the matmuls at T = 128.
-    pub fn forward_steps(&self, xs: Vec<Tensor<2>>, state: Option<(Tensor<2>, Tensor<2>)>) -> (Vec<Tensor<2>>, (Tensor<2>, Tensor<2>)) {
+    pub fn forward_steps_with(&self, xs: Vec<Tensor<2>>, state: Option<(Tensor<2>, Tensor<2>)>, weight_dropout: Option<&Dropout>) -> (Vec<Tensor<2>>, (Tensor<2>, Tensor<2>)) {
         let hidden = self.hidden();
         let Some(first) = xs.first() else {
             panic!("an LSTM needs at least one time step");
@@ -59,7 +99,8 @@ impl FusedLstm {
         let device = first.device();
         let (mut h, mut c) =
             state.unwrap_or_else(|| (Tensor::zeros([b, hidden], &device), Tensor::zeros([b, hidden], &device)));
-        let (w_ih, w_hh, bias) = (self.w_ih.val(), self.w_hh.val(), self.bias.val().unsqueeze::<2>());
+        let (w_ih, w_hh, bias) = self.weights(weight_dropout);
+        let bias = bias.unsqueeze::<2>();
         let mut outputs = Vec::with_capacity(xs.len());
         for x in xs {
             let gates = x.matmul(w_ih.clone()) + h.matmul(w_hh.clone()) + bias.clone();
@@ -70,6 +111,25 @@ impl FusedLstm {
             outputs.push(h.clone());
         }
         (outputs, (h, c))
+    }
+
+    /// Time-major `x` `[T, B, d_in]` → outputs `[T, B, H]` and the final `(h, c)`, through the
+    /// sequence operation: one matmul for the input projection of every step, then the whole
+    /// recurrence in one [`lstm_sequence`] call.
+    pub fn forward_sequence(&self, x: Tensor<3>, state: Option<(Tensor<2>, Tensor<2>)>, weight_dropout: Option<&Dropout>) -> (Tensor<3>, (Tensor<2>, Tensor<2>)) {
+        let [t, b, d_in] = x.dims();
+        let hidden = self.hidden();
+        let device = x.device();
+        let (w_ih, w_hh, bias) = self.weights(weight_dropout);
+        let gx = x.reshape([t * b, d_in]).matmul(w_ih) + bias.unsqueeze::<2>();
+        let state0 = match state {
+            Some((h, c)) => Tensor::cat(vec![h, c], 1),
+            None => Tensor::zeros([b, 2 * hidden], &device),
+        };
+        let y = lstm_sequence(gx.reshape([t, b, 4 * hidden]), w_hh, state0);
+        let last = y.clone().narrow(0, t - 1, 1).reshape([b, 2 * hidden]);
+        let state = (last.clone().narrow(1, 0, hidden), last.narrow(1, hidden, hidden));
+        (y.narrow(2, 0, hidden), state)
     }
 
     /// The same function as a burn `Lstm` (default activations, with biases): weights of the

@@ -6,12 +6,15 @@
 
 mod file;
 mod fused_lstm;
+pub mod lstm_seq;
 mod transfer;
 
 pub use file::{ModelFile, ModelFileError, TrainingSummary};
 pub use fused_lstm::FusedLstm;
+pub use lstm_seq::lstm_sequence;
 pub use transfer::copy_to_device;
 
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -27,6 +30,19 @@ pub enum CellKind {
     Burn,
 }
 
+/// How the fused layers run their time loop. A runtime choice, not part of the model: the same
+/// weights give the same function either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recurrence {
+    /// The sequence kernels on a GPU, per-step tensors on Flex (the faster of each, measured).
+    #[default]
+    Auto,
+    /// Per-step tensor operations under burn's autodiff ([`FusedLstm::forward_steps`]).
+    Steps,
+    /// The [`lstm_seq`] operation with its own backward, on any backend.
+    Sequence,
+}
+
 /// Model shape. Saved in every model file so a model can be rebuilt before its weights load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -38,11 +54,29 @@ pub struct ModelConfig {
     pub dropout: f64,
     #[serde(default)]
     pub cell: CellKind,
+    /// AWD-LSTM regularisers (off in models saved before they existed).
+    #[serde(default)]
+    pub awd: AwdOptions,
+}
+
+/// What AWD-LSTM (Merity et al. 2017) found helps word-level LSTMs, as options.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct AwdOptions {
+    /// Variational ("locked") dropout: one mask per sequence and layer, the same at every time
+    /// step, instead of a fresh mask per step (`dropout` is its probability).
+    #[serde(default)]
+    pub variational: bool,
+    /// DropConnect on the recurrent weights `W_hh`: one mask per forward pass.
+    #[serde(default)]
+    pub weight_dropout: f64,
+    /// The output layer reuses the embedding matrix (through a projection hidden → embed).
+    #[serde(default)]
+    pub tied: bool,
 }
 
 impl ModelConfig {
     pub fn new(vocab_size: usize) -> Self {
-        ModelConfig { vocab_size, embed: 128, hidden: 256, layers: 2, dropout: 0.1, cell: CellKind::Fused }
+        ModelConfig { vocab_size, embed: 128, hidden: 256, layers: 2, dropout: 0.1, cell: CellKind::Fused, awd: AwdOptions::default() }
     }
 
     pub fn init(&self, device: &Device) -> LstmLm {
@@ -60,13 +94,19 @@ impl ModelConfig {
             fused,
             reference,
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: LinearConfig::new(self.hidden, self.vocab_size).init(device),
+            weight_dropout: DropoutConfig::new(self.awd.weight_dropout).init(),
+            variational: self.awd.variational,
+            output: (!self.awd.tied).then(|| LinearConfig::new(self.hidden, self.vocab_size).init(device)),
+            project: self.awd.tied.then(|| LinearConfig::new(self.hidden, self.embed).with_bias(false).init(device)),
+            output_bias: self.awd.tied.then(|| Param::from_tensor(Tensor::zeros([self.vocab_size], device))),
+            recurrence: Recurrence::Auto,
         }
     }
 
     /// Number of trainable parameters, without building the model.
     pub fn param_count(&self) -> usize {
-        let mut n = self.vocab_size * self.embed + self.hidden * self.vocab_size + self.vocab_size;
+        let output = if self.awd.tied { self.hidden * self.embed } else { self.hidden * self.vocab_size };
+        let mut n = self.vocab_size * self.embed + output + self.vocab_size;
         for l in 0..self.layers {
             let d_in = if l == 0 { self.embed } else { self.hidden };
             n += 4 * self.hidden * (d_in + self.hidden + 1);
@@ -98,6 +138,17 @@ impl State {
     }
 }
 
+/// Variational dropout over per-step tensors: one mask for all time steps (a no-op outside
+/// training, like burn's `Dropout`).
+pub fn locked_dropout(dropout: &Dropout, xs: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
+    let Some(first) = xs.first() else { return xs };
+    if !first.device().is_autodiff() {
+        return xs;
+    }
+    let mask = dropout.forward(first.ones_like());
+    xs.into_iter().map(|x| x * mask.clone()).collect()
+}
+
 #[derive(Module, Debug)]
 pub struct LstmLm {
     embedding: Embedding,
@@ -106,7 +157,18 @@ pub struct LstmLm {
     /// The layers, when the model uses [`CellKind::Burn`].
     reference: Vec<Lstm>,
     dropout: Dropout,
-    output: Linear,
+    /// DropConnect on each fused layer's `W_hh` (probability 0 = off).
+    weight_dropout: Dropout,
+    /// Dropout masks are per sequence, not per step.
+    #[module(skip)]
+    variational: bool,
+    #[module(skip)]
+    recurrence: Recurrence,
+    /// hidden → vocabulary, when the output is not tied to the embedding.
+    output: Option<Linear>,
+    /// hidden → embed, then the embedding matrix transposed, when tied.
+    project: Option<Linear>,
+    output_bias: Option<Param<Tensor<1>>>,
 }
 
 impl LstmLm {
@@ -124,6 +186,20 @@ impl LstmLm {
                 x = self.dropout.forward(y);
             }
             x
+        } else if self.uses_sequence_op(&tokens.device()) {
+            // Time-major `[T, B, ·]` through the layers: each layer is one input matmul and one
+            // sequence operation (one kernel each way on a GPU).
+            let train = tokens.device().is_autodiff();
+            let mut x = self.embedding.forward(tokens).swap_dims(0, 1);
+            if self.variational {
+                x = self.locked_dropout_seq(x);
+            }
+            for (l, cell) in self.fused.iter().enumerate() {
+                let (y, st) = cell.forward_sequence(x, states[l].take(), train.then_some(&self.weight_dropout));
+                out_states.push(st);
+                x = if self.variational { self.locked_dropout_seq(y) } else { self.dropout.forward(y) };
+            }
+            x.swap_dims(0, 1)
         } else {
             // Per-step tensors all the way through (see `FusedLstm::forward_steps`): embedding
             // lookups per step slice only the integer tokens, which carry no gradient.
@@ -135,14 +211,62 @@ impl LstmLm {
                     e.reshape([b, d])
                 })
                 .collect();
+            let train = tokens.device().is_autodiff();
+            if self.variational {
+                xs = self.locked_dropout(xs);
+            }
             for (l, cell) in self.fused.iter().enumerate() {
-                let (ys, st) = cell.forward_steps(xs, states[l].take());
+                let (ys, st) = cell.forward_steps_with(xs, states[l].take(), train.then_some(&self.weight_dropout));
                 out_states.push(st);
-                xs = ys.into_iter().map(|y| self.dropout.forward(y)).collect();
+                xs = if self.variational { self.locked_dropout(ys) } else { ys.into_iter().map(|y| self.dropout.forward(y)).collect() };
             }
             Tensor::stack(xs, 1)
         };
-        (self.output.forward(x), State(out_states))
+        (self.logits(x), State(out_states))
+    }
+
+    fn locked_dropout(&self, xs: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
+        locked_dropout(&self.dropout, xs)
+    }
+
+    /// Locked dropout on a time-major `[T, B, D]` tensor: one `[1, B, D]` mask for all steps.
+    fn locked_dropout_seq(&self, x: Tensor<3>) -> Tensor<3> {
+        if !x.device().is_autodiff() {
+            return x;
+        }
+        let [_, b, d] = x.dims();
+        let mask = self.dropout.forward(Tensor::<3>::ones([1, b, d], &x.device()));
+        x * mask
+    }
+
+    /// Chooses how the fused layers run their time loop (see [`Recurrence`]).
+    pub fn with_recurrence(self, recurrence: Recurrence) -> Self {
+        LstmLm { recurrence, ..self }
+    }
+
+    /// Whether a forward on `device` uses the [`lstm_seq`] operation.
+    pub fn uses_sequence_op(&self, device: &Device) -> bool {
+        let fits = self.fused.iter().all(|c| c.hidden() <= lstm_seq::MAX_HIDDEN);
+        match self.recurrence {
+            Recurrence::Auto => fits && lstm_seq::runs_kernels(device),
+            Recurrence::Steps => false,
+            Recurrence::Sequence => fits,
+        }
+    }
+
+    /// `[B, T, H]` → `[B, T, V]`, through the output layer or the tied embedding.
+    fn logits(&self, x: Tensor<3>) -> Tensor<3> {
+        if let Some(output) = &self.output {
+            return output.forward(x);
+        }
+        let (project, bias) = (self.project.as_ref().expect("a tied model has a projection"), self.output_bias.as_ref().expect("and a bias"));
+        let [b, t, _] = x.dims();
+        let e = project.forward(x);
+        let d = e.dims()[2];
+        let weights = self.embedding.weight.val(); // [V, E]
+        let v = weights.dims()[0];
+        let logits = e.reshape([b * t, d]).matmul(weights.transpose()) + bias.val().unsqueeze::<2>();
+        logits.reshape([b, t, v])
     }
 
     /// Natural-log likelihood of each target token: `tokens` `[B, T+1]` → `[B, T]` of

@@ -62,7 +62,7 @@ pub async fn evaluate(
             state = Some(next);
             if let Some(v) = frame_mask {
                 let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
-                logits = logits + Tensor::<3>::from_data(TensorData::new(v.ascending_mask(&inputs), [b, t, v.size()]), device);
+                logits = logits + Tensor::<3>::from_data(TensorData::new(v.order_mask(&inputs), [b, t, v.size()]), device);
             }
             let logp = log_softmax(logits, 2);
             let best = logp.clone().argmax(2).reshape([b, t]);

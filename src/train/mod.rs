@@ -47,7 +47,7 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Stop when this many seconds have passed (checked between steps).
     pub time_limit_s: Option<f64>,
-    /// Piano-roll frames: restrict each frame to ascending pitches (see `FrameVocab::ascending_mask`).
+    /// Piano-roll frames: restrict each frame to ascending pitches (see `FrameVocab::order_mask`).
     #[serde(default)]
     pub frame_mask: Option<FrameVocab>,
 }
@@ -204,11 +204,14 @@ impl Trainer {
         self.steps_per_epoch() * self.config.max_epochs
     }
 
-    /// Learning rate at the current step: linear warm-up, then cosine decay to 10 %.
+    /// Learning rate at the current step: linear warm-up, then cosine decay to 10 %. With a time
+    /// limit the decay also follows the clock, so a run cut by time still ends annealed.
     pub fn lr(&self) -> f64 {
         let c = &self.config;
         let warm = ((self.step + 1) as f64 / c.warmup_steps.max(1) as f64).min(1.0);
-        let progress = (self.step as f64 / self.total_steps().max(1) as f64).min(1.0);
+        let by_steps = self.step as f64 / self.total_steps().max(1) as f64;
+        let by_time = c.time_limit_s.map_or(0.0, |t| self.elapsed_s / t.max(1e-9));
+        let progress = by_steps.max(by_time).min(1.0);
         c.lr * warm * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
     }
 
@@ -220,7 +223,7 @@ impl Trainer {
         let mask = self.config.frame_mask.map(|v| {
             let (b, w) = (self.config.batch, self.sampler.seq_len() + 1);
             let inputs: Vec<i64> = ids.chunks(w).flat_map(|r| r[..w - 1].iter().copied()).collect();
-            let data = TensorData::new(v.ascending_mask(&inputs), [b, w - 1, v.size()]);
+            let data = TensorData::new(v.order_mask(&inputs), [b, w - 1, v.size()]);
             Tensor::<3>::from_data(data, &ad)
         });
         let (nll, _) = self.model.token_nll(batch, None, mask);

@@ -1,13 +1,12 @@
 //! Backend choice for the worker. A WebGPU probe through `navigator.gpu.requestAdapter()`, burn's
-//! one-time asynchronous WebGPU initialisation, and a timed training step on each usable backend
-//! (as the Bach Doodle did) so the faster one trains. burn needs the adapter's `timestamp-query`
+//! one-time asynchronous WebGPU initialisation, and, when training starts, a timed step of the
+//! model about to train on each usable backend (as the Bach Doodle did) so the faster one trains. burn needs the adapter's `timestamp-query`
 //! feature; a software fallback adapter (SwiftShader) is ~100× slower than Flex, so automatic
 //! choice never takes it.
 
 use crate::encoding::corpus::TokenCorpus;
-use crate::encoding::EventVocab;
-use crate::model::{CellKind, ModelConfig};
-use crate::protocol::BackendChoice;
+use crate::model::ModelConfig;
+use crate::protocol::{shape_key, BackendChoice, Speeds};
 use crate::train::{TrainConfig, Trainer};
 use burn::prelude::Device;
 use js_sys::{Function, Promise, Reflect};
@@ -39,7 +38,7 @@ impl Probe {
         }
     }
 
-    fn name(&self) -> String {
+    pub fn name(&self) -> String {
         match self {
             Probe::Adapter { name, .. } => name.clone(),
             _ => "WebGPU".into(),
@@ -102,50 +101,73 @@ pub async fn webgpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
-/// Milliseconds of one small training step (after one warm-up step that compiles shaders).
-pub async fn time_step(device: &Device) -> Result<f64, String> {
-    let corpus = TokenCorpus {
-        train: vec![(0..400u16).map(|i| i * 7 % 300 + 3).collect()],
-        valid: vec![],
-        ..TokenCorpus::default()
-    };
-    let model = ModelConfig { vocab_size: EventVocab::default().size(), embed: 64, hidden: 128, layers: 1, dropout: 0.0, cell: CellKind::Fused };
-    let config = TrainConfig { seq_len: 32, batch: 16, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(model, config, &corpus, device).map_err(|e| e.to_string())?;
+/// Tokens per second of one training step of `model` with `config`'s batch on `device`, after one
+/// warm-up step (which compiles the shaders on WebGPU). The model is the one about to train, so
+/// the choice holds for it (a toy shape favours the CPU on every GPU).
+pub async fn tokens_per_s(device: &Device, model: &ModelConfig, config: &TrainConfig, corpus: &TokenCorpus) -> Result<f64, String> {
+    let config = TrainConfig { seed: 1, ..config.clone() };
+    let mut trainer = Trainer::new(model.clone(), config.clone(), corpus, device).map_err(|e| e.to_string())?;
     trainer.train_step().await.map_err(|e| e.to_string())?;
     let t0 = web_time::Instant::now();
     trainer.train_step().await.map_err(|e| e.to_string())?;
-    Ok(t0.elapsed().as_secs_f64() * 1e3)
+    Ok((config.batch * config.seq_len) as f64 / t0.elapsed().as_secs_f64().max(1e-6))
 }
 
-/// Picks the training device: `(device, name, is_gpu, reason)`.
-pub async fn choose(choice: BackendChoice) -> (Device, String, bool, String) {
+/// The backend the page asked for, as far as it can be settled before a model is known.
+pub enum Choice {
+    /// The CPU: chosen, or the only way (`reason` says why).
+    Cpu { reason: String },
+    /// WebGPU: chosen by the user.
+    Gpu { device: Device, name: String, reason: String },
+    /// Automatic with a usable GPU: decided per model when training starts ([`decide`]).
+    Either { device: Device, name: String },
+}
+
+/// Settles what can be settled at start-up: whether WebGPU exists and starts, and what the user chose.
+pub async fn choose(choice: BackendChoice) -> Choice {
     let probe = probe().await;
-    let cpu = |reason: String| (Device::flex(), "CPU (Flex)".to_string(), false, reason);
     let obstacle = probe.obstacle();
     match (choice, &obstacle) {
-        (BackendChoice::Cpu, _) => cpu("you chose the CPU".into()),
-        (_, Some((why, true))) => cpu(format!("{why}, so training runs on the CPU")),
-        (BackendChoice::Auto, Some((why, false))) => cpu(format!("{why}, so training runs on the CPU (you can still choose WebGPU)")),
+        (BackendChoice::Cpu, _) => Choice::Cpu { reason: "you chose the CPU".into() },
+        (_, Some((why, true))) => Choice::Cpu { reason: format!("{why}, so training runs on the CPU") },
+        (BackendChoice::Auto, Some((why, false))) => Choice::Cpu { reason: format!("{why}, so training runs on the CPU (you can still choose WebGPU)") },
         (BackendChoice::WebGpu, _) => match webgpu_device().await {
-            Ok(d) => {
+            Ok(device) => {
                 let note = obstacle.map_or(String::new(), |(why, _)| format!(" (note: {why})"));
-                (d, format!("WebGPU ({})", probe.name()), true, format!("you chose WebGPU{note}"))
+                Choice::Gpu { device, name: probe.name(), reason: format!("you chose WebGPU{note}") }
             }
-            Err(e) => cpu(format!("WebGPU could not start ({e}), so training runs on the CPU")),
+            Err(e) => Choice::Cpu { reason: format!("WebGPU could not start ({e}), so training runs on the CPU") },
         },
-        (BackendChoice::Auto, None) => {
-            let gpu = match webgpu_device().await {
-                Ok(d) => d,
-                Err(e) => return cpu(format!("WebGPU could not start ({e}), so training runs on the CPU")),
-            };
-            let (g, c) = (time_step(&gpu).await, time_step(&Device::flex()).await);
+        (BackendChoice::Auto, None) => match webgpu_device().await {
+            Ok(device) => Choice::Either { device, name: probe.name() },
+            Err(e) => Choice::Cpu { reason: format!("WebGPU could not start ({e}), so training runs on the CPU") },
+        },
+    }
+}
+
+/// For [`Choice::Either`]: times the model about to train on both backends (unless `known` has
+/// this adapter and shape) and returns the faster device, whether it is the GPU, the reason in
+/// words, and the speeds to remember.
+pub async fn decide(gpu: &Device, adapter: &str, model: &ModelConfig, config: &TrainConfig, corpus: &TokenCorpus, known: &[Speeds]) -> (Device, bool, String, Option<Speeds>) {
+    let shape = shape_key(model, config);
+    let (speeds, remembered) = match known.iter().find(|s| s.adapter == adapter && s.shape == shape) {
+        Some(s) => (s.clone(), true),
+        None => {
+            let g = tokens_per_s(gpu, model, config, corpus).await;
+            let c = tokens_per_s(&Device::flex(), model, config, corpus).await;
             match (g, c) {
-                (Ok(g), Ok(c)) if g < c => (gpu, format!("WebGPU ({})", probe.name()), true, format!("a test step took {g:.0} ms on WebGPU and {c:.0} ms on the CPU")),
-                (Ok(g), Ok(c)) => cpu(format!("a test step took {c:.0} ms on the CPU and {g:.0} ms on WebGPU ({})", probe.name())),
-                (Err(e), _) => cpu(format!("a test step on WebGPU failed ({e}), so training runs on the CPU")),
-                (_, Err(e)) => cpu(format!("a test step on the CPU failed ({e})")),
+                (Ok(g), Ok(c)) => (Speeds { adapter: adapter.to_string(), shape, gpu_tokens_per_s: g, cpu_tokens_per_s: c }, false),
+                (Err(e), _) => return (Device::flex(), false, format!("a test step on WebGPU failed ({e}), so training runs on the CPU"), None),
+                (_, Err(e)) => return (gpu.clone(), true, format!("a test step on the CPU failed ({e}), so training runs on WebGPU"), None),
             }
         }
+    };
+    let (g, c) = (speeds.gpu_tokens_per_s, speeds.cpu_tokens_per_s);
+    let how = if remembered { "remembered for this GPU and model size" } else { "measured on this model" };
+    let words = format!("{g:.0} tokens/s on WebGPU, {c:.0} tokens/s on the CPU ({how})");
+    if g > c {
+        (gpu.clone(), true, words, (!remembered).then_some(speeds))
+    } else {
+        (Device::flex(), false, words, (!remembered).then_some(speeds))
     }
 }

@@ -135,3 +135,31 @@ pub async fn clips() -> Result<Vec<StoredClip>, String> {
     v.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(v)
 }
+
+const SPEEDS_KEY: &str = "cantor.speeds";
+/// Timings kept (per adapter and model shape); older ones are dropped.
+const KEEP_SPEEDS: usize = 16;
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Backend timings remembered in this browser (none if storage is refused).
+pub fn remembered_speeds() -> Vec<crate::protocol::Speeds> {
+    local_storage()
+        .and_then(|s| s.get_item(SPEEDS_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// Remembers a timing, replacing an older one of the same adapter and shape. Storage refused is
+/// not an error worth showing: the next run times the step again.
+pub fn remember_speeds(speeds: crate::protocol::Speeds) {
+    let mut all = remembered_speeds();
+    all.retain(|s| !(s.adapter == speeds.adapter && s.shape == speeds.shape));
+    all.insert(0, speeds);
+    all.truncate(KEEP_SPEEDS);
+    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(&all)) {
+        let _ = storage.set_item(SPEEDS_KEY, &json);
+    }
+}

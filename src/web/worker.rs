@@ -18,6 +18,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 #[derive(Default)]
 struct State {
     device: RefCell<Option<Device>>,
+    /// Automatic choice with a usable GPU: `(device, adapter name)`, decided per model at Train.
+    either: RefCell<Option<(Device, String)>>,
     /// The latest trained (or loaded) model, as a model file.
     model: RefCell<Option<Vec<u8>>>,
     training: Cell<bool>,
@@ -63,11 +65,20 @@ pub fn start() {
 fn handle(state: Rc<State>, msg: ToWorker) {
     match msg {
         ToWorker::Init { choice } => wasm_bindgen_futures::spawn_local(async move {
-            let (device, name, gpu, reason) = gpu::choose(choice).await;
+            *state.either.borrow_mut() = None;
+            let (device, name, gpu, reason) = match gpu::choose(choice).await {
+                gpu::Choice::Cpu { reason } => (Device::flex(), "CPU (Flex)".to_string(), false, reason),
+                gpu::Choice::Gpu { device, name, reason } => (device, format!("WebGPU ({name})"), true, reason),
+                gpu::Choice::Either { device, name } => {
+                    *state.either.borrow_mut() = Some((device, name.clone()));
+                    let reason = format!("WebGPU ({name}) is ready: when training starts, a step of your model is timed on WebGPU and on the CPU, and the faster one trains");
+                    (Device::flex(), "automatic (WebGPU or CPU)".to_string(), false, reason)
+                }
+            };
             *state.device.borrow_mut() = Some(device);
             post(&FromWorker::Backend { name, gpu, reason });
         }),
-        ToWorker::Train { corpus, model, config, vocab, init_model } => {
+        ToWorker::Train { corpus, model, config, vocab, init_model, known_speeds } => {
             if state.training.get() {
                 return fail("training is already running");
             }
@@ -75,7 +86,7 @@ fn handle(state: Rc<State>, msg: ToWorker) {
             state.paused.set(false);
             state.stop.set(false);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = train(&state, corpus.into(), model, config, vocab, init_model).await;
+                let result = train(&state, corpus.into(), model, config, vocab, init_model, &known_speeds).await;
                 state.training.set(false);
                 if let Err(e) = result {
                     fail(e);
@@ -121,11 +132,24 @@ async fn train(
     config: TrainConfig,
     vocab: MusicVocab,
     init_model: Option<Vec<u8>>,
+    known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
+    let file = init_model.as_deref().map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())?;
+    let either = state.either.borrow().clone();
+    if let Some((gpu_device, adapter)) = either {
+        let shape_model = file.as_ref().map_or(model_config.clone(), |f| f.config.clone());
+        post(&FromWorker::Backend { name: "automatic: timing…".into(), gpu: false, reason: "timing a step of this model on WebGPU and on the CPU".into() });
+        let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds).await;
+        let name = if gpu { format!("WebGPU ({adapter})") } else { "CPU (Flex)".to_string() };
+        *state.device.borrow_mut() = Some(device);
+        post(&FromWorker::Backend { name, gpu, reason });
+        if let Some(s) = measured {
+            post(&FromWorker::Speeds(s));
+        }
+    }
     let device = device(state);
-    let mut trainer = match init_model {
-        Some(bytes) => {
-            let file = ModelFile::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let mut trainer = match file {
+        Some(file) => {
             let model = file.load(&device.clone().autodiff()).map_err(|e| e.to_string())?;
             Trainer::with_model(model, file.config, config, &corpus, &device)
         }

@@ -242,6 +242,7 @@ impl AppState {
                 self.clip.set(Some(clip));
             }
             FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
+            FromWorker::Speeds(s) => crate::web::storage::remember_speeds(s),
             FromWorker::RenderProgress { fraction } => self.wav_progress.set(Some(fraction)),
             FromWorker::Wav { bytes } => {
                 self.wav_progress.set(None);

@@ -12,9 +12,12 @@ use leptos::prelude::*;
 
 /// (name, embedding, hidden, layers)
 const PRESETS: [(&str, usize, usize, usize); 3] = [("small", 64, 128, 1), ("medium", 128, 256, 2), ("large", 256, 512, 2)];
+/// Offered when training runs on a GPU, where the sequence kernels make a step's cost grow
+/// slowly with the model (3×512: about 6.6 M parameters).
+const GPU_PRESET: (&str, usize, usize, usize) = ("xl", 256, 512, 3);
 
 fn model_config(embed: usize, hidden: usize, layers: usize) -> ModelConfig {
-    ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused }
+    ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused, awd: Default::default() }
 }
 
 fn number<T: std::str::FromStr + Copy + Send + Sync + 'static>(label: &'static str, testid: &'static str, value: RwSignal<T>) -> impl IntoView
@@ -102,7 +105,8 @@ pub fn Train() -> impl IntoView {
                 state.status.set(TrainStatus::Idle);
                 return state.error.set(Some("The chosen files, tracks and options leave no notes to learn from.".into()));
             }
-            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model });
+            let known_speeds = crate::web::storage::remembered_speeds();
+            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model, known_speeds });
         });
     };
     let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
@@ -121,6 +125,18 @@ pub fn Train() -> impl IntoView {
                         </button>
                     }
                 }).collect_view()}
+                <Show when=move || state.backend_gpu.get()>
+                    {move || {
+                        let (name, e, h, l) = GPU_PRESET;
+                        let p = model_config(e, h, l).param_count();
+                        view! {
+                            <button data-testid=format!("preset-{name}") class:chosen=move || embed.get() == e && hidden.get() == h && layers.get() == l
+                                on:click=move |_| { embed.set(e); hidden.set(h); layers.set(l); }>
+                                {format!("{name}, GPU ({:.1} M parameters)", p as f64 / 1e6)}
+                            </button>
+                        }
+                    }}
+                </Show>
             </div>
             <details>
                 <summary>"Advanced"</summary>
@@ -146,7 +162,7 @@ pub fn Train() -> impl IntoView {
             <p class="detail">"Fine-tuning keeps that model's size; the size fields above apply to training from scratch."</p>
             <p class="detail">{move || format!("Model: {:.2} M parameters.", params() as f64 / 1e6)}</p>
             <Show when=move || state.backend_gpu.get()>
-                <p class="detail">"On a GPU each step costs about the same whatever the batch (it is bound by the number of kernel launches per time step), so a larger batch trains more music per second."</p>
+                <p class="detail">"On a GPU each layer runs its whole time loop in one kernel, so a larger batch or model costs little more per step: the ETA below is measured on this GPU."</p>
             </Show>
             <div class="buttons">
                 <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>

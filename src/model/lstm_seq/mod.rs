@@ -1,0 +1,122 @@
+//! The LSTM recurrence over a whole sequence as one backend operation with its own backward, so
+//! a GPU runs each layer's time loop in one kernel launch instead of several kernels per step.
+//!
+//! The operation takes the input projection of every step already computed (`gx = x·W_ih + b`,
+//! one matmul outside) and runs only the recurrence:
+//!
+//! ```text
+//! gates_t = gx_t + h_{t-1}·W_hh          i, f, g, o = σ, σ, tanh, σ of the four quarters
+//! c_t = f·c_{t-1} + i·g                  h_t = o·tanh(c_t)
+//! ```
+//!
+//! Shapes (time-major): `gx` `[T, B, 4H]`, `w_hh` `[H, 4H]`, `state0` `[B, 2H]` (`h_0` then `c_0`)
+//! → `y` `[T, B, 2H]` (`h_t` then `c_t` for every step). Its backward runs the same loop backwards
+//! in time for `dgx` and `dstate0`; `dW_hh = H_prevᵀ·dG` is one matmul over the whole sequence.
+//!
+//! Backends: [`cube`] (WebGPU in the browser, Vulkan/Metal natively: one kernel per direction),
+//! Flex (the same mathematics in burn tensor operations, step by step, without an autodiff
+//! graph — see [`reference`]), and `Autodiff` over either ([`autodiff`]).
+
+mod autodiff;
+#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+mod cube;
+pub mod reference;
+
+/// Largest hidden size of the GPU kernels: the backward keeps 5H floats in workgroup memory and
+/// WebGPU guarantees 16 KiB. Larger layers run step by step.
+pub const MAX_HIDDEN: usize = 819;
+
+use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
+use burn::prelude::*;
+
+#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+use burn::backend::fusion::custom::TensorSpec;
+
+#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+fn forward_meta(gx: &TensorSpec, _w_hh: &TensorSpec, _state0: &TensorSpec) -> (TensorSpec, TensorSpec) {
+    let [t, b, g] = gx.shape.dims::<3>();
+    (TensorSpec::new([t, b, g / 2].into(), gx.dtype), gx.clone())
+}
+
+#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+fn backward_meta(gates: &TensorSpec, _y: &TensorSpec, state0: &TensorSpec, _dy: &TensorSpec, _w_hh: &TensorSpec) -> (TensorSpec, TensorSpec) {
+    (gates.clone(), state0.clone())
+}
+
+/// The LSTM sequence operation of every backend Cantor trains on.
+#[backend_extension(
+    Flex,
+    Cube: cfg(any(feature = "wgpu", target_arch = "wasm32")),
+    Fusion: cfg(any(feature = "wgpu", target_arch = "wasm32")),
+    Autodiff,
+)]
+pub trait LstmOps: Backend {
+    /// `gx` `[T, B, 4H]`, `w_hh` `[H, 4H]`, `state0` `[B, 2H]` → `y` `[T, B, 2H]` and the
+    /// activated gates `[T, B, 4H]` (what the backward needs).
+    #[fusion(meta = forward_meta)]
+    fn lstm_forward(gx: FloatTensor<Self>, w_hh: FloatTensor<Self>, state0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Gradients of the recurrence: from the saved gates and states and the gradient of `y`,
+    /// `dgx` `[T, B, 4H]` (the gradient of the pre-activation gates) and `dstate0` `[B, 2H]`.
+    #[fusion(meta = backward_meta)]
+    fn lstm_backward(
+        gates: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        state0: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The differentiable operation: `y` of [`lstm_forward`](Self::lstm_forward); under
+    /// `Autodiff` its backward is [`lstm_backward`](Self::lstm_backward).
+    #[fusion(default)]
+    fn lstm_sequence(gx: FloatTensor<Self>, w_hh: FloatTensor<Self>, state0: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::lstm_forward(gx, w_hh, state0).0
+    }
+}
+
+impl LstmOps for burn::backend::Flex {
+    fn lstm_forward(gx: FloatTensor<Self>, w_hh: FloatTensor<Self>, state0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (y, gates) = reference::forward(flex(gx), flex(w_hh), flex(state0));
+        (unflex(y), unflex(gates))
+    }
+
+    fn lstm_backward(
+        gates: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        state0: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (dgx, ds) = reference::backward(flex(gates), flex(y), flex(state0), flex(dy), flex(w_hh));
+        (unflex(dgx), unflex(ds))
+    }
+}
+
+fn flex<const D: usize>(t: FloatTensor<burn::backend::Flex>) -> Tensor<D> {
+    Tensor::from_primitive::<burn::backend::Flex>(t)
+}
+
+fn unflex<const D: usize>(t: Tensor<D>) -> FloatTensor<burn::backend::Flex> {
+    t.try_into_primitive::<burn::backend::Flex>().expect("the reference LSTM stays on Flex")
+}
+
+/// `gx` `[T, B, 4H]`, `w_hh` `[H, 4H]`, `state0` `[B, 2H]` → `y` `[T, B, 2H]`, differentiable on
+/// an autodiff device.
+pub fn lstm_sequence(gx: Tensor<3>, w_hh: Tensor<2>, state0: Tensor<2>) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as LstmOps>::lstm_sequence(gx.into_dispatch(), w_hh.into_dispatch(), state0.into_dispatch()))
+}
+
+/// Whether `device` runs the sequence kernels (a GPU through wgpu), where they replace the
+/// per-step graph; on Flex the per-step fused cell stays (measured faster there, BENCHMARKS.md).
+pub fn runs_kernels(device: &Device) -> bool {
+    #[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+    {
+        matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_))
+    }
+    #[cfg(not(any(feature = "wgpu", target_arch = "wasm32")))]
+    {
+        let _ = device;
+        false
+    }
+}
