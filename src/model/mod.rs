@@ -34,7 +34,7 @@ pub enum CellKind {
 /// weights give the same function either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Recurrence {
-    /// The sequence kernels on a GPU, per-step tensors on Flex (the faster of each, measured).
+    /// The faster of the two where measured (see [`lstm_seq::sequence_is_faster`]).
     #[default]
     Auto,
     /// Per-step tensor operations under burn's autodiff ([`FusedLstm::forward_steps`]).
@@ -248,7 +248,7 @@ impl LstmLm {
     pub fn uses_sequence_op(&self, device: &Device) -> bool {
         let fits = self.fused.iter().all(|c| c.hidden() <= lstm_seq::MAX_HIDDEN);
         match self.recurrence {
-            Recurrence::Auto => fits && lstm_seq::runs_kernels(device),
+            Recurrence::Auto => fits && lstm_seq::sequence_is_faster(device),
             Recurrence::Steps => false,
             Recurrence::Sequence => fits,
         }
