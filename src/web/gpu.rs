@@ -165,9 +165,6 @@ pub async fn decide(gpu: &Device, adapter: &str, model: &ModelConfig, config: &T
     let (g, c) = (speeds.gpu_tokens_per_s, speeds.cpu_tokens_per_s);
     let how = if remembered { "remembered for this GPU and model size" } else { "measured on this model" };
     let words = format!("{g:.0} tokens/s on WebGPU, {c:.0} tokens/s on the CPU ({how})");
-    if g > c {
-        (gpu.clone(), true, words, (!remembered).then_some(speeds))
-    } else {
-        (Device::flex(), false, words, (!remembered).then_some(speeds))
-    }
+    let device = if g > c { gpu.clone() } else { Device::flex() };
+    (device, g > c, words, (!remembered).then_some(speeds))
 }

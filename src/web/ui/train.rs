@@ -33,6 +33,17 @@ where
     }
 }
 
+/// A preset's button: chosen while the size fields hold its shape; `note` follows its name.
+fn preset_button((name, e, h, l): (&'static str, usize, usize, usize), note: &'static str, embed: RwSignal<usize>, hidden: RwSignal<usize>, layers: RwSignal<usize>) -> impl IntoView {
+    let p = model_config(e, h, l).param_count();
+    view! {
+        <button data-testid=format!("preset-{name}") class:chosen=move || embed.get() == e && hidden.get() == h && layers.get() == l
+            on:click=move |_| { embed.set(e); hidden.set(h); layers.set(l); }>
+            {format!("{name}{note} ({:.1} M parameters)", p as f64 / 1e6)}
+        </button>
+    }
+}
+
 fn eta(s: f64) -> String {
     if s >= 3600.0 {
         format!("{:.1} h", s / 3600.0)
@@ -116,26 +127,9 @@ pub fn Train() -> impl IntoView {
         <section class="card">
             <h2>"2. Train"</h2>
             <div class="presets">
-                {PRESETS.iter().map(|&(name, e, h, l)| {
-                    let p = model_config(e, h, l).param_count();
-                    view! {
-                        <button data-testid=format!("preset-{name}") class:chosen=move || embed.get() == e && hidden.get() == h && layers.get() == l
-                            on:click=move |_| { embed.set(e); hidden.set(h); layers.set(l); }>
-                            {format!("{name} ({:.1} M parameters)", p as f64 / 1e6)}
-                        </button>
-                    }
-                }).collect_view()}
+                {PRESETS.iter().map(|&preset| preset_button(preset, "", embed, hidden, layers)).collect_view()}
                 <Show when=move || state.backend_gpu.get()>
-                    {move || {
-                        let (name, e, h, l) = GPU_PRESET;
-                        let p = model_config(e, h, l).param_count();
-                        view! {
-                            <button data-testid=format!("preset-{name}") class:chosen=move || embed.get() == e && hidden.get() == h && layers.get() == l
-                                on:click=move |_| { embed.set(e); hidden.set(h); layers.set(l); }>
-                                {format!("{name}, GPU ({:.1} M parameters)", p as f64 / 1e6)}
-                            </button>
-                        }
-                    }}
+                    {move || preset_button(GPU_PRESET, ", GPU", embed, hidden, layers)}
                 </Show>
             </div>
             <details>
