@@ -1,6 +1,9 @@
 //! Messages between the page and the training worker: plain serde types, sent as one compact
 //! binary buffer each (postcard). The page owns files and UI state; the worker owns the device,
-//! the model and the optimizer.
+//! the model and the optimizer, and keeps loaded models by fingerprint.
+//!
+//! Every [`Request`] carries an id and every [`Answer`] names the request it answers (failures
+//! included), so the page knows which action a failure belongs to; id 0 is not an answer.
 //!
 //! Why bytes and not serde-wasm-bindgen's JS objects: converting a clip of 600 notes to and from
 //! JS objects took about 6 seconds each way in Chromium (measured; `tests/webgpu.rs` keeps the
@@ -24,6 +27,21 @@ pub enum BackendChoice {
     Cpu,
 }
 
+/// A message to the worker with its id (ids count up from 1 per worker).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    pub body: ToWorker,
+}
+
+/// A message from the worker: `id` is the request it answers, 0 for none ([`FromWorker::Ready`],
+/// [`FromWorker::Crashed`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Answer {
+    pub id: u64,
+    pub body: FromWorker,
+}
+
 /// Page → worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -38,6 +56,9 @@ pub enum ToWorker {
         vocab: MusicVocab,
         #[serde(with = "serde_bytes")]
         init_model: Option<Vec<u8>>,
+        /// The files' names, and those held out for validation (recorded in the model file).
+        files: Vec<String>,
+        held_out: Vec<String>,
         /// Timings the page remembers (per adapter and model shape), so a second run skips them.
         known_speeds: Vec<Speeds>,
     },
@@ -48,20 +69,52 @@ pub enum ToWorker {
     /// Render notes to audio with the SoundFont (`speed` × their tempo): for playing
     /// ([`FromWorker::Rendered`]) or as a WAV file ([`FromWorker::Wav`], with progress).
     Render { notes: Vec<Note>, speed: f64, wav: bool },
-    Generate {
-        /// A model file; the worker's current model when `None`.
+    /// Check and load a model file once; later requests name it by fingerprint.
+    Load {
         #[serde(with = "serde_bytes")]
-        model: Option<Vec<u8>>,
+        model_file: Vec<u8>,
+    },
+    Generate {
+        /// Fingerprint of a loaded model; the model trained last when `None`.
+        model: Option<String>,
         primer: Vec<u16>,
         config: GenerateConfig,
     },
     /// Several clips at once (one per seed) for the evaluation panel and the listening test.
     Sample {
-        #[serde(with = "serde_bytes")]
-        model: Vec<u8>,
+        /// Fingerprint of a loaded model.
+        model: String,
         config: GenerateConfig,
         seeds: Vec<u64>,
     },
+}
+
+impl ToWorker {
+    /// What kind of action the request is, for routing its failure.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            ToWorker::Init { .. } => RequestKind::Init,
+            ToWorker::Train { .. } => RequestKind::Train,
+            ToWorker::Pause | ToWorker::Resume | ToWorker::Stop => RequestKind::Control,
+            ToWorker::Render { wav: false, .. } => RequestKind::Play,
+            ToWorker::Render { wav: true, .. } => RequestKind::Wav,
+            ToWorker::Load { .. } => RequestKind::Load,
+            ToWorker::Generate { .. } => RequestKind::Generate,
+            ToWorker::Sample { .. } => RequestKind::Sample,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestKind {
+    Init,
+    Train,
+    Control,
+    Play,
+    Wav,
+    Load,
+    Generate,
+    Sample,
 }
 
 /// Worker → page.
@@ -104,7 +157,29 @@ pub enum FromWorker {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
+    /// A model file passed its checks and is loaded under this fingerprint.
+    Loaded { fingerprint: String },
     Failed { message: String },
+    /// The worker hit a bug and is about to stop; the page starts a fresh one.
+    Crashed { message: String },
+}
+
+impl RequestKind {
+    /// Whether `answer` is the last one a request of this kind gets.
+    pub fn ends_with(self, answer: &FromWorker) -> bool {
+        use FromWorker as F;
+        match (self, answer) {
+            (_, F::Failed { .. } | F::Crashed { .. }) => true,
+            (RequestKind::Init, F::Backend { .. }) => true,
+            (RequestKind::Train, F::Trained { .. }) => true,
+            (RequestKind::Play, F::Rendered { .. }) => true,
+            (RequestKind::Wav, F::Wav { .. }) => true,
+            (RequestKind::Load, F::Loaded { .. }) => true,
+            (RequestKind::Generate, F::Generated { .. }) => true,
+            (RequestKind::Sample, F::Samples { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Measured training speed of one model shape on one adapter, in tokens per second.
@@ -146,6 +221,16 @@ impl From<TokenCorpusMsg> for TokenCorpus {
 /// One message as bytes for `postMessage`.
 pub fn to_bytes<T: Serialize>(msg: &T) -> Vec<u8> {
     postcard::to_allocvec(msg).expect("messages always serialize")
+}
+
+/// A request as bytes, without copying its body.
+pub fn request_bytes(id: u64, body: &ToWorker) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct RequestRef<'a> {
+        id: u64,
+        body: &'a ToWorker,
+    }
+    to_bytes(&RequestRef { id, body })
 }
 
 /// A message back from bytes.

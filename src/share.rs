@@ -12,6 +12,7 @@
 use crate::generate::{SamplingParams, Scale};
 use crate::generate::GenerateConfig;
 use crate::midi::Note;
+use crate::settings::BPM;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -25,7 +26,7 @@ pub const MAX_FRAGMENT: usize = 256 * 1024;
 pub const MAX_PAYLOAD: usize = 512 * 1024;
 pub const MAX_NOTES: usize = 50_000;
 /// Longest clip in beats (over an hour at any sane tempo).
-pub const MAX_BEATS: u64 = 20_000;
+pub const MAX_BEATS: u64 = crate::settings::BEATS.max as u64;
 const MAX_TEXT: usize = 200;
 const MAX_PRIMER: usize = 8_192;
 const MAX_INSTRUMENTS: usize = 16;
@@ -225,8 +226,13 @@ fn invalid(why: &str) -> ShareError {
 }
 
 fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
-    if !(clip.bpm.is_finite() && (20.0..=1000.0).contains(&clip.bpm)) {
-        return Err(invalid("the tempo must be between 20 and 1000 beats per minute"));
+    // The encoder refuses what the decoder would: both use the bounds of `settings`.
+    BPM.check(clip.bpm).map_err(|e| ShareError::Invalid(e.0))?;
+    if let Some(r) = &clip.recipe {
+        r.config.validate().map_err(|e| ShareError::Invalid(e.0))?;
+        if r.primer.len() > MAX_PRIMER {
+            return Err(invalid("the primer is too long for a link"));
+        }
     }
     if clip.steps_per_beat == 0 || clip.steps_per_beat > 960 {
         return Err(invalid("the time grid must have 1 to 960 steps per beat"));
@@ -365,9 +371,7 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
         return Err(invalid("the time grid has no steps"));
     }
     let bpm = r.f64()?;
-    if !(bpm.is_finite() && (20.0..=1000.0).contains(&bpm)) {
-        return Err(invalid("the tempo is outside 20–1000 beats per minute"));
-    }
+    BPM.check(bpm).map_err(|e| ShareError::Invalid(e.0))?;
     let k = r.bounded(MAX_INSTRUMENTS as u64, "too many instruments")? as usize;
     let mut instruments = Vec::with_capacity(k);
     for _ in 0..k {
@@ -464,29 +468,17 @@ fn read_recipe(r: &mut Reader) -> Result<Recipe, ShareError> {
     let seed = r.varint()?;
     let temperature = r.f32()?;
     let top_p = r.f32()?;
-    if !(temperature.is_finite() && (0.0..=10.0).contains(&temperature)) || !(top_p.is_finite() && (0.0..=1.0).contains(&top_p)) {
-        return Err(invalid("its sampling settings are out of range"));
-    }
-    let top_k = r.bounded(65_535, "its top-k is out of range")? as usize;
+    let top_k = r.varint()? as usize;
     let scale = match r.byte()? {
         0 => None,
         s @ 1..=24 => Some(Scale { root: (s - 1) % 12, minor: s > 12 }),
         _ => return Err(invalid("its key is unknown")),
     };
-    let max_tokens = r.bounded(1_000_000, "its length is out of range")? as usize;
+    let max_tokens = r.varint()? as usize;
     let max_beats = r.f64()?;
-    let max_beats = if max_beats == -1.0 {
-        None
-    } else if max_beats.is_finite() && (0.0..=MAX_BEATS as f64).contains(&max_beats) {
-        Some(max_beats)
-    } else {
-        return Err(invalid("its length in beats is out of range"));
-    };
+    let max_beats = (max_beats != -1.0).then_some(max_beats);
     let program = r.byte()?;
     let bpm = r.f64()?;
-    if program > 127 || !(bpm.is_finite() && (20.0..=1000.0).contains(&bpm)) {
-        return Err(invalid("its instrument or tempo is out of range"));
-    }
     let primer_len = r.bounded(MAX_PRIMER as u64, "its primer is too long")? as usize;
     let mut primer = Vec::with_capacity(primer_len.min(r.data.len()));
     for _ in 0..primer_len {
@@ -494,5 +486,8 @@ fn read_recipe(r: &mut Reader) -> Result<Recipe, ShareError> {
     }
     let primer_label = r.text()?;
     let sampling = SamplingParams { temperature, top_k, top_p, seed, scale };
-    Ok(Recipe { model, config: GenerateConfig { sampling, max_tokens, max_beats, program, bpm }, primer, primer_label })
+    let config = GenerateConfig { sampling, max_tokens, max_beats, program, bpm };
+    // The same check the encoder made: a link this code writes always opens.
+    config.validate().map_err(|e| ShareError::Invalid(format!("its recipe is out of range. {}", e.0)))?;
+    Ok(Recipe { model, config, primer, primer_label })
 }

@@ -4,7 +4,7 @@ use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab};
 use cantor::generate::GenerateConfig;
 use cantor::midi::Note;
 use cantor::model::{CellKind, ModelConfig, TrainingSummary};
-use cantor::protocol::{from_bytes, shape_key, to_bytes, BackendChoice, FromWorker, Speeds, ToWorker, TokenCorpusMsg};
+use cantor::protocol::{from_bytes, request_bytes, shape_key, to_bytes, Answer, BackendChoice, FromWorker, Request, RequestKind, Speeds, ToWorker, TokenCorpusMsg};
 use cantor::train::{StopReason, TrainConfig};
 
 fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(msg: &T) {
@@ -15,7 +15,7 @@ fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(
 #[test]
 fn every_message_round_trips() {
     let note = Note { pitch: 60, velocity: 90, start: 0.5, duration: 1.25, start_s: 0.25, duration_s: 0.625, channel: 9, program: 3, drum: true, track: 2 };
-    let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into()] };
+    let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into(), "b.mid".into()], held_out: vec!["b.mid".into()] };
     let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused, awd: Default::default() };
     for m in [
         ToWorker::Init { choice: BackendChoice::Auto },
@@ -25,6 +25,8 @@ fn every_message_round_trips() {
             config: TrainConfig::default(),
             vocab: MusicVocab::Events(EventVocab::default()),
             init_model: Some(vec![0, 255, 7]),
+            files: vec!["ragtime/a.mid".into(), "b.mid".into()],
+            held_out: vec!["b.mid".into()],
             known_speeds: vec![Speeds { adapter: "nvidia hopper".into(), shape: "2x256 e128 v553 b32x128".into(), gpu_tokens_per_s: 51_000.0, cpu_tokens_per_s: 3_100.5 }],
         },
         ToWorker::Train {
@@ -41,12 +43,16 @@ fn every_message_round_trips() {
                 ..BarVocab::default()
             }),
             init_model: None,
+            files: vec![],
+            held_out: vec![],
             known_speeds: vec![],
         },
         ToWorker::Pause,
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
+        ToWorker::Load { model_file: vec![1; 1000] },
         ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default() },
-        ToWorker::Sample { model: vec![1; 1000], config: GenerateConfig::default(), seeds: vec![1, 2, 3] },
+        ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![], config: GenerateConfig::default() },
+        ToWorker::Sample { model: "0123456789abcdef".into(), config: GenerateConfig::default(), seeds: vec![1, 2, 3] },
     ] {
         same(&m);
     }
@@ -61,9 +67,30 @@ fn every_message_round_trips() {
         FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100 },
         FromWorker::RenderProgress { fraction: 0.5 },
         FromWorker::Wav { bytes: b"RIFF".to_vec() },
+        FromWorker::Loaded { fingerprint: "0123456789abcdef".into() },
         FromWorker::Failed { message: "nope".into() },
+        FromWorker::Crashed { message: "index out of bounds".into() },
     ] {
         same(&m);
     }
     assert!(from_bytes::<ToWorker>(&[250, 1, 2]).is_err(), "garbage is an error, not a panic");
+}
+
+#[test]
+fn requests_carry_ids_and_answers_name_them() {
+    let body = ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![1, 2], config: GenerateConfig::default() };
+    let back: Request = from_bytes(&request_bytes(41, &body)).unwrap();
+    assert_eq!(back.id, 41);
+    assert_eq!(format!("{:?}", back.body), format!("{body:?}"));
+    let answer = Answer { id: 41, body: FromWorker::Failed { message: "no".into() } };
+    let back: Answer = from_bytes(&to_bytes(&answer)).unwrap();
+    assert_eq!(back.id, 41);
+    // A request's last answer: its own result, or any failure; progress is not.
+    assert!(RequestKind::Generate.ends_with(&FromWorker::Generated { notes: vec![], tokens: vec![], primer_len: 0, millis: 1.0 }));
+    assert!(!RequestKind::Generate.ends_with(&FromWorker::GenerateProgress { tokens: 100 }));
+    assert!(RequestKind::Train.ends_with(&FromWorker::Failed { message: "x".into() }));
+    assert!(!RequestKind::Train.ends_with(&FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: String::new() }));
+    assert!(RequestKind::Init.ends_with(&FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: String::new() }));
+    assert_eq!(body.kind(), RequestKind::Generate);
+    assert_eq!(ToWorker::Render { notes: vec![], speed: 1.0, wav: true }.kind(), RequestKind::Wav);
 }

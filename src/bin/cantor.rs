@@ -7,6 +7,7 @@ use cantor::encoding::{BarVocab, Conditioning, EventVocab, FrameOrder, FrameVoca
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
 use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence, ModelFile};
+use cantor::settings;
 use cantor::train::{block_on, Control, Progress, TrainConfig, Trainer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -47,7 +48,7 @@ struct EvaluateArgs {
     model: PathBuf,
     /// The MIDI files or folders the model was trained on.
     inputs: Vec<PathBuf>,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = settings::VALID_SHARE.default)]
     valid: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -66,13 +67,13 @@ struct EvaluateArgs {
 
 #[derive(Args, Clone)]
 struct ModelArgs {
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = settings::EMBED.default_usize())]
     embed: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = settings::HIDDEN.default_usize())]
     hidden: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = settings::LAYERS.default_usize())]
     layers: usize,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = settings::DROPOUT.default)]
     dropout: f64,
     #[arg(long, value_enum, default_value_t = Cell::Fused)]
     cell: Cell,
@@ -80,7 +81,7 @@ struct ModelArgs {
     #[arg(long)]
     variational: bool,
     /// DropConnect probability on the recurrent weights (AWD-LSTM weight dropout).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = settings::WEIGHT_DROPOUT.default)]
     weight_dropout: f64,
     /// Tie the output layer to the embedding (through a hidden → embed projection).
     #[arg(long)]
@@ -114,19 +115,19 @@ impl ModelArgs {
 
 #[derive(Args, Clone)]
 struct LoopArgs {
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = settings::SEQ_LEN.default_usize())]
     seq_len: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = settings::BATCH.default_usize())]
     batch: usize,
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = settings::LEARNING_RATE.default)]
     lr: f64,
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = settings::EPOCHS.default_usize())]
     epochs: usize,
     /// Steps per epoch (validation runs after each); default: one pass over the training tokens.
     #[arg(long)]
     steps_per_epoch: Option<usize>,
     /// Early stopping: epochs without a better validation loss.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = settings::PATIENCE.default_usize())]
     patience: usize,
     /// Stop after this many minutes of training.
     #[arg(long)]
@@ -134,7 +135,7 @@ struct LoopArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Transpose training files by every shift in ±N semitones.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = settings::TRANSPOSE.default as u8)]
     transpose: u8,
 }
 
@@ -187,16 +188,16 @@ struct GenerateArgs {
     #[arg(long)]
     primer: Option<PathBuf>,
     /// How many beats of the primer to use.
-    #[arg(long, default_value_t = 8.0)]
+    #[arg(long, default_value_t = settings::PRIMER_BEATS.default)]
     primer_beats: f64,
     /// Length of the result in beats.
-    #[arg(long, default_value_t = 64.0)]
+    #[arg(long, default_value_t = settings::BEATS.default)]
     beats: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = settings::TEMPERATURE.default as f32)]
     temperature: f32,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = settings::TOP_K.default_usize())]
     top_k: usize,
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = settings::TOP_P.default as f32)]
     top_p: f32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -487,7 +488,19 @@ fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>, Vec<Option<String
     (names, songs, styles)
 }
 
+/// The loop's and the model's settings, checked before any file is read.
+fn check_args(t: &LoopArgs, m: &ModelArgs, vocab_size: usize) -> Result<(), settings::SettingError> {
+    settings::TRANSPOSE.check(t.transpose as u64)?;
+    if let Some(minutes) = t.minutes {
+        settings::TIME_LIMIT_S.check(minutes * 60.0)?;
+    }
+    train_config(t).validate()?;
+    model_config(vocab_size, m).validate()
+}
+
 fn train(a: TrainArgs) -> Res {
+    check_args(&a.train, &a.model, BarVocab::default().size())?;
+    settings::VALID_SHARE.check(a.valid)?;
     let (names, songs, mut styles) = read_corpus(&a.inputs);
     if songs.is_empty() {
         return Err("no readable MIDI files with notes were given".into());
@@ -522,6 +535,7 @@ fn train(a: TrainArgs) -> Res {
         transpose: a.train.transpose,
         valid_fraction: a.valid,
         seed: a.train.seed,
+        held_out: None,
     };
     let (corpus, vocab) = music_corpus(&songs, &styles, &vocab, &options);
     if corpus.train.is_empty() {
@@ -556,6 +570,7 @@ fn train(a: TrainArgs) -> Res {
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
     let mut summary = trainer.summary.clone();
+    summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
     summary.files = names;
     let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::from(vocab), summary)?;
     std::fs::write(&a.out, file.to_bytes())?;
@@ -646,9 +661,8 @@ fn generate_cmd(a: GenerateArgs) -> Res {
         None => vocab.prompt(&conditioning),
     };
     let bpm = a.bpm.unwrap_or(vocab.bpm_for(conditioning.style.as_deref()));
-    if !(20.0..=400.0).contains(&bpm) {
-        return Err(format!("a tempo of {bpm} bpm is out of range (20–400)").into());
-    }
+    settings::BPM.check(bpm)?;
+    settings::PRIMER_BEATS.check(a.primer_beats)?;
     let config = GenerateConfig {
         sampling: SamplingParams {
             temperature: a.temperature,
@@ -727,6 +741,7 @@ fn bench(a: BenchArgs) -> Res {
     }
     let order = if a.descending { FrameOrder::Descending } else { FrameOrder::Ascending };
     let vocab = FrameVocab::default().with_order(order);
+    check_args(&a.train, &a.model, FrameVocab::default().size())?;
     let t = a.train.transpose as i32;
     let shifts: Vec<i32> = if a.all_keys { (-5..=6).collect() } else { (-t..=t).collect() };
     let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &shifts);
@@ -799,6 +814,16 @@ fn speed(a: SpeedArgs) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The files of `names` a model's summary says were held out (matched by path or file name), or
+/// `None` when it records none or none of them is among `names`.
+fn held_out_of(summary: &cantor::model::TrainingSummary, names: &[String]) -> Option<Vec<usize>> {
+    let base = |s: &str| s.rsplit(['/', '\\']).next().unwrap_or(s).to_string();
+    let idx: Vec<usize> = (0..names.len())
+        .filter(|&i| summary.held_out.iter().any(|h| names[i] == *h || names[i].ends_with(&format!("/{h}")) || base(&names[i]) == base(h)))
+        .collect();
+    (!idx.is_empty()).then_some(idx)
+}
+
 fn evaluate_cmd(a: EvaluateArgs) -> Res {
     use cantor::metrics;
     let file = ModelFile::from_bytes(&std::fs::read(&a.model)?)?;
@@ -811,7 +836,12 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
         MusicVocab::Events(_) => NoteFilter { drums: false, ..NoteFilter::default() },
         MusicVocab::Bars(_) => NoteFilter::default(),
     };
-    let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction: a.valid, seed: a.seed };
+    // The split the model recorded (the page's or `cantor train`'s), where its files are given.
+    let held_out = held_out_of(&file.summary, &names);
+    if held_out.is_some() {
+        eprintln!("holding out the files this model was validated on: {}", file.summary.held_out.join(", "));
+    }
+    let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction: a.valid, seed: a.seed, held_out };
     let corpus = match &vocab {
         MusicVocab::Events(v) => event_corpus(&songs, v, &options),
         MusicVocab::Bars(v) => bar_corpus(&songs, &styles, v, &options),

@@ -52,11 +52,30 @@ pub struct CorpusOptions {
     /// Share of files held out for validation.
     pub valid_fraction: f64,
     pub seed: u64,
+    /// Exactly these files (indices into the songs) are held out, instead of a seeded draw: the
+    /// split a model file records, so `cantor evaluate` holds out what the page held out.
+    #[serde(default)]
+    pub held_out: Option<Vec<usize>>,
+}
+
+impl CorpusOptions {
+    /// (training files, validation files) of `n` songs.
+    pub fn split(&self, n: usize) -> (Vec<usize>, Vec<usize>) {
+        match &self.held_out {
+            Some(valid) => {
+                let mut valid: Vec<usize> = valid.iter().copied().filter(|&i| i < n).collect();
+                valid.sort_unstable();
+                valid.dedup();
+                ((0..n).filter(|i| valid.binary_search(i).is_err()).collect(), valid)
+            }
+            None => split_by_file(n, self.valid_fraction, self.seed),
+        }
+    }
 }
 
 impl Default for CorpusOptions {
     fn default() -> Self {
-        CorpusOptions { filter: NoteFilter::default(), transpose: 3, valid_fraction: 0.1, seed: 7 }
+        CorpusOptions { filter: NoteFilter::default(), transpose: 3, valid_fraction: 0.1, seed: 7, held_out: None }
     }
 }
 
@@ -124,7 +143,7 @@ fn augmented(files: &[usize], transpose_by: u8, notes_of: impl Fn(usize) -> Vec<
 
 /// Tokenises songs with the event vocabulary.
 pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions) -> TokenCorpus {
-    let (train_files, valid_files) = split_by_file(songs.len(), options.valid_fraction, options.seed);
+    let (train_files, valid_files) = options.split(songs.len());
     let notes_of = |i: usize| {
         let notes = options.filter.select(&songs[i]);
         if options.filter.melody_only { vocab.melody(&notes) } else { vocab.quantize(&notes) }
@@ -142,7 +161,7 @@ pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions)
 /// Tokenises songs with the bar vocabulary; `styles[i]` is file i's style tag (e.g. its folder).
 /// The vocabulary should have [`learned`](BarVocab::learn) the corpus (see [`learn_bar_vocab`]).
 pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, options: &CorpusOptions) -> TokenCorpus {
-    let (train_files, valid_files) = split_by_file(songs.len(), options.valid_fraction, options.seed);
+    let (train_files, valid_files) = options.split(songs.len());
     let notes_of = |i: usize| selected(vocab, options, &songs[i]);
     let style = |i: usize| styles.get(i).and_then(|s| s.as_deref());
     let head_len = |tokens: &[TokenId]| tokens.iter().position(|&t| t == vocab.bar()).unwrap_or(tokens.len());

@@ -19,7 +19,8 @@ pub struct EventVocab {
 
 impl Default for EventVocab {
     fn default() -> Self {
-        EventVocab { steps_per_beat: 12, max_shift: 48, velocity_bins: 8 }
+        use crate::settings::{MAX_SHIFT, STEPS_PER_BEAT, VELOCITY_BINS};
+        EventVocab { steps_per_beat: STEPS_PER_BEAT.default as u16, max_shift: MAX_SHIFT.default as u16, velocity_bins: VELOCITY_BINS.default as u8 }
     }
 }
 

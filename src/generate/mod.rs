@@ -30,7 +30,8 @@ pub struct GenerateConfig {
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        GenerateConfig { sampling: SamplingParams::default(), max_tokens: 2000, max_beats: Some(64.0), program: 0, bpm: 120.0 }
+        use crate::settings::{BEATS, BPM, MAX_TOKENS};
+        GenerateConfig { sampling: SamplingParams::default(), max_tokens: MAX_TOKENS.default_usize(), max_beats: Some(BEATS.default), program: 0, bpm: BPM.default }
     }
 }
 
@@ -57,6 +58,10 @@ pub async fn generate(
     mut on_token: impl FnMut(usize),
 ) -> Result<Generated, TrainError> {
     let vocab: MusicVocab = vocab.clone().into();
+    config.validate()?;
+    if primer.iter().any(|&t| t as usize >= vocab.size()) {
+        return Err(TrainError::Setting(crate::settings::SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
+    }
     let mut tokens: Vec<TokenId> = Vec::with_capacity(primer.len() + config.max_tokens + 1);
     if primer.first() != Some(&vocab.start()) {
         tokens.push(vocab.start());

@@ -36,7 +36,8 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.95, seed: 1, scale: None }
+        use crate::settings::{TEMPERATURE, TOP_K, TOP_P};
+        SamplingParams { temperature: TEMPERATURE.default as f32, top_k: TOP_K.default_usize(), top_p: TOP_P.default as f32, seed: 1, scale: None }
     }
 }
 

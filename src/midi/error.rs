@@ -19,6 +19,9 @@ pub enum MidiError {
     UnknownFormat(u16),
     /// The header's timing field is zero or otherwise unusable.
     BadTiming,
+    /// The file was read but no note came out of it: nothing to learn or play. Holds the
+    /// problems met on the way (a damaged first track, say), in words.
+    NoNotes(Vec<String>),
 }
 
 impl fmt::Display for MidiError {
@@ -43,6 +46,8 @@ impl fmt::Display for MidiError {
                 f,
                 "the header gives 0 ticks per beat, so no note can be placed in time"
             ),
+            MidiError::NoNotes(problems) if problems.is_empty() => write!(f, "the file contains no notes"),
+            MidiError::NoNotes(problems) => write!(f, "no note could be read from it ({})", problems.join("; ")),
         }
     }
 }

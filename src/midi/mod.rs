@@ -11,7 +11,7 @@ mod write;
 
 pub use error::{MidiError, Warning};
 pub use programs::program_name;
-pub use read::read_song;
+pub use read::{read_notes, read_song};
 pub use tempo::TempoMap;
 pub use write::{write_song, WRITE_TICKS_PER_BEAT};
 

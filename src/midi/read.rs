@@ -12,6 +12,17 @@ use std::collections::{BTreeMap, VecDeque};
 ///
 /// A file that is damaged after its header still yields whatever could be read, with
 /// [`Song::warnings`] saying what was skipped.
+/// [`read_song`] for a file that is meant to be learned from or played: a file no note can be
+/// read from is an error (with the problems that left it empty), not a song with a warning.
+pub fn read_notes(bytes: &[u8]) -> Result<Song, MidiError> {
+    let song = read_song(bytes)?;
+    if song.notes.is_empty() {
+        let problems = song.warnings.iter().filter(|w| **w != Warning::NoNotes).map(|w| w.to_string()).collect();
+        return Err(MidiError::NoNotes(problems));
+    }
+    Ok(song)
+}
+
 pub fn read_song(bytes: &[u8]) -> Result<Song, MidiError> {
     if bytes.is_empty() {
         return Err(MidiError::Empty);

@@ -30,6 +30,9 @@ pub struct TrainingSummary {
     pub valid_curve: Vec<(usize, f64)>,
     /// Files the model learned from.
     pub files: Vec<String>,
+    /// Of those, the files held out for validation: `cantor evaluate` holds out the same ones.
+    #[serde(default)]
+    pub held_out: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +58,8 @@ pub enum ModelFileError {
     NotAModel,
     Truncated,
     BadHeader(String),
+    /// The description asks for something outside Cantor's bounds (checked before allocating).
+    OutOfRange(crate::settings::SettingError),
     Weights(String),
 }
 
@@ -64,7 +69,9 @@ impl fmt::Display for ModelFileError {
             ModelFileError::NotAModel => write!(f, "this is not a Cantor model file"),
             ModelFileError::Truncated => write!(f, "the model file is cut short"),
             ModelFileError::BadHeader(e) => write!(f, "the model file's description is damaged ({e})"),
-            ModelFileError::Weights(e) => write!(f, "the model's weights do not fit its description ({e})"),
+            ModelFileError::OutOfRange(e) => write!(f, "this model file describes a model Cantor cannot use: {e}"),
+            // The detail (burn's record error) is for developers: `{:?}` shows it.
+            ModelFileError::Weights(_) => write!(f, "the model's weights do not fit its description (the file is damaged, or not whole)"),
         }
     }
 }
@@ -107,8 +114,16 @@ impl ModelFile {
         }
         let json = bytes.get(12..12 + len).ok_or(ModelFileError::Truncated)?;
         let header: Header = serde_json::from_slice(json).map_err(|e| ModelFileError::BadHeader(e.to_string()))?;
+        // A stranger's file: every size is bounded before the model is built from it.
+        header.model.validate().map_err(ModelFileError::OutOfRange)?;
+        header.vocab.validate().map_err(ModelFileError::OutOfRange)?;
         if header.model.vocab_size != header.vocab.size() {
             return Err(ModelFileError::BadHeader("model and vocabulary sizes differ".into()));
+        }
+        // f32 weights plus burnpack's small per-tensor metadata; more is not weights of this model.
+        let weights = bytes.len() - 12 - len;
+        if weights > header.model.param_count() * 4 + (1 << 20) {
+            return Err(ModelFileError::Weights(format!("{weights} bytes of weights for {} parameters", header.model.param_count())));
         }
         Ok(ModelFile {
             config: header.model,
@@ -120,6 +135,7 @@ impl ModelFile {
 
     /// Builds the model on `device` and loads the weights into it.
     pub fn load(&self, device: &Device) -> Result<LstmLm, ModelFileError> {
+        self.config.validate().map_err(ModelFileError::OutOfRange)?;
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
             .map_err(|e| ModelFileError::Weights(e.to_string()))?;
         self.config

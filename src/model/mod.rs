@@ -76,7 +76,16 @@ pub struct AwdOptions {
 
 impl ModelConfig {
     pub fn new(vocab_size: usize) -> Self {
-        ModelConfig { vocab_size, embed: 128, hidden: 256, layers: 2, dropout: 0.1, cell: CellKind::Fused, awd: AwdOptions::default() }
+        use crate::settings::{DROPOUT, EMBED, HIDDEN, LAYERS};
+        ModelConfig {
+            vocab_size,
+            embed: EMBED.default_usize(),
+            hidden: HIDDEN.default_usize(),
+            layers: LAYERS.default_usize(),
+            dropout: DROPOUT.default,
+            cell: CellKind::Fused,
+            awd: AwdOptions::default(),
+        }
     }
 
     pub fn init(&self, device: &Device) -> LstmLm {

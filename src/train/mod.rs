@@ -54,17 +54,18 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
+        use crate::settings as s;
         TrainConfig {
-            seq_len: 128,
-            batch: 32,
-            lr: 3e-3,
-            warmup_steps: 50,
-            max_epochs: 30,
+            seq_len: s::SEQ_LEN.default_usize(),
+            batch: s::BATCH.default_usize(),
+            lr: s::LEARNING_RATE.default,
+            warmup_steps: s::WARMUP_STEPS.default_usize(),
+            max_epochs: s::EPOCHS.default_usize(),
             steps_per_epoch: None,
-            patience: 3,
-            clip_norm: 1.0,
+            patience: s::PATIENCE.default_usize(),
+            clip_norm: s::CLIP_NORM.default as f32,
             seed: 42,
-            log_every: 10,
+            log_every: s::LOG_EVERY.default_usize(),
             time_limit_s: None,
             frame_mask: None,
         }
@@ -110,6 +111,28 @@ pub enum Control {
     Stop,
 }
 
+/// What [`Trainer::run_with`] asks its caller between steps and at each epoch's end
+/// ([`Trainer::run`] takes a closure that sees only the reports).
+#[allow(async_fn_in_trait)] // used with concrete types only, on one thread (the page's worker is single-threaded)
+pub trait TrainHooks {
+    /// After every step; `report` is set every `log_every` steps. May wait (a pause) before answering.
+    async fn between_steps(&mut self, trainer: &Trainer, report: Option<&Progress>) -> Control;
+    /// After each epoch's validation (and when the time limit ends training): a snapshot point.
+    async fn epoch_end(&mut self, trainer: &Trainer, report: &Progress) -> Result<Control, TrainError>;
+}
+
+/// A closure as hooks: called with each report and each epoch's end.
+struct Reports<F>(F);
+
+impl<F: FnMut(&Progress) -> Control> TrainHooks for Reports<F> {
+    async fn between_steps(&mut self, _: &Trainer, report: Option<&Progress>) -> Control {
+        report.map_or(Control::Continue, &mut self.0)
+    }
+    async fn epoch_end(&mut self, _: &Trainer, report: &Progress) -> Result<Control, TrainError> {
+        Ok((self.0)(report))
+    }
+}
+
 /// Why training ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StopReason {
@@ -123,6 +146,16 @@ pub enum StopReason {
 pub enum TrainError {
     NoData,
     Read(String),
+    /// A setting out of its bounds (see [`crate::settings`]).
+    Setting(crate::settings::SettingError),
+    /// A hook could not do its part (the page's worker could not save a snapshot).
+    Hook(String),
+}
+
+impl From<crate::settings::SettingError> for TrainError {
+    fn from(e: crate::settings::SettingError) -> Self {
+        TrainError::Setting(e)
+    }
 }
 
 impl std::fmt::Display for TrainError {
@@ -130,6 +163,8 @@ impl std::fmt::Display for TrainError {
         match self {
             TrainError::NoData => write!(f, "there are no notes to learn from"),
             TrainError::Read(e) => write!(f, "reading a result back from the compute device failed: {e}"),
+            TrainError::Setting(e) => write!(f, "{e}"),
+            TrainError::Hook(e) => write!(f, "{e}"),
         }
     }
 }
@@ -159,6 +194,8 @@ pub struct Trainer {
 impl Trainer {
     /// `device` is the plain device (Flex or WebGPU); autodiff is added here.
     pub fn new(model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
+        model_config.validate()?; // before init allocates the weights
+        config.validate()?;
         let ad = device.clone().autodiff();
         ad.seed(config.seed);
         let model = model_config.init(&ad);
@@ -167,6 +204,13 @@ impl Trainer {
 
     /// Continues training an existing model (fine-tuning); the model must live on `device`.
     pub fn with_model(model: LstmLm, model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
+        model_config.validate()?;
+        config.validate()?;
+        if corpus.train.iter().chain(&corpus.valid).flatten().any(|&t| t as usize >= model_config.vocab_size) {
+            return Err(TrainError::Setting(crate::settings::SettingError(
+                "The corpus holds tokens the model's vocabulary does not have.".into(),
+            )));
+        }
         let sampler = WindowSampler::with_heads(&corpus.train, &corpus.train_heads, corpus.window_anchor, config.seq_len, config.seed)
             .ok_or(TrainError::NoData)?;
         // A model loaded or copied onto a plain device has no gradient tracking: `train()` moves
@@ -302,26 +346,32 @@ impl Trainer {
         Ok((report, stop))
     }
 
-    /// Trains until the epochs run out, early stopping, the time limit, or the callback says stop.
-    pub async fn run(&mut self, mut on_progress: impl FnMut(&Progress) -> Control) -> Result<StopReason, TrainError> {
+    /// [`run_with`](Self::run_with) a closure that is called with each report and can stop training.
+    pub async fn run(&mut self, on_progress: impl FnMut(&Progress) -> Control) -> Result<StopReason, TrainError> {
+        self.run_with(Reports(on_progress)).await
+    }
+
+    /// Trains until the epochs run out, early stopping, the time limit, or a hook says stop. The
+    /// one training loop: the CLI passes a closure (called with each report), the page's worker
+    /// hooks that pause, snapshot and yield to its event loop (as burn-train injects its interrupter).
+    pub async fn run_with(&mut self, mut hooks: impl TrainHooks) -> Result<StopReason, TrainError> {
         let per_epoch = self.steps_per_epoch();
+        let log_every = self.config.log_every.max(1);
         while self.epoch < self.config.max_epochs {
             for i in 0..per_epoch {
                 self.train_step().await?;
                 if self.config.time_limit_s.is_some_and(|t| self.elapsed_s >= t) {
                     let (p, _) = self.end_epoch().await?;
-                    on_progress(&p);
+                    hooks.epoch_end(self, &p).await?;
                     return Ok(StopReason::TimeLimit);
                 }
-                if (i + 1) % self.config.log_every.max(1) == 0 && i + 1 < per_epoch {
-                    let p = self.progress(None);
-                    if on_progress(&p) == Control::Stop {
-                        return Ok(StopReason::Cancelled);
-                    }
+                let report = ((i + 1) % log_every == 0 && i + 1 < per_epoch).then(|| self.progress(None));
+                if hooks.between_steps(self, report.as_ref()).await == Control::Stop {
+                    return Ok(StopReason::Cancelled);
                 }
             }
             let (p, early) = self.end_epoch().await?;
-            if on_progress(&p) == Control::Stop {
+            if hooks.epoch_end(self, &p).await? == Control::Stop {
                 return Ok(StopReason::Cancelled);
             }
             if early {

@@ -1,55 +1,160 @@
-//! The page's side of the worker: starts it, sends [`ToWorker`] messages, hands each
-//! [`FromWorker`] message to a callback.
+//! The page's side of the worker: starts it, sends each [`ToWorker`] message as a
+//! [`Request`](crate::protocol::Request)
+//! with an id, and hands each answer to a callback together with the kind of request it answers.
+//!
+//! When the worker dies (a panic it reports, or an error event) every request in flight is
+//! answered with a failure in words and a fresh worker is started with the last backend choice;
+//! the files and models live in the page and in storage, so nothing is lost.
 
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{Answer, BackendChoice, FromWorker, RequestKind, ToWorker};
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-thread_local! {
-    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+type Handler = Rc<RefCell<dyn FnMut(Option<RequestKind>, FromWorker)>>;
+
+#[derive(Default)]
+struct Bridge {
+    worker: Option<Worker>,
     /// Messages sent before the worker said it is ready (a worker drops messages that arrive
     /// before its handler is installed, i.e. while its wasm is still loading).
-    static PENDING: RefCell<Option<Vec<wasm_bindgen::JsValue>>> = const { RefCell::new(Some(Vec::new())) };
+    pending: Option<Vec<JsValue>>,
+    next_id: u64,
+    in_flight: HashMap<u64, RequestKind>,
+    /// Fingerprints of the model files this worker has loaded.
+    loaded: HashSet<String>,
+    choice: Option<BackendChoice>,
+    handler: Option<Handler>,
+}
+
+thread_local! {
+    static BRIDGE: RefCell<Bridge> = RefCell::new(Bridge::default());
 }
 
 /// Starts the worker. Trunk emits `worker_loader.js` next to the page; it is a classic script
 /// (`importScripts` of the no-modules wasm-bindgen output), so the worker is a classic worker.
-pub fn start(mut on_message: impl FnMut(FromWorker) + 'static) -> Result<(), String> {
-    let worker = Worker::new("./worker_loader.js").map_err(|e| format!("{e:?}"))?;
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+pub fn start(on_message: impl FnMut(Option<RequestKind>, FromWorker) + 'static) -> Result<(), String> {
+    let handler: Handler = Rc::new(RefCell::new(on_message));
+    BRIDGE.with(|b| b.borrow_mut().handler = Some(handler));
+    spawn()
+}
+
+fn spawn() -> Result<(), String> {
+    let worker = Worker::new("./worker_loader.js").map_err(|e| super::files::js_error(&e))?;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let bytes = js_sys::Uint8Array::new(&e.data()).to_vec();
-        match crate::protocol::from_bytes::<FromWorker>(&bytes) {
-            Ok(FromWorker::Ready) => {
-                let queued = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
-                WORKER.with(|w| {
-                    if let Some(worker) = w.borrow().as_ref() {
+        match crate::protocol::from_bytes::<Answer>(&bytes) {
+            Ok(Answer { body: FromWorker::Ready, .. }) => {
+                BRIDGE.with(|b| {
+                    let mut b = b.borrow_mut();
+                    let queued = b.pending.take().unwrap_or_default();
+                    if let Some(worker) = &b.worker {
                         for v in queued {
                             let _ = worker.post_message(&v);
                         }
                     }
                 });
             }
-            Ok(msg) => on_message(msg),
-            Err(err) => on_message(FromWorker::Failed { message: format!("unreadable message from the worker: {err}") }),
+            Ok(Answer { body: FromWorker::Crashed { message }, .. }) => restart(&message),
+            Ok(Answer { id, body }) => {
+                let kind = BRIDGE.with(|b| {
+                    let mut b = b.borrow_mut();
+                    let kind = b.in_flight.get(&id).copied();
+                    if kind.is_some_and(|k| k.ends_with(&body)) {
+                        b.in_flight.remove(&id);
+                    }
+                    kind
+                });
+                deliver(kind, body);
+            }
+            Err(err) => deliver(None, FromWorker::Failed { message: format!("the worker sent a message the page cannot read ({err})") }),
         }
     });
-    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-    handler.forget();
-    WORKER.with(|w| *w.borrow_mut() = Some(worker));
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    // An error the worker did not catch (its wasm failed to load, or a trap outside a handler).
+    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+        e.prevent_default();
+        let message = e.message();
+        restart(if message.is_empty() { "the worker stopped" } else { &message });
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        b.worker = Some(worker);
+        b.pending = Some(Vec::new());
+        b.loaded.clear();
+    });
     Ok(())
 }
 
-pub fn send(msg: &ToWorker) {
-    let value: wasm_bindgen::JsValue = js_sys::Uint8Array::from(&crate::protocol::to_bytes(msg)[..]).into();
-    let value = match PENDING.with(|p| p.borrow_mut().as_mut().map(|q| q.push(value.clone()))) {
-        Some(()) => return,
-        None => value,
-    };
-    WORKER.with(|w| {
-        if let Some(worker) = w.borrow().as_ref() {
+fn deliver(kind: Option<RequestKind>, msg: FromWorker) {
+    let handler = BRIDGE.with(|b| b.borrow().handler.clone());
+    if let Some(h) = handler {
+        (h.borrow_mut())(kind, msg);
+    }
+}
+
+/// Ends the dead worker, fails what it was doing (in words), and starts a fresh one.
+fn restart(why: &str) {
+    let (failed, choice) = BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some(w) = b.worker.take() {
+            w.terminate();
+        }
+        let failed: Vec<RequestKind> = b.in_flight.drain().map(|(_, k)| k).collect();
+        (failed, b.choice)
+    });
+    let message = format!("The background worker stopped unexpectedly ({why}). A fresh one was started; your files and models are kept.");
+    if failed.is_empty() {
+        deliver(None, FromWorker::Failed { message: message.clone() });
+    }
+    for kind in failed {
+        deliver(Some(kind), FromWorker::Failed { message: message.clone() });
+    }
+    if let Err(e) = spawn() {
+        return deliver(None, FromWorker::Failed { message: format!("the background worker could not be restarted: {e}") });
+    }
+    send(&ToWorker::Init { choice: choice.unwrap_or(BackendChoice::Auto) });
+}
+
+/// Sends a message; returns its request id.
+pub fn send(msg: &ToWorker) -> u64 {
+    BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        b.next_id += 1;
+        let id = b.next_id;
+        if let ToWorker::Init { choice } = msg {
+            b.choice = Some(*choice);
+        }
+        if msg.kind() != RequestKind::Control {
+            b.in_flight.insert(id, msg.kind());
+        }
+        let value: JsValue = js_sys::Uint8Array::from(&crate::protocol::request_bytes(id, msg)[..]).into();
+        if let Some(queue) = b.pending.as_mut() {
+            queue.push(value);
+        } else if let Some(worker) = &b.worker {
             let _ = worker.post_message(&value);
         }
-    });
+        id
+    })
+}
+
+/// Makes sure the worker holds this model file (sent once per worker); returns its fingerprint.
+pub fn ensure_loaded(fingerprint: &str, model_file: &[u8]) -> String {
+    let known = BRIDGE.with(|b| b.borrow().loaded.contains(fingerprint));
+    if !known {
+        send(&ToWorker::Load { model_file: model_file.to_vec() });
+        BRIDGE.with(|b| b.borrow_mut().loaded.insert(fingerprint.to_string()));
+    }
+    fingerprint.to_string()
+}
+
+/// A Load failed: the next request for that model sends the file again.
+pub fn forget_loaded() {
+    BRIDGE.with(|b| b.borrow_mut().loaded.clear());
 }

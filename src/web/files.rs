@@ -7,24 +7,42 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DataTransfer, File, FileList, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry};
 
-/// A file's name (with its folder path when it came from a dropped folder) and bytes.
+/// A file's name (with its folder path when it came from a dropped folder) and its bytes, or why
+/// the browser could not read them.
 pub struct Picked {
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// A JavaScript error in words: an `Error`'s message, a thrown string, or a generic sentence
+/// (never the `Debug` form of a `JsValue`).
+pub fn js_error(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        let message = String::from(err.message());
+        let name = String::from(err.name());
+        return if message.is_empty() { name } else { message };
+    }
+    "the browser gave no reason".to_string()
 }
 
 /// The body of a `fetch` (from the window or a worker), or why not; `what` names it in the message.
 pub async fn fetch_bytes(request: Promise, what: &str) -> Result<Vec<u8>, String> {
-    let response: web_sys::Response = JsFuture::from(request).await.map_err(|e| format!("{what} did not load ({e:?})"))?.unchecked_into();
+    let response: web_sys::Response = JsFuture::from(request).await.map_err(|e| format!("{what} did not load ({})", js_error(&e)))?.unchecked_into();
     if !response.ok() {
         return Err(format!("{what} did not load (HTTP {})", response.status()));
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+    let body = response.array_buffer().map_err(|e| format!("{what} did not load ({})", js_error(&e)))?;
+    let buffer = JsFuture::from(body).await.map_err(|e| format!("{what} did not load ({})", js_error(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 pub async fn read_file(file: &File) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{e:?}"))?;
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("the browser could not read this file ({}); was it moved, or is it a folder?", js_error(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
@@ -32,7 +50,7 @@ pub async fn from_file_list(list: FileList) -> Vec<Picked> {
     let mut out = Vec::new();
     for i in 0..list.length() {
         if let Some(f) = list.get(i) {
-            let bytes = read_file(&f).await.unwrap_or_default();
+            let bytes = read_file(&f).await;
             out.push(Picked { name: f.name(), bytes });
         }
     }
@@ -58,7 +76,7 @@ pub async fn from_drop(data: DataTransfer) -> Vec<Picked> {
     }
     let mut out = Vec::new();
     for f in loose {
-        let bytes = read_file(&f).await.unwrap_or_default();
+        let bytes = read_file(&f).await;
         out.push(Picked { name: f.name(), bytes });
     }
     let mut stack: Vec<(String, FileSystemEntry)> = entries.into_iter().map(|e| (String::new(), e)).collect();
@@ -71,9 +89,12 @@ pub async fn from_drop(data: DataTransfer) -> Vec<Picked> {
             }
         } else if entry.is_file() {
             let fe: FileSystemFileEntry = entry.unchecked_into();
-            if let Ok(file) = entry_file(&fe).await {
-                let bytes = read_file(&file).await.unwrap_or_default();
-                out.push(Picked { name: format!("{prefix}{}", file.name()), bytes });
+            match entry_file(&fe).await {
+                Ok(file) => {
+                    let bytes = read_file(&file).await;
+                    out.push(Picked { name: format!("{prefix}{}", file.name()), bytes });
+                }
+                Err(e) => out.push(Picked { name: format!("{prefix}{}", fe.name()), bytes: Err(format!("the browser could not open this file ({})", js_error(&e))) }),
             }
         }
     }
@@ -103,8 +124,12 @@ async fn read_dir(dir: &FileSystemDirectoryEntry) -> Vec<FileSystemEntry> {
     all
 }
 
-/// Offers bytes as a download with the given file name.
-pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), JsValue> {
+/// Offers bytes as a download with the given file name; the error is a sentence.
+pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
+    offer(bytes, name, mime).map_err(|e| format!("the download failed ({})", js_error(&e)))
+}
+
+fn offer(bytes: &[u8], name: &str, mime: &str) -> Result<(), JsValue> {
     let parts = Array::of1(&Uint8Array::from(bytes));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);

@@ -57,7 +57,7 @@ fn text(obj: &JsValue, key: &str) -> String {
 pub async fn probe() -> Probe {
     match try_probe().await {
         Ok(p) => p,
-        Err(e) => Probe::Failed(e.as_string().unwrap_or_else(|| format!("{e:?}"))),
+        Err(e) => Probe::Failed(super::files::js_error(&e)),
     }
 }
 
@@ -96,7 +96,7 @@ pub async fn webgpu_device() -> Result<Device, String> {
     if let Some(d) = WEBGPU.with(|w| w.borrow().clone()) {
         return Ok(d);
     }
-    let device = Device::wgpu_options().init_async().await.map_err(|e| format!("{e:?}"))?;
+    let device = Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU could not start ({e})"))?;
     WEBGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
     Ok(device)
 }

@@ -47,9 +47,9 @@ pub struct StoredClip {
     pub fragment: String,
 }
 
-fn say(what: &str, e: impl std::fmt::Debug) -> String {
+fn say(what: &str, e: impl std::fmt::Display) -> String {
     format!(
-        "Could not {what} in this browser's storage ({e:?}). Private windows and full disks refuse storage; \
+        "Could not {what} in this browser's storage ({e}). Private windows and full disks refuse storage; \
          your work stays on this page until you close it — export the model and download clips to keep them."
     )
 }

@@ -5,9 +5,10 @@ use super::gpu;
 use crate::encoding::{Conditioning, MusicVocab, Vocab};
 use crate::generate::generate;
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
-use crate::protocol::{FromWorker, ToWorker};
+use crate::protocol::{Answer, FromWorker, Request, ToWorker};
 use crate::synth::Renderer;
-use crate::train::{StopReason, TrainConfig, Trainer};
+use crate::train::{Control, Progress, StopReason, TrainConfig, TrainError, TrainHooks, Trainer};
+use std::collections::HashMap;
 use burn::prelude::Device;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,8 +21,12 @@ struct State {
     device: RefCell<Option<Device>>,
     /// Automatic choice with a usable GPU: `(device, adapter name)`, decided per model at Train.
     either: RefCell<Option<(Device, String)>>,
-    /// The latest trained (or loaded) model, as a model file.
+    /// The latest trained model, as a model file.
     model: RefCell<Option<Vec<u8>>>,
+    /// Models loaded for generation (on Flex), by fingerprint: the page sends a file once.
+    loaded: RefCell<HashMap<String, Rc<(LstmLm, MusicVocab)>>>,
+    /// Why a model file that passed its header checks still could not be loaded, by fingerprint.
+    broken: RefCell<HashMap<String, String>>,
     training: Cell<bool>,
     /// The SoundFont renderer, loaded on the first Render.
     renderer: RefCell<Option<Rc<Renderer>>>,
@@ -29,17 +34,20 @@ struct State {
     stop: Cell<bool>,
 }
 
+/// Loaded models kept at once (a model of the largest preset is about 25 MB).
+const MAX_LOADED: usize = 8;
+
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-fn post(msg: &FromWorker) {
-    let bytes = js_sys::Uint8Array::from(&crate::protocol::to_bytes(msg)[..]);
+fn post(id: u64, body: FromWorker) {
+    let bytes = js_sys::Uint8Array::from(&crate::protocol::to_bytes(&Answer { id, body })[..]);
     let _ = scope().post_message(&bytes);
 }
 
-fn fail(message: impl Into<String>) {
-    post(&FromWorker::Failed { message: message.into() });
+fn fail(id: u64, message: impl Into<String>) {
+    post(id, FromWorker::Failed { message: message.into() });
 }
 
 /// Lets the worker's event loop run (and deliver Pause/Stop messages) between training steps.
@@ -51,18 +59,28 @@ pub async fn sleep(ms: i32) {
 }
 
 pub fn start() {
-    console_error_panic_hook::set_once();
+    // A panic is a bug: tell the page (which starts a fresh worker, keeping files and models)
+    // before the wasm instance stops; the console keeps the details.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let what = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned());
+        let message = match what {
+            Some(w) => format!("the worker stopped on an internal error ({w})"),
+            None => "the worker stopped on an internal error".to_string(),
+        };
+        post(0, FromWorker::Crashed { message });
+    }));
     let state = Rc::new(State::default());
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match crate::protocol::from_bytes::<ToWorker>(&js_sys::Uint8Array::new(&e.data()).to_vec()) {
-        Ok(msg) => handle(state.clone(), msg),
-        Err(err) => fail(format!("the page sent a message the worker cannot read: {err}")),
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match crate::protocol::from_bytes::<Request>(&js_sys::Uint8Array::new(&e.data()).to_vec()) {
+        Ok(Request { id, body }) => handle(state.clone(), id, body),
+        Err(err) => fail(0, format!("the page sent a message the worker cannot read: {err}")),
     });
     scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
-    post(&FromWorker::Ready);
+    post(0, FromWorker::Ready);
 }
 
-fn handle(state: Rc<State>, msg: ToWorker) {
+fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
     match msg {
         ToWorker::Init { choice } => wasm_bindgen_futures::spawn_local(async move {
             *state.either.borrow_mut() = None;
@@ -76,20 +94,20 @@ fn handle(state: Rc<State>, msg: ToWorker) {
                 }
             };
             *state.device.borrow_mut() = Some(device);
-            post(&FromWorker::Backend { name, gpu, reason });
+            post(id, FromWorker::Backend { name, gpu, reason });
         }),
-        ToWorker::Train { corpus, model, config, vocab, init_model, known_speeds } => {
+        ToWorker::Train { corpus, model, config, vocab, init_model, files, held_out, known_speeds } => {
             if state.training.get() {
-                return fail("training is already running");
+                return fail(id, "training is already running");
             }
             state.training.set(true);
             state.paused.set(false);
             state.stop.set(false);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = train(&state, corpus.into(), model, config, vocab, init_model, &known_speeds).await;
+                let result = train(&state, id, corpus.into(), model, config, vocab, init_model, (files, held_out), &known_speeds).await;
                 state.training.set(false);
                 if let Err(e) = result {
-                    fail(e);
+                    fail(id, e);
                 }
             });
         }
@@ -100,22 +118,42 @@ fn handle(state: Rc<State>, msg: ToWorker) {
             state.paused.set(false);
         }
         ToWorker::Render { notes, speed, wav } => wasm_bindgen_futures::spawn_local(async move {
-            match render(&state, &notes, speed, wav).await {
-                Ok(msg) => post(&msg),
-                Err(e) => fail(format!("the sound could not be rendered: {e}")),
+            match render(&state, id, &notes, speed, wav).await {
+                Ok(msg) => post(id, msg),
+                Err(e) => fail(id, format!("the sound could not be rendered: {e}")),
             }
         }),
+        ToWorker::Load { model_file } => match load(&state, &model_file) {
+            Ok(fingerprint) => post(id, FromWorker::Loaded { fingerprint }),
+            Err(e) => fail(id, format!("the model could not be loaded: {e}")),
+        },
         ToWorker::Generate { model, primer, config } => wasm_bindgen_futures::spawn_local(async move {
-            let bytes = model.or_else(|| state.model.borrow().clone());
-            let Some(bytes) = bytes else { return fail("there is no trained model yet") };
-            if let Err(e) = generate_clip(&bytes, &primer, &config).await {
-                fail(e);
+            let loaded = match model {
+                Some(fingerprint) => state.loaded.borrow().get(&fingerprint).cloned().ok_or_else(|| {
+                    state.broken.borrow().get(&fingerprint).map_or("that model is not loaded in the worker".to_string(), |why| format!("the model could not be loaded: {why}"))
+                }),
+                None => match state.model.borrow().clone() {
+                    Some(bytes) => load(&state, &bytes).map(|f| state.loaded.borrow()[&f].clone()),
+                    None => Err("there is no trained model yet".to_string()),
+                },
+            };
+            let result = match loaded {
+                Ok(m) => generate_clip(id, &m, &primer, &config).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                fail(id, e);
             }
         }),
         ToWorker::Sample { model, config, seeds } => wasm_bindgen_futures::spawn_local(async move {
-            match sample(&model, &config, &seeds).await {
-                Ok(clips) => post(&FromWorker::Samples { clips }),
-                Err(e) => fail(format!("the evaluation clips could not be generated: {e}")),
+            let loaded = state.loaded.borrow().get(&model).cloned();
+            let result = match loaded {
+                Some(m) => sample(&m, &config, &seeds).await,
+                None => Err("that model is not loaded in the worker".to_string()),
+            };
+            match result {
+                Ok(clips) => post(id, FromWorker::Samples { clips }),
+                Err(e) => fail(id, format!("the evaluation clips could not be generated: {e}")),
             }
         }),
     }
@@ -125,26 +163,96 @@ fn device(state: &State) -> Device {
     state.device.borrow().clone().unwrap_or_else(Device::flex)
 }
 
+/// Checks a model file (every size is bounded before anything is built from it), loads it on
+/// Flex for generation and keeps it by fingerprint. Generation runs on the CPU: one token at a
+/// time is latency-bound, and Flex needs no GPU round trip.
+fn load(state: &State, bytes: &[u8]) -> Result<String, String> {
+    let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let fingerprint = file.fingerprint();
+    if state.loaded.borrow().contains_key(&fingerprint) {
+        return Ok(fingerprint);
+    }
+    let Some(vocab) = file.vocab.music() else { return Err("this model scores benchmarks; it cannot write music".into()) };
+    let model = file.load(&Device::flex()).map_err(|e| {
+        state.broken.borrow_mut().insert(fingerprint.clone(), e.to_string());
+        e.to_string()
+    })?;
+    let mut loaded = state.loaded.borrow_mut();
+    if loaded.len() >= MAX_LOADED {
+        loaded.clear();
+    }
+    loaded.insert(fingerprint.clone(), Rc::new((model, vocab)));
+    Ok(fingerprint)
+}
+
+/// The worker's side of the training loop: reports, pause (with a snapshot the page keeps),
+/// stop, a snapshot at each epoch's end, and a yield to the event loop after every step so
+/// Pause and Stop arrive.
+struct WorkerHooks<'a> {
+    state: &'a State,
+    id: u64,
+    vocab: &'a MusicVocab,
+}
+
+impl TrainHooks for WorkerHooks<'_> {
+    async fn between_steps(&mut self, trainer: &Trainer, report: Option<&Progress>) -> Control {
+        if let Some(p) = report {
+            post(self.id, FromWorker::Progress(p.clone()));
+        }
+        sleep(0).await;
+        if self.state.paused.get() && !self.state.stop.get() {
+            // What was learned so far stays usable (generation, saving) while paused.
+            match save(self.state, trainer, self.vocab).await {
+                Ok(model_file) => post(self.id, FromWorker::Paused { model_file, summary: trainer.summary.clone() }),
+                Err(e) => fail(self.id, e),
+            }
+            while self.state.paused.get() && !self.state.stop.get() {
+                sleep(100).await;
+            }
+        }
+        if self.state.stop.get() { Control::Stop } else { Control::Continue }
+    }
+
+    async fn epoch_end(&mut self, trainer: &Trainer, report: &Progress) -> Result<Control, TrainError> {
+        post(self.id, FromWorker::Progress(report.clone()));
+        save(self.state, trainer, self.vocab).await.map_err(TrainError::Hook)?; // a snapshot that survives a lost device
+        Ok(if self.state.stop.get() { Control::Stop } else { Control::Continue })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn train(
     state: &State,
+    id: u64,
     corpus: crate::encoding::corpus::TokenCorpus,
     model_config: ModelConfig,
     config: TrainConfig,
     vocab: MusicVocab,
     init_model: Option<Vec<u8>>,
+    (files, held_out): (Vec<String>, Vec<String>),
     known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
+    // The page checks these too; a message is checked again here before anything is allocated.
     let file = init_model.as_deref().map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())?;
+    match &file {
+        Some(f) => f.config.validate(),
+        None => model_config.validate(),
+    }
+    .and_then(|()| config.validate())
+    .map_err(|e| format!("training did not start: {e}"))?;
     let either = state.either.borrow().clone();
     if let Some((gpu_device, adapter)) = either {
         let shape_model = file.as_ref().map_or(model_config.clone(), |f| f.config.clone());
-        post(&FromWorker::Backend { name: "automatic: timing…".into(), gpu: false, reason: "timing a step of this model on WebGPU and on the CPU".into() });
+        let known = crate::protocol::shape_key(&shape_model, &config);
+        if !known_speeds.iter().any(|s| s.adapter == adapter && s.shape == known) {
+            post(id, FromWorker::Backend { name: "automatic: timing…".into(), gpu: false, reason: "timing a step of this model on WebGPU and on the CPU".into() });
+        }
         let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds).await;
         let name = if gpu { format!("WebGPU ({adapter})") } else { "CPU (Flex)".to_string() };
         *state.device.borrow_mut() = Some(device);
-        post(&FromWorker::Backend { name, gpu, reason });
+        post(id, FromWorker::Backend { name, gpu, reason });
         if let Some(s) = measured {
-            post(&FromWorker::Speeds(s));
+            post(id, FromWorker::Speeds(s));
         }
     }
     let device = device(state);
@@ -156,46 +264,21 @@ async fn train(
         None => Trainer::new(model_config.clone(), config, &corpus, &device),
     }
     .map_err(|e| e.to_string())?;
-    let per_epoch = trainer.steps_per_epoch();
-    let log_every = trainer.config.log_every.max(1);
-    let mut reason = StopReason::Finished;
-    'epochs: while trainer.epoch < trainer.config.max_epochs {
-        for i in 0..per_epoch {
-            if state.paused.get() && !state.stop.get() {
-                // What was learned so far stays usable (generation, saving) while paused.
-                let model_file = save(state, &trainer, &vocab).await?;
-                post(&FromWorker::Paused { model_file, summary: trainer.summary.clone() });
-                while state.paused.get() && !state.stop.get() {
-                    sleep(100).await;
-                }
+    trainer.summary.files = files;
+    trainer.summary.held_out = held_out;
+    let reason = match trainer.run_with(WorkerHooks { state, id, vocab: &vocab }).await {
+        Ok(reason) => reason,
+        Err(e) => {
+            // A lost GPU device (or any failure mid-run): keep what was saved at the last epoch
+            // end and say what happened.
+            if let Some(bytes) = state.model.borrow().clone() {
+                post(id, FromWorker::Trained { reason: StopReason::Cancelled, model_file: bytes, summary: trainer.summary.clone() });
             }
-            if state.stop.get() {
-                reason = StopReason::Cancelled;
-                break 'epochs;
-            }
-            if let Err(e) = trainer.train_step().await {
-                // A lost GPU device (or any failure mid-run): keep what was saved at the last
-                // epoch end and say what happened.
-                if let Some(bytes) = state.model.borrow().clone() {
-                    post(&FromWorker::Trained { reason: StopReason::Cancelled, model_file: bytes, summary: trainer.summary.clone() });
-                }
-                return Err(format!("training stopped: {e}. The model from the last completed epoch was kept."));
-            }
-            if (i + 1) % log_every == 0 && i + 1 < per_epoch {
-                post(&FromWorker::Progress(trainer.report()));
-            }
-            sleep(0).await;
+            return Err(format!("training stopped: {e}. The model from the last completed epoch was kept."));
         }
-        let (progress, early) = trainer.end_epoch().await.map_err(|e| e.to_string())?;
-        post(&FromWorker::Progress(progress));
-        save(state, &trainer, &vocab).await?; // a snapshot that survives a lost device
-        if early {
-            reason = StopReason::EarlyStopped;
-            break;
-        }
-    }
+    };
     let file = save(state, &trainer, &vocab).await?;
-    post(&FromWorker::Trained { reason, model_file: file, summary: trainer.summary.clone() });
+    post(id, FromWorker::Trained { reason, model_file: file, summary: trainer.summary.clone() });
     Ok(())
 }
 
@@ -210,27 +293,17 @@ async fn save(state: &State, trainer: &Trainer, vocab: &MusicVocab) -> Result<Ve
     Ok(bytes)
 }
 
-/// A model file loaded for generation. Generation runs on the CPU: one token at a time is
-/// latency-bound, and Flex needs no GPU round trip.
-fn load_for_generation(bytes: &[u8]) -> Result<(LstmLm, MusicVocab, Device), String> {
-    let file = ModelFile::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let Some(vocab) = file.vocab.music() else { return Err("this model scores benchmarks; it cannot write music".into()) };
-    let device = Device::flex();
-    let model = file.load(&device).map_err(|e| e.to_string())?;
-    Ok((model, vocab, device))
-}
-
-async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
-    let (model, vocab, device) = load_for_generation(bytes)?;
+async fn generate_clip(id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
+    let (model, vocab) = loaded;
     let t0 = web_time::Instant::now();
-    let out = generate(&model, &vocab, primer, config, &device, |n| {
+    let out = generate(model, vocab, primer, config, &Device::flex(), |n| {
         if n % 100 == 0 {
-            post(&FromWorker::GenerateProgress { tokens: n });
+            post(id, FromWorker::GenerateProgress { tokens: n });
         }
     })
     .await
     .map_err(|e| e.to_string())?;
-    post(&FromWorker::Generated {
+    post(id, FromWorker::Generated {
         notes: out.notes,
         tokens: out.tokens,
         primer_len: out.primer_len,
@@ -239,14 +312,14 @@ async fn generate_clip(bytes: &[u8], primer: &[u16], config: &crate::generate::G
     Ok(())
 }
 
-async fn sample(bytes: &[u8], config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
-    let (model, vocab, device) = load_for_generation(bytes)?;
+async fn sample(loaded: &(LstmLm, MusicVocab), config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
+    let (model, vocab) = loaded;
     let mut clips = Vec::with_capacity(seeds.len());
     for &seed in seeds {
         let mut c = config.clone();
         c.sampling.seed = seed;
         let prompt = vocab.prompt(&Conditioning::default());
-        clips.push(generate(&model, &vocab, &prompt, &c, &device, |_| {}).await.map_err(|e| e.to_string())?.notes);
+        clips.push(generate(model, vocab, &prompt, &c, &Device::flex(), |_| {}).await.map_err(|e| e.to_string())?.notes);
     }
     Ok(clips)
 }
@@ -255,7 +328,7 @@ async fn sample(bytes: &[u8], config: &crate::generate::GenerateConfig, seeds: &
 const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
 const SAMPLE_RATE: u32 = 44_100;
 
-async fn render(state: &State, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
+async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
     let existing = state.renderer.borrow().clone();
     let renderer = match existing {
         Some(r) => r,
@@ -267,7 +340,7 @@ async fn render(state: &State, notes: &[crate::midi::Note], speed: f64, wav: boo
         }
     };
     if wav {
-        let pcm = renderer.render_with_progress(notes, speed, |fraction| post(&FromWorker::RenderProgress { fraction }))?;
+        let pcm = renderer.render_with_progress(notes, speed, |fraction| post(id, FromWorker::RenderProgress { fraction }))?;
         return Ok(FromWorker::Wav { bytes: pcm.to_wav() });
     }
     let pcm = renderer.render(notes, speed)?;

@@ -33,8 +33,11 @@ async function generate(page, beats = "16") {
   return notesShown(page);
 }
 
-test("a clip's link plays in a fresh browser, regenerates where the model is, and hostile links are refused", { timeout: 400_000 }, async () => {
+// Served from a sub-path, as a static host serves a project page (/apps/cantor/): the built dist/
+// uses relative URLs, and the links it makes open there.
+test("from a sub-path, a clip's link plays in a fresh browser, regenerates where the model is, and hostile links are refused", { timeout: 400_000 }, async () => {
   await withBrowser(async (browser, base) => {
+    assert.ok(base.endsWith("/apps/cantor/"));
     // Make a clip and its link.
     const maker = await browser.newPage();
     const errors = [];
@@ -106,7 +109,7 @@ test("a clip's link plays in a fresh browser, regenerates where the model is, an
       await page.close();
     }
     assert.deepEqual(errors, []);
-  });
+  }, "/apps/cantor/");
 });
 
 test("corpus, model and clips survive a reload; model files go both ways with the CLI; WAV export", { timeout: 400_000 }, async () => {

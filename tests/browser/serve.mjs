@@ -9,9 +9,13 @@ export const ROOT = new URL("../../", import.meta.url).pathname;
 export const DIST = join(ROOT, "dist");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
 
-export function serve() {
+/// Serves dist/ under `prefix` (a sub-path such as "/apps/cantor/", as a project page is hosted);
+/// anything outside it is a 404.
+export function serve(prefix = "/") {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^\/+/, "") || "index.html";
+    const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (!url.startsWith(prefix)) return res.writeHead(404).end();
+    const path = normalize(url.slice(prefix.length)).replace(/^\/+/, "") || "index.html";
     let body;
     try {
       body = await readFile(join(DIST, path));
@@ -51,11 +55,11 @@ export async function setFields(page, fields) {
 }
 
 /// Runs `body(browser, base)` with dist/ served and Chromium launched, and closes both after.
-export async function withBrowser(body) {
-  const server = await serve();
+export async function withBrowser(body, prefix = "/") {
+  const server = await serve(prefix);
   const browser = await launch();
   try {
-    return await body(browser, `http://127.0.0.1:${server.address().port}/`);
+    return await body(browser, `http://127.0.0.1:${server.address().port}${prefix}`);
   } finally {
     await browser.close();
     server.close();

@@ -4,7 +4,7 @@
 use super::{AppState, CorpusFile};
 use crate::encoding::corpus::{music_corpus, style_from_path, CorpusOptions, NoteFilter, TokenCorpus};
 use crate::encoding::{BarVocab, MusicVocab};
-use crate::midi::read_song;
+use crate::midi::read_notes;
 use crate::web::files::{self, Picked};
 use crate::web::storage::{self, StoredFile};
 use leptos::prelude::*;
@@ -19,9 +19,15 @@ fn add(state: AppState, picked: Vec<Picked>) {
     state.files.update(|files| {
         let mut next = files.iter().map(|f| f.id + 1).max().unwrap_or(0);
         for p in picked {
-            let song = read_song(&p.bytes).map(Arc::new).map_err(|e| e.to_string());
-            let file = CorpusFile { id: next, name: p.name, song, bytes: Arc::new(p.bytes), included: true, excluded_tracks: Vec::new() };
-            added.push(file.stored());
+            // A file the browser could not read is shown with why, but not kept (there is nothing to keep).
+            let (song, bytes, keep) = match p.bytes {
+                Ok(bytes) => (read_notes(&bytes).map(Arc::new).map_err(|e| e.to_string()), bytes, true),
+                Err(why) => (Err(why), Vec::new(), false),
+            };
+            let file = CorpusFile { id: next, name: p.name, song, bytes: Arc::new(bytes), included: true, excluded_tracks: Vec::new() };
+            if keep {
+                added.push(file.stored());
+            }
             files.push(file);
             next += 1;
         }
@@ -43,7 +49,7 @@ pub fn restore(state: AppState, stored: Vec<StoredFile>) {
             if files.iter().any(|x| x.id == f.id as usize) {
                 continue;
             }
-            let song = read_song(&f.bytes).map(Arc::new).map_err(|e| e.to_string());
+            let song = read_notes(&f.bytes).map(Arc::new).map_err(|e| e.to_string());
             files.push(CorpusFile { id: f.id as usize, name: f.name, song, bytes: Arc::new(f.bytes), included: f.included, excluded_tracks: f.excluded_tracks });
         }
         files.sort_by_key(|f| f.id);
@@ -120,7 +126,7 @@ pub fn style_of(name: &str) -> Option<String> {
 pub fn token_corpus(state: AppState, transpose: u8, base: &MusicVocab) -> (TokenCorpus, MusicVocab, Vec<String>) {
     let (names, songs): (Vec<String>, Vec<_>) = usable_songs(state).into_iter().unzip();
     let styles: Vec<Option<String>> = names.iter().map(|n| style_of(n)).collect();
-    let options = CorpusOptions { filter: filter(state, base), transpose, valid_fraction: VALID_FRACTION, seed: 7 };
+    let options = CorpusOptions { filter: filter(state, base), transpose, valid_fraction: VALID_FRACTION, seed: 7, held_out: None };
     let (corpus, vocab) = music_corpus(&songs, &styles, base, &options);
     (corpus, vocab, names)
 }

@@ -54,13 +54,15 @@ fn pct(x: f64) -> String {
 #[component]
 pub fn Evaluate() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let busy = RwSignal::new(false);
+    let busy = state.sampling;
     let frozen = RwSignal::new(None::<(Arc<Vec<(String, Vec<Note>, f64)>>, Arc<Vec<(String, Vec<Note>, f64)>>)>);
     let result = RwSignal::new(None::<Evaluation>);
 
     // `quiet`: started by the end of training, so a missing corpus is not an error to show.
     let run = move |quiet: bool| {
-        let Some(model) = state.model.get_untracked() else { return state.error.set(Some("Train or load a model first.".into())) };
+        if state.model.get_untracked().is_none() {
+            return state.error.set(Some("Train or load a model first.".into()));
+        }
         let (train, valid) = corpus::split_notes(state);
         if train.is_empty() {
             if !quiet {
@@ -77,7 +79,8 @@ pub fn Evaluate() -> impl IntoView {
             program: 0,
             bpm: corpus::current_vocab(state).bpm(),
         };
-        bridge::send(&ToWorker::Sample { model: model.to_vec(), config, seeds: (1..=CLIPS).collect() });
+        let Some(model) = state.loaded_model() else { return };
+        bridge::send(&ToWorker::Sample { model, config, seeds: (1..=CLIPS).collect() });
     };
     let start = move |_| run(false);
     // After every training run, on the new model.
@@ -282,7 +285,7 @@ fn Listening(e: Evaluation) -> impl IntoView {
     let export = move |_| {
         let json = serde_json::json!({ "trials": trials.get_untracked(), "excerpt_beats": LISTEN_BEATS, "summary": tally() });
         if let Err(e) = files::download(json.to_string().as_bytes(), "cantor-listening-test.json", "application/json") {
-            state.error.set(Some(format!("the download failed: {e:?}")));
+            state.error.set(Some(e));
         }
     };
     view! {

@@ -1,6 +1,7 @@
 //! Generation and listening: primer, length, temperature, top-p, seed, key lock; the piano roll
 //! with a playhead; play/stop with a tempo control; download as .mid.
 
+use super::fields::{self, Problems};
 use super::piano_roll::PianoRoll;
 use super::share::ShareControls;
 use super::{AppState, Request};
@@ -9,6 +10,7 @@ use crate::encoding::{Conditioning, Instrument, MusicVocab};
 use crate::generate::{GenerateConfig, SamplingParams, Scale};
 use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
+use crate::settings;
 use crate::share::Recipe;
 use crate::web::{audio, bridge, files};
 use leptos::prelude::*;
@@ -21,6 +23,9 @@ const PRIMER_BARS: f64 = 2.0;
 fn bar_beats(song: &Song) -> f64 {
     song.time_signatures.first().map_or(4.0, |t| t.numerator as f64 * 4.0 / t.denominator.max(1) as f64)
 }
+
+/// Any seed a link can carry.
+const SEED: settings::Whole = settings::Whole { label: "the seed", min: 0, max: u64::MAX, default: 1 };
 
 const KEYS: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
@@ -51,7 +56,11 @@ pub fn Generate() -> impl IntoView {
         _ => None,
     };
 
+    let problems = Problems::new();
     let generate = move |_| {
+        if let Some(problem) = problems.first() {
+            return state.error.set(Some(format!("Nothing was generated: {problem}")));
+        }
         let primer_file = primer.get_untracked().and_then(|id| {
             let files = state.files.get_untracked();
             let f = files.iter().find(|f| f.id == id)?;
@@ -72,6 +81,9 @@ pub fn Generate() -> impl IntoView {
             program: 0,
             bpm: bpm.get_untracked(),
         };
+        if let Err(e) = config.validate() {
+            return state.error.set(Some(format!("Nothing was generated: {e}")));
+        }
         state.generating.set(Some(0));
         leptos::task::spawn_local(async move {
             // A first visit has no model: the starter model is fetched on this first Generate
@@ -91,7 +103,7 @@ pub fn Generate() -> impl IntoView {
             };
             let model = state.model_id.get_untracked().unwrap_or_default();
             state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
-            bridge::send(&ToWorker::Generate { model: state.model.get_untracked().map(|m| m.to_vec()), primer, config });
+            bridge::send(&ToWorker::Generate { model: state.loaded_model(), primer, config });
         });
     };
 
@@ -117,7 +129,7 @@ pub fn Generate() -> impl IntoView {
         song.retime();
         let name = clip.seed().map_or("cantor.mid".into(), |s| format!("cantor-seed{s}.mid"));
         if let Err(e) = files::download(&write_song(&song), &name, "audio/midi") {
-            state.error.set(Some(format!("the download failed: {e:?}")));
+            state.error.set(Some(e));
         }
     };
 
@@ -135,19 +147,13 @@ pub fn Generate() -> impl IntoView {
                         </For>
                     </select>
                 </label>
-                <label class="field">"length (beats)"
-                    <input type="number" data-testid="gen-beats" prop:value=move || beats.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { beats.set(v) }/>
-                </label>
-                <label class="field">"temperature"
-                    <input type="number" step="0.05" data-testid="gen-temperature" prop:value=move || temperature.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { temperature.set(v) }/>
-                </label>
-                <label class="field">"top-p"
-                    <input type="number" step="0.01" data-testid="gen-top-p" prop:value=move || top_p.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { top_p.set(v) }/>
-                </label>
-                <label class="field">"seed"
-                    <input type="number" data-testid="gen-seed" prop:value=move || seed.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) }/>
-                    <button on:click=move |_| seed.set((js_sys::Math::random() * 1e9) as u64)>"new"</button>
-                </label>
+                {fields::real("length (beats)", "gen-beats", settings::BEATS, "1", beats, problems)}
+                {fields::real("temperature (safe ↔ adventurous)", "gen-temperature", settings::TEMPERATURE, "0.05", temperature, problems)}
+                {fields::real("top-p", "gen-top-p", settings::TOP_P, "0.01", top_p, problems)}
+                <div class="field-row">
+                    {fields::whole("seed", "gen-seed", SEED, seed, problems)}
+                    <button on:click=move |_| seed.set((js_sys::Math::random() * 1e9) as u64)>"new seed"</button>
+                </div>
                 <label class="field">"key lock"
                     <select data-testid="gen-key" on:change=move |ev| key.set(event_target_value(&ev))>
                         <option value="none">"none"</option>
@@ -185,9 +191,7 @@ pub fn Generate() -> impl IntoView {
                         }).collect_view())}
                     </fieldset>
                 </Show>
-                <label class="field">"tempo (bpm)"
-                    <input type="number" data-testid="gen-bpm" prop:value=move || bpm.get().to_string() on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { bpm.set(v) }/>
-                </label>
+                {fields::real("tempo (bpm)", "gen-bpm", settings::BPM, "1", bpm, problems)}
             </div>
             <div class="buttons">
                 <button data-testid="generate" on:click=generate disabled=move || state.generating.get().is_some()
@@ -226,7 +230,7 @@ pub fn Generate() -> impl IntoView {
 /// Renders `notes` with the SoundFont in the worker, then plays them (see [`start_playback`]).
 pub fn play_notes(state: AppState, notes: Arc<Vec<crate::midi::Note>>, speed: f64) {
     if let Err(e) = audio::unlock() {
-        state.error.set(Some(format!("sound could not start: {e:?}")));
+        state.error.set(Some(format!("sound could not start: {}", crate::web::files::js_error(&e))));
         return;
     }
     state.pending_play.set(Some((notes.clone(), speed)));
@@ -241,7 +245,7 @@ pub fn start_playback(state: AppState, notes: &[crate::midi::Note], speed: f64, 
     };
     let start = match started {
         Ok(s) => s,
-        Err(e) => return state.error.set(Some(format!("sound could not start: {e:?}"))),
+        Err(e) => return state.error.set(Some(format!("sound could not start: {}", crate::web::files::js_error(&e)))),
     };
     state.scheduled.set(notes.len());
     state.sound.set(if pcm.is_some() { "soundfont" } else { "oscillators" });

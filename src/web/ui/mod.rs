@@ -4,6 +4,7 @@
 mod corpus;
 mod chart;
 mod evaluate;
+mod fields;
 mod generate;
 mod models;
 mod piano_roll;
@@ -13,7 +14,7 @@ mod train;
 use super::{bridge, storage};
 use crate::midi::{Note, Song};
 use crate::model::TrainingSummary;
-use crate::protocol::{BackendChoice, FromWorker, ToWorker};
+use crate::protocol::{BackendChoice, FromWorker, RequestKind, ToWorker};
 use crate::share::Recipe;
 use crate::train::Progress;
 use leptos::prelude::*;
@@ -155,6 +156,8 @@ pub struct AppState {
     pub sound: RwSignal<&'static str>,
     /// Seconds into the clip while playing.
     pub playhead: RwSignal<Option<f64>>,
+    /// The evaluation panel's clips are being generated.
+    pub sampling: RwSignal<bool>,
 }
 
 impl AppState {
@@ -192,10 +195,18 @@ impl AppState {
             scheduled: RwSignal::new(0),
             sound: RwSignal::new(""),
             playhead: RwSignal::new(None),
+            sampling: RwSignal::new(false),
         }
     }
 
-    fn on_message(self, msg: FromWorker) {
+    /// The current model as the worker knows it (its file is sent once per worker): its fingerprint.
+    pub fn loaded_model(self) -> Option<String> {
+        let (id, file) = (self.model_id.get_untracked()?, self.model.get_untracked()?);
+        Some(bridge::ensure_loaded(&id, &file))
+    }
+
+    /// An answer from the worker; `kind` is the kind of request it answers (`None`: no request).
+    fn on_message(self, kind: Option<RequestKind>, msg: FromWorker) {
         match msg {
             FromWorker::Ready => {}
             FromWorker::Backend { name, gpu, reason } => {
@@ -248,7 +259,7 @@ impl AppState {
                 self.wav_progress.set(None);
                 let name = self.clip.get_untracked().and_then(|c| c.seed()).map_or("cantor.wav".into(), |s| format!("cantor-seed{s}.wav"));
                 if let Err(e) = super::files::download(&bytes, &name, "audio/wav") {
-                    self.error.set(Some(format!("the download failed: {e:?}")));
+                    self.error.set(Some(e));
                 }
             }
             FromWorker::Rendered { pcm, sample_rate } => {
@@ -257,16 +268,30 @@ impl AppState {
                     generate::start_playback(self, &notes, speed, Some((&pcm, sample_rate)));
                 }
             }
+            FromWorker::Loaded { .. } => {}
+            // The bridge answers for a crashed worker with `Failed`, one per request in flight.
+            FromWorker::Crashed { message } => self.error.set(Some(message)),
             FromWorker::Failed { message } => {
-                self.generating.set(None);
-                self.wav_progress.set(None);
-                if let Some((notes, speed)) = self.pending_play.get_untracked() {
-                    // No SoundFont sound: play with the built-in oscillators instead.
-                    self.pending_play.set(None);
-                    generate::start_playback(self, &notes, speed, None);
-                }
-                if matches!(self.status.get_untracked(), TrainStatus::Training | TrainStatus::Paused) {
-                    self.status.set(TrainStatus::Idle);
+                // Only the action that failed is reset; the rest carries on.
+                match kind {
+                    Some(RequestKind::Generate) => self.generating.set(None),
+                    Some(RequestKind::Wav) => self.wav_progress.set(None),
+                    Some(RequestKind::Sample) => self.sampling.set(false),
+                    Some(RequestKind::Load) => bridge::forget_loaded(),
+                    Some(RequestKind::Play) => {
+                        if let Some((notes, speed)) = self.pending_play.get_untracked() {
+                            // No SoundFont sound: play with the built-in oscillators instead.
+                            self.pending_play.set(None);
+                            generate::start_playback(self, &notes, speed, None);
+                        }
+                    }
+                    Some(RequestKind::Train) => {
+                        if matches!(self.status.get_untracked(), TrainStatus::Training | TrainStatus::Paused) {
+                            self.status.set(TrainStatus::Idle);
+                        }
+                    }
+                    Some(RequestKind::Init) => self.backend.set("CPU (Flex)".into()),
+                    Some(RequestKind::Control) | None => {}
                 }
                 self.error.set(Some(message));
             }
@@ -278,7 +303,7 @@ impl AppState {
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
-    if let Err(e) = bridge::start(move |msg| state.on_message(msg)) {
+    if let Err(e) = bridge::start(move |kind, msg| state.on_message(kind, msg)) {
         state.error.set(Some(format!("the training worker could not start: {e}")));
     }
     bridge::send(&ToWorker::Init { choice: BackendChoice::Auto });
@@ -303,7 +328,7 @@ pub fn App() -> impl IntoView {
             <section class="card compute">
                 <span>"Compute: "</span>
                 <strong data-testid="backend">{move || state.backend.get()}</strong>
-                <select on:change=choose aria-label="Backend">
+                <select on:change=choose aria-label="Backend" data-testid="backend-choice">
                     <option value="auto">"automatic"</option>
                     <option value="gpu">"WebGPU"</option>
                     <option value="cpu">"CPU"</option>

@@ -102,7 +102,7 @@ pub fn Models() -> impl IntoView {
     let export = move |m: &StoredModel| {
         let name = format!("cantor-{}.cantor", &m.id[..8.min(m.id.len())]);
         if let Err(e) = files::download(&m.file, &name, "application/octet-stream") {
-            state.error.set(Some(format!("the download failed: {e:?}")));
+            state.error.set(Some(e));
         }
     };
     view! {

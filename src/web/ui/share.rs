@@ -138,13 +138,14 @@ fn remake(state: AppState, vary: bool) {
     if state.model_id.get_untracked().as_deref() != Some(model.id.as_str()) {
         models::make_current(state, &model);
     }
+    let model = bridge::ensure_loaded(&model.id, &model.file);
     if vary {
         recipe.config.sampling.seed = random_seed();
     }
     state.request.set(Some(Request { recipe: recipe.clone(), expect: (!vary).then(|| clip.notes.clone()) }));
     state.regenerated.set(None);
     state.generating.set(Some(0));
-    bridge::send(&ToWorker::Generate { model: Some(model.file), primer: recipe.primer, config: recipe.config });
+    bridge::send(&ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config });
 }
 
 /// What a shared link holds (or why it could not be opened), with regenerate / vary.

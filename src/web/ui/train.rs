@@ -2,6 +2,8 @@
 //! loss curves, tokens per second, ETA and best validation perplexity.
 
 use super::chart::LossChart;
+use super::fields::{self, Problems};
+use crate::settings;
 use super::corpus::{new_vocab, token_corpus};
 use super::{AppState, TrainStatus};
 use crate::model::{CellKind, ModelConfig};
@@ -18,19 +20,6 @@ const GPU_PRESET: (&str, usize, usize, usize) = ("xl", 256, 512, 3);
 
 fn model_config(embed: usize, hidden: usize, layers: usize) -> ModelConfig {
     ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused, awd: Default::default() }
-}
-
-fn number<T: std::str::FromStr + Copy + Send + Sync + 'static>(label: &'static str, testid: &'static str, value: RwSignal<T>) -> impl IntoView
-where
-    T: std::fmt::Display,
-{
-    view! {
-        <label class="field">
-            {label}
-            <input type="number" data-testid=testid prop:value=move || value.get().to_string()
-                on:change=move |ev| if let Ok(v) = event_target_value(&ev).parse() { value.set(v) }/>
-        </label>
-    }
 }
 
 /// A preset's button: chosen while the size fields hold its shape; `note` follows its name.
@@ -68,8 +57,13 @@ pub fn Train() -> impl IntoView {
     let steps = RwSignal::new(0usize); // 0 = one pass over the data per epoch
     // "scratch", "starter" (fine-tune the starter model) or "current" (continue the current model).
     let from = RwSignal::new(String::from("scratch"));
+    let problems = Problems::new();
 
     let start = move |_| {
+        if let Some(problem) = problems.first() {
+            state.error.set(Some(format!("Training did not start: {problem}")));
+            return;
+        }
         if super::corpus::usable_songs(state).is_empty() {
             state.error.set(Some("Add at least one MIDI file with notes before training.".into()));
             return;
@@ -86,12 +80,16 @@ pub fn Train() -> impl IntoView {
             ..TrainConfig::default()
         };
         let from = from.get_untracked();
+        let model = model_config(embed.get_untracked(), hidden.get_untracked(), layers.get_untracked());
+        if let Err(e) = model.validate().and_then(|()| config.validate()) {
+            state.error.set(Some(format!("Training did not start: {e}")));
+            return;
+        }
         state.train_curve.set(Vec::new());
         state.valid_curve.set(Vec::new());
         state.progress.set(None);
         state.error.set(None);
         state.status.set(TrainStatus::Training);
-        let model = model_config(embed.get_untracked(), hidden.get_untracked(), layers.get_untracked());
         leptos::task::spawn_local(async move {
             let init_model = match from.as_str() {
                 "starter" => match super::models::fetch_starter().await {
@@ -111,13 +109,14 @@ pub fn Train() -> impl IntoView {
                 .and_then(|b| crate::model::ModelFile::from_bytes(b).ok())
                 .and_then(|f| f.vocab.music())
                 .unwrap_or_else(new_vocab);
-            let (corpus, vocab, _names) = token_corpus(state, transpose, &base);
+            let (corpus, vocab, names) = token_corpus(state, transpose, &base);
+            let held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
             if corpus.train.is_empty() {
                 state.status.set(TrainStatus::Idle);
                 return state.error.set(Some("The chosen files, tracks and options leave no notes to learn from.".into()));
             }
             let known_speeds = crate::web::storage::remembered_speeds();
-            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model, known_speeds });
+            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model, files: names, held_out, known_speeds });
         });
     };
     let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
@@ -135,15 +134,15 @@ pub fn Train() -> impl IntoView {
             <details>
                 <summary>"Advanced"</summary>
                 <div class="fields">
-                    {number("layers", "field-layers", layers)}
-                    {number("hidden size", "field-hidden", hidden)}
-                    {number("embedding", "field-embed", embed)}
-                    {number("sequence length", "field-seq", seq_len)}
-                    {number("batch", "field-batch", batch)}
-                    {number("learning rate", "field-lr", lr)}
-                    {number("epochs", "field-epochs", epochs)}
-                    {number("steps per epoch (0 = one pass)", "field-steps", steps)}
-                    {number("transpose ± semitones", "field-transpose", transpose)}
+                    {fields::whole("layers", "field-layers", settings::LAYERS, layers, problems)}
+                    {fields::whole("hidden size", "field-hidden", settings::HIDDEN, hidden, problems)}
+                    {fields::whole("embedding", "field-embed", settings::EMBED, embed, problems)}
+                    {fields::whole("sequence length", "field-seq", settings::SEQ_LEN, seq_len, problems)}
+                    {fields::whole("batch", "field-batch", settings::BATCH, batch, problems)}
+                    {fields::real("learning rate", "field-lr", settings::LEARNING_RATE, "any", lr, problems)}
+                    {fields::whole("epochs", "field-epochs", settings::EPOCHS, epochs, problems)}
+                    {fields::whole("steps per epoch (0 = one pass)", "field-steps", settings::Whole { min: 0, ..settings::STEPS_PER_EPOCH }, steps, problems)}
+                    {fields::whole("transpose ± semitones", "field-transpose", settings::TRANSPOSE, transpose, problems)}
                 </div>
             </details>
             <label>"start from "
