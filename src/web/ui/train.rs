@@ -160,11 +160,11 @@ pub fn Train() -> impl IntoView {
             <div class="buttons">
                 <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>
                 <button data-testid="train-pause" disabled=move || state.status.get() != TrainStatus::Training
-                    on:click=move |_| bridge::send(&ToWorker::Pause)>"Pause"</button>
+                    on:click=move |_| { bridge::send(&ToWorker::Pause); }>"Pause"</button>
                 <button data-testid="train-resume" disabled=move || state.status.get() != TrainStatus::Paused
-                    on:click=move |_| { state.status.set(TrainStatus::Training); bridge::send(&ToWorker::Resume) }>"Resume"</button>
+                    on:click=move |_| { state.status.set(TrainStatus::Training); bridge::send(&ToWorker::Resume); }>"Resume"</button>
                 <button data-testid="train-stop" disabled=move || !running()
-                    on:click=move |_| bridge::send(&ToWorker::Stop)>"Stop"</button>
+                    on:click=move |_| { bridge::send(&ToWorker::Stop); }>"Stop"</button>
             </div>
             <progress data-testid="train-progress"
                 max=move || state.progress.get().map_or(1, |p| p.total_steps.max(1))

@@ -1,0 +1,50 @@
+// Offline after first use: network first, the cache when the network fails. The cache is per
+// build (`?v=` carries the app's content hash, see index.html): a new build installs a new worker,
+// which takes the page's files into a new cache and drops the old one. The worker's files keep
+// their names across builds, which is why the version is in the registration, not in file names.
+const VERSION = new URL(self.location).searchParams.get("v") || "dev";
+const CACHE = `cantor-${VERSION}`;
+// What any visit needs; the SoundFont and the starter model are cached when first used.
+const SHELL = ["./", "./worker_loader.js", "./worker.js", "./worker_bg.wasm"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    const index = await fetch("./", { cache: "no-cache" });
+    const html = await index.clone().text();
+    // The page's own content-hashed files, as Trunk wrote them into index.html.
+    const assets = [...new Set(html.match(/\.\/[\w\-./]+\.(?:js|wasm|css)/g) || [])];
+    await cache.put("./", index);
+    await cache.addAll([...SHELL.slice(1), ...assets]);
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) {
+      if (key.startsWith("cantor-") && key !== CACHE) await caches.delete(key);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || request.headers.has("range")) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    // A page address (with or without index.html; a share link's fragment is never sent) is the page.
+    const key = request.mode === "navigate" ? new URL("./", self.registration.scope).href : request;
+    try {
+      const response = await fetch(request);
+      if (response.ok && response.type === "basic") await cache.put(key, response.clone());
+      return response;
+    } catch (offline) {
+      const hit = await cache.match(key);
+      if (hit) return hit;
+      throw offline;
+    }
+  })());
+});
