@@ -4,7 +4,9 @@
 // their names across builds, which is why the version is in the registration, not in file names.
 const VERSION = new URL(self.location).searchParams.get("v") || "dev";
 const CACHE = `cantor-${VERSION}`;
-// What any visit needs; the SoundFont and the starter model are cached when first used.
+// What any visit needs; the SoundFont and the starter model are cached when first used (the page
+// puts them into "cantor-used" then, since the worker that fetched the SoundFont may have started
+// before this service worker took control).
 const SHELL = ["./", "./worker_loader.js", "./worker.js", "./worker_bg.wasm"];
 
 self.addEventListener("install", (event) => {
@@ -42,7 +44,7 @@ self.addEventListener("fetch", (event) => {
       if (response.ok && response.type === "basic") await cache.put(key, response.clone());
       return response;
     } catch (offline) {
-      const hit = await cache.match(key);
+      const hit = await caches.match(key);
       if (hit) return hit;
       throw offline;
     }

@@ -28,6 +28,8 @@ struct Bridge {
     loaded: HashSet<String>,
     choice: Option<BackendChoice>,
     handler: Option<Handler>,
+    /// Counts the workers started: events of a worker already replaced are ignored.
+    generation: u64,
 }
 
 thread_local! {
@@ -44,7 +46,16 @@ pub fn start(on_message: impl FnMut(Option<RequestKind>, FromWorker) + 'static) 
 
 fn spawn() -> Result<(), String> {
     let worker = Worker::new("./worker_loader.js").map_err(|e| super::files::js_error(&e))?;
+    let generation = BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        b.generation += 1;
+        b.generation
+    });
+    let current = move || BRIDGE.with(|b| b.borrow().generation == generation);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if !current() {
+            return;
+        }
         let bytes = js_sys::Uint8Array::new(&e.data()).to_vec();
         match crate::protocol::from_bytes::<Answer>(&bytes) {
             Ok(Answer { body: FromWorker::Ready, .. }) => {
@@ -78,6 +89,9 @@ fn spawn() -> Result<(), String> {
     // An error the worker did not catch (its wasm failed to load, or a trap outside a handler).
     let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
         e.prevent_default();
+        if !current() {
+            return;
+        }
         let message = e.message();
         restart(if message.is_empty() { "the worker stopped" } else { &message });
     });

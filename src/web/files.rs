@@ -124,6 +124,33 @@ async fn read_dir(dir: &FileSystemDirectoryEntry) -> Vec<FileSystemEntry> {
     all
 }
 
+/// Keeps a file of the page (the SoundFont, the starter model) in Cache Storage once it was used,
+/// so the service worker (static/sw.js) can serve it with the network off. Best effort: a browser
+/// without Cache Storage simply does not get offline use.
+pub fn keep_for_offline(url: &'static str) {
+    use js_sys::{Function, Reflect};
+    thread_local! {
+        static KEPT: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if KEPT.with(|k| k.borrow().contains(&url)) {
+        return;
+    }
+    KEPT.with(|k| k.borrow_mut().push(url));
+    let method = |target: &JsValue, name: &str| Reflect::get(target, &name.into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+    let Some(window) = web_sys::window() else { return };
+    let Ok(caches) = Reflect::get(&window, &"caches".into()) else { return };
+    let Some(open) = method(&caches, "open") else { return };
+    let Ok(opening) = open.call1(&caches, &"cantor-used".into()) else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(cache) = JsFuture::from(Promise::from(opening)).await else { return };
+        if let Some(add) = method(&cache, "add") {
+            if let Ok(adding) = add.call1(&cache, &url.into()) {
+                let _ = JsFuture::from(Promise::from(adding)).await;
+            }
+        }
+    });
+}
+
 /// Offers bytes as a download with the given file name; the error is a sentence.
 pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
     offer(bytes, name, mime).map_err(|e| format!("the download failed ({})", js_error(&e)))

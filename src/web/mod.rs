@@ -9,6 +9,10 @@ mod storage;
 mod ui;
 mod worker;
 
+/// Where Trunk copies the SoundFont (see index.html and static/soundfont/LICENSE.md); the worker
+/// fetches it on the first Play.
+const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
+
 /// Entry point of the page binary.
 pub fn start_app() {
     console_error_panic_hook::set_once();

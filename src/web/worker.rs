@@ -324,8 +324,7 @@ async fn sample(loaded: &(LstmLm, MusicVocab), config: &crate::generate::Generat
     Ok(clips)
 }
 
-/// Where Trunk copies the SoundFont (see index.html and static/soundfont/LICENSE.md).
-const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
+use super::SOUNDFONT_URL;
 const SAMPLE_RATE: u32 = 44_100;
 
 async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {

@@ -15,7 +15,7 @@ export function serve(prefix = "/") {
   const server = createServer(async (req, res) => {
     const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (!url.startsWith(prefix)) return res.writeHead(404).end();
-    const path = normalize(url.slice(prefix.length)).replace(/^\/+/, "") || "index.html";
+    const path = normalize(`/${url.slice(prefix.length)}`).replace(/^\/+/, "") || "index.html";
     let body;
     try {
       body = await readFile(join(DIST, path));

@@ -263,6 +263,7 @@ impl AppState {
                 }
             }
             FromWorker::Rendered { pcm, sample_rate } => {
+                super::files::keep_for_offline(crate::web::SOUNDFONT_URL);
                 if let Some((notes, speed)) = self.pending_play.get_untracked() {
                     self.pending_play.set(None);
                     generate::start_playback(self, &notes, speed, Some((&pcm, sample_rate)));

@@ -24,7 +24,9 @@ pub const STARTER_NAME: &str = "Starter: public-domain ragtime and piano (Joplin
 /// Fetches the starter model file (lazily: only when someone asks for it).
 pub async fn fetch_starter() -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
-    files::fetch_bytes(window.fetch_with_str(STARTER_URL), "the starter model").await
+    let bytes = files::fetch_bytes(window.fetch_with_str(STARTER_URL), "the starter model").await?;
+    files::keep_for_offline(STARTER_URL);
+    Ok(bytes)
 }
 
 /// Loads the starter model and makes it the current one.
@@ -81,7 +83,7 @@ fn import(state: AppState, name: String, bytes: Vec<u8>) {
             adopt(state, bytes, summary, true);
         }
         Ok(_) => state.error.set(Some(format!("{name} is a benchmark model (piano-roll frames); it cannot write music here."))),
-        Err(e) => state.error.set(Some(format!("{name} is not a Cantor model file: {e}. Nothing was changed."))),
+        Err(e) => state.error.set(Some(format!("{name} could not be imported: {e}. Nothing was changed."))),
     }
 }
 
