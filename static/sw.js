@@ -12,12 +12,14 @@ const SHELL = ["./", "./worker_loader.js", "./worker.js", "./worker_bg.wasm"];
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    const index = await fetch("./", { cache: "no-cache" });
+    // From the HTTP cache where the page already loaded them ("force-cache"), not a second download.
+    const get = (url) => new Request(url, { cache: "force-cache" });
+    const index = await fetch(get("./"));
     const html = await index.clone().text();
     // The page's own content-hashed files, as Trunk wrote them into index.html.
     const assets = [...new Set(html.match(/\.\/[\w\-./]+\.(?:js|wasm|css)/g) || [])];
     await cache.put("./", index);
-    await cache.addAll([...SHELL.slice(1), ...assets]);
+    await cache.addAll([...SHELL.slice(1), ...assets].map(get));
     await self.skipWaiting();
   })());
 });

@@ -2,6 +2,9 @@
 //! [`Request`](crate::protocol::Request)
 //! with an id, and hands each answer to a callback together with the kind of request it answers.
 //!
+//! The worker (6.5 MB of wasm) starts on first need: the first message sent starts it, with the
+//! backend choice made so far, so a visit that only looks downloads the page alone.
+//!
 //! When the worker dies (a panic it reports, or an error event) every request in flight is
 //! answered with a failure in words and a fresh worker is started with the last backend choice;
 //! the files and models live in the page and in storage, so nothing is lost.
@@ -36,14 +39,15 @@ thread_local! {
     static BRIDGE: RefCell<Bridge> = RefCell::new(Bridge::default());
 }
 
-/// Starts the worker. Trunk emits `worker_loader.js` next to the page; it is a classic script
-/// (`importScripts` of the no-modules wasm-bindgen output), so the worker is a classic worker.
-pub fn start(on_message: impl FnMut(Option<RequestKind>, FromWorker) + 'static) -> Result<(), String> {
+/// Sets where the worker's answers go; the worker itself starts with the first message.
+pub fn start(on_message: impl FnMut(Option<RequestKind>, FromWorker) + 'static) {
     let handler: Handler = Rc::new(RefCell::new(on_message));
     BRIDGE.with(|b| b.borrow_mut().handler = Some(handler));
-    spawn()
 }
 
+/// Starts a worker and asks it for the backend chosen so far. Trunk emits `worker_loader.js` next
+/// to the page; it is a classic script (`importScripts` of the no-modules wasm-bindgen output), so
+/// the worker is a classic worker.
 fn spawn() -> Result<(), String> {
     let worker = Worker::new("./worker_loader.js").map_err(|e| super::files::js_error(&e))?;
     let generation = BRIDGE.with(|b| {
@@ -59,6 +63,7 @@ fn spawn() -> Result<(), String> {
         let bytes = js_sys::Uint8Array::new(&e.data()).to_vec();
         match crate::protocol::from_bytes::<Answer>(&bytes) {
             Ok(Answer { body: FromWorker::Ready, .. }) => {
+                super::files::register_offline();
                 BRIDGE.with(|b| {
                     let mut b = b.borrow_mut();
                     let queued = b.pending.take().unwrap_or_default();
@@ -97,12 +102,15 @@ fn spawn() -> Result<(), String> {
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
-    BRIDGE.with(|b| {
+    let choice = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         b.worker = Some(worker);
         b.pending = Some(Vec::new());
         b.loaded.clear();
+        b.choice.unwrap_or(BackendChoice::Auto)
     });
+    deliver(None, FromWorker::Backend { name: "checking…".into(), gpu: false, reason: String::new() });
+    send(&ToWorker::Init { choice });
     Ok(())
 }
 
@@ -113,15 +121,15 @@ fn deliver(kind: Option<RequestKind>, msg: FromWorker) {
     }
 }
 
-/// Ends the dead worker, fails what it was doing (in words), and starts a fresh one.
+/// Ends the dead worker, fails what it was doing (in words), and starts a fresh one with the last
+/// backend choice.
 fn restart(why: &str) {
-    let (failed, choice) = BRIDGE.with(|b| {
+    let failed: Vec<RequestKind> = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         if let Some(w) = b.worker.take() {
             w.terminate();
         }
-        let failed: Vec<RequestKind> = b.in_flight.drain().map(|(_, k)| k).collect();
-        (failed, b.choice)
+        b.in_flight.drain().map(|(_, k)| k).collect()
     });
     let message = format!("The background worker stopped unexpectedly ({why}). A fresh one was started; your files and models are kept.");
     if failed.is_empty() {
@@ -131,13 +139,24 @@ fn restart(why: &str) {
         deliver(Some(kind), FromWorker::Failed { message: message.clone() });
     }
     if let Err(e) = spawn() {
-        return deliver(None, FromWorker::Failed { message: format!("the background worker could not be restarted: {e}") });
+        deliver(None, FromWorker::Failed { message: format!("the background worker could not be restarted: {e}") });
     }
-    send(&ToWorker::Init { choice: choice.unwrap_or(BackendChoice::Auto) });
 }
 
-/// Sends a message; returns its request id.
+/// Sends a message (starting the worker if it is not running); returns its request id.
 pub fn send(msg: &ToWorker) -> u64 {
+    if let ToWorker::Init { choice } = msg {
+        BRIDGE.with(|b| b.borrow_mut().choice = Some(*choice));
+    }
+    if BRIDGE.with(|b| b.borrow().worker.is_none()) {
+        if let Err(e) = spawn() {
+            deliver(msg.kind().into(), FromWorker::Failed { message: format!("the background worker could not start: {e}") });
+            return 0;
+        }
+        if matches!(msg, ToWorker::Init { .. }) {
+            return BRIDGE.with(|b| b.borrow().next_id); // spawn just sent it
+        }
+    }
     BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         b.next_id += 1;

@@ -124,6 +124,21 @@ async fn read_dir(dir: &FileSystemDirectoryEntry) -> Vec<FileSystemEntry> {
     all
 }
 
+/// Registers the service worker (index.html's `cantorKeepOffline`), once, when the worker is ready:
+/// by then the page's and the worker's files are in the HTTP cache for it to take.
+pub fn register_offline() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if DONE.with(|d| d.replace(true)) {
+        return;
+    }
+    let Some(window) = web_sys::window() else { return };
+    if let Ok(f) = js_sys::Reflect::get(&window, &"cantorKeepOffline".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+        let _ = f.call0(&window);
+    }
+}
+
 /// Keeps a file of the page (the SoundFont, the starter model) in Cache Storage once it was used,
 /// so the service worker (static/sw.js) can serve it with the network off. Best effort: a browser
 /// without Cache Storage simply does not get offline use.

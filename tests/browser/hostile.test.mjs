@@ -90,6 +90,9 @@ test("a worker that dies is replaced and the page keeps working", { timeout: 240
     await backendChosen(page);
     await page.setInputFiles('[data-testid="corpus-input"]', [join(MIDI, "test-c-major-scale.mid")]);
     await page.waitForSelector('[data-testid="corpus-row"]');
+    // The worker starts on first use: choosing a backend is one.
+    await page.selectOption('[data-testid="backend-choice"]', "cpu");
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').textContent === "CPU (Flex)", null, { timeout: 60_000 });
     const [worker] = page.workers();
     assert.ok(worker, "the page runs a worker");
     const closed = new Promise((ok) => worker.on("close", ok));

@@ -19,10 +19,8 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(base);
 
-    // The backend is named; SwiftShader's software WebGPU is refused in favour of the CPU.
-    await backendChosen(page);
-    assert.equal(await page.textContent('[data-testid="backend"]'), "CPU (Flex)");
-    assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
+    // Nothing heavy loads before it is needed: the worker, and with it the backend, starts on first use.
+    assert.equal(await page.textContent('[data-testid="backend"]'), "chosen on first use");
 
     // A real file, a damaged one and a non-MIDI file through the file picker.
     await page.setInputFiles('[data-testid="corpus-input"]', [
@@ -53,6 +51,9 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     await page.click('[data-testid="train-start"]');
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]').dataset.points) >= 2, null, { timeout: 120_000 });
     await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 120_000 });
+    // The backend is named; SwiftShader's software WebGPU is refused in favour of the CPU.
+    assert.equal(await page.textContent('[data-testid="backend"]'), "CPU (Flex)");
+    assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
     assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "20");
     assert.match(await page.textContent('[data-testid="train-stats"]'), /tokens\/s/);
 

@@ -106,6 +106,9 @@ pub struct Request {
     pub expect: Option<Arc<Vec<Note>>>,
 }
 
+/// What the backend line says before the worker is needed.
+const NOT_STARTED: &str = "chosen on first use";
+
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub backend: RwSignal<String>,
@@ -163,8 +166,8 @@ pub struct AppState {
 impl AppState {
     fn new() -> Self {
         AppState {
-            backend: RwSignal::new("checking…".into()),
-            backend_reason: RwSignal::new(String::new()),
+            backend: RwSignal::new(NOT_STARTED.into()),
+            backend_reason: RwSignal::new("The background worker (training, generation, sound) loads when it is first needed.".into()),
             backend_gpu: RwSignal::new(false),
             files: RwSignal::new(Vec::new()),
             drums: RwSignal::new(true),
@@ -304,10 +307,8 @@ impl AppState {
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
-    if let Err(e) = bridge::start(move |kind, msg| state.on_message(kind, msg)) {
-        state.error.set(Some(format!("the training worker could not start: {e}")));
-    }
-    bridge::send(&ToWorker::Init { choice: BackendChoice::Auto });
+    // The worker starts on first use (training, generating, playing, or choosing a backend).
+    bridge::start(move |kind, msg| state.on_message(kind, msg));
     // A share link opens its clip at once; saved work comes back from storage meanwhile.
     share::open_from_address(state);
     leptos::task::spawn_local(restore(state));
