@@ -57,7 +57,7 @@ pub fn Generate() -> impl IntoView {
     };
 
     let problems = Problems::new();
-    let generate = move |_| {
+    let generate = move || {
         if let Some(problem) = problems.first() {
             return state.error.set(Some(format!("Nothing was generated: {problem}")));
         }
@@ -106,6 +106,14 @@ pub fn Generate() -> impl IntoView {
             bridge::send(&ToWorker::Generate { model: state.loaded_model(), primer, config });
         });
     };
+
+    // The first screen's "hear it" button asks for a clip through `generate_now`.
+    Effect::new(move |first: Option<()>| {
+        state.generate_now.track();
+        if first.is_some() {
+            generate();
+        }
+    });
 
     let play = move |_| {
         if let Some((_, notes)) = state.roll.get_untracked() {
@@ -194,7 +202,7 @@ pub fn Generate() -> impl IntoView {
                 {fields::real("tempo (bpm)", "gen-bpm", settings::BPM, "1", bpm, problems)}
             </div>
             <div class="buttons">
-                <button data-testid="generate" on:click=generate disabled=move || state.generating.get().is_some()
+                <button data-testid="generate" on:click=move |_| generate() disabled=move || state.generating.get().is_some()
                     title="with no model of your own yet, the starter model writes the music">"Generate"</button>
                 <span data-testid="gen-status">{move || match (state.generating.get(), state.clip.get()) {
                     (Some(n), _) => format!("Generating… {n} tokens"),

@@ -161,6 +161,10 @@ pub struct AppState {
     pub playhead: RwSignal<Option<f64>>,
     /// The evaluation panel's clips are being generated.
     pub sampling: RwSignal<bool>,
+    /// Bumped to generate a clip with the generate panel's settings (the first screen's button).
+    pub generate_now: RwSignal<u32>,
+    /// Play the next generated clip as soon as it arrives.
+    pub autoplay: RwSignal<bool>,
 }
 
 impl AppState {
@@ -199,6 +203,8 @@ impl AppState {
             sound: RwSignal::new(""),
             playhead: RwSignal::new(None),
             sampling: RwSignal::new(false),
+            generate_now: RwSignal::new(0),
+            autoplay: RwSignal::new(false),
         }
     }
 
@@ -253,6 +259,10 @@ impl AppState {
                 let meters = self.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(&tokens));
                 let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
                 share::keep(self, &clip);
+                if self.autoplay.get_untracked() {
+                    self.autoplay.set(false);
+                    generate::play_notes(self, clip.notes.clone(), 1.0);
+                }
                 self.clip.set(Some(clip));
             }
             FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
@@ -321,6 +331,15 @@ pub fn App() -> impl IntoView {
         state.backend.set("checking…".into());
         bridge::send(&ToWorker::Init { choice });
     };
+    // One click to sound: the audio starts on this gesture, the clip is generated (the worker,
+    // the starter model and the SoundFont load on the way) and plays when it arrives.
+    let hear = move |_| {
+        if let Err(e) = super::audio::unlock() {
+            return state.error.set(Some(format!("sound could not start: {}", super::files::js_error(&e))));
+        }
+        state.autoplay.set(true);
+        state.generate_now.update(|n| *n += 1);
+    };
     view! {
         <main>
             <header>
@@ -342,6 +361,13 @@ pub fn App() -> impl IntoView {
                     {move || state.error.get().unwrap_or_default()}
                 </p>
             </Show>
+            <section class="card hero">
+                <p class="lead">"Cantor learns from your MIDI files and writes new music like them, trained in this page on your own machine."</p>
+                <button class="big" data-testid="hear-starter" on:click=hear disabled=move || state.generating.get().is_some()>
+                    "▶ Hear what it writes"
+                </button>
+                <p class="detail">"That clip comes from the starter model (public-domain ragtime and piano). Then make it yours: drop your MIDI files below."</p>
+            </section>
             <share::SharedBanner/>
             <corpus::Corpus/>
             <train::Train/>
