@@ -186,3 +186,13 @@ fn truncated_and_garbage_bytes_never_panic() {
         let _ = read_song(&b);
     }
 }
+
+/// Found by the `midi_read` fuzz target: an SMPTE division whose frame-rate byte is -128 (0x80)
+/// overflowed the negation that reads the frame rate (a panic wherever overflow is checked).
+#[test]
+fn an_smpte_division_of_minus_128_frames_is_bad_timing() {
+    let mut bytes = b"MThd\0\0\0\x06\0\0\0\x01\x80\x60MTrk\0\0\0\x04\0\xff\x2f\0".to_vec();
+    assert_eq!(read_song(&bytes).unwrap_err(), MidiError::BadTiming);
+    bytes[12] = 0xe7; // -25 frames per second, 0x60 subframes: a real SMPTE division
+    assert!(read_song(&bytes).is_ok());
+}

@@ -121,7 +121,9 @@ fn read_header(smf: &[u8]) -> Result<Header, MidiError> {
         }
         Timing::TicksPerBeat(division)
     } else {
-        let fps = (-((division >> 8) as u8 as i8)) as u8;
+        // The high byte is minus the frame rate; -128 has no positive (found by fuzzing: it
+        // overflowed the negation).
+        let fps = ((division >> 8) as u8 as i8).checked_neg().map_or(0, |f| f as u8);
         let subframes = (division & 0xFF) as u8;
         if !matches!(fps, 24 | 25 | 29 | 30) || subframes == 0 {
             return Err(MidiError::BadTiming);
