@@ -28,9 +28,10 @@ test("after one use the page reloads, generates, plays and opens links with the 
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(base);
-    // The service worker has taken the page's files and now serves its requests.
-    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
     assert.equal(await generateAndPlay(page), "soundfont");
+    // Once the worker was ready the service worker was registered; it has taken the page's and the
+    // worker's files and now serves the page's requests.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
     await page.click('[data-testid="copy-link"]');
     const link = await page.textContent('[data-testid="share-link"]');
 
