@@ -2,7 +2,11 @@
 // the clip sounds (the worker, the starter model and the SoundFont load on the way).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { withBrowser } from "./serve.mjs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { ROOT, withBrowser } from "./serve.mjs";
+
+const SHOTS = join(ROOT, "target/screenshots");
 
 test("a first visit hears a starter clip with one click", { timeout: 240_000 }, async () => {
   await withBrowser(async (browser, base) => {
@@ -18,6 +22,13 @@ test("a first visit hears a starter clip with one click", { timeout: 240_000 }, 
     console.log(`click to sound (worker, starter model, SoundFont and generation included): ${Date.now() - t0} ms`);
     assert.equal(await page.getAttribute('[data-testid="play"]', "data-sound"), "soundfont");
     assert.ok(Number(await page.getAttribute('[data-testid="piano-roll"]', "data-notes")) > 0);
+    // The roll reads as music: a keyboard up the side, bar lines across it in the clip's meter.
+    const beats = Number(await page.inputValue('[data-testid="gen-beats"]'));
+    const bars = Number(await page.getAttribute('[data-testid="piano-roll"]', "data-bars"));
+    assert.ok(bars >= beats / 8 && bars <= beats, `${bars} bar lines for ${beats} beats`);
+    assert.ok(Number(await page.getAttribute('[data-testid="piano-roll"]', "data-keys")) >= 12, "at least an octave of keys");
+    await mkdir(SHOTS, { recursive: true });
+    await page.locator(".roll").screenshot({ path: join(SHOTS, "piano-roll.png") });
     assert.match(await page.textContent('[data-testid="model-row"]'), /Starter/);
     assert.deepEqual(errors, []);
   });

@@ -1,11 +1,16 @@
 //! A piano roll (SVG) of the clip or of a corpus file, with a moving playhead; each instrument has
-//! its colour (named in the legend), drums are drawn in grey on their own band at the bottom.
+//! its colour (named in the legend), drums are drawn in grey on their own band at the bottom. A
+//! keyboard runs up the left edge (black keys dark, each C marked across the roll), and bar lines
+//! (with fainter beat lines) run across it in the clip's meter.
 
 use super::AppState;
 use crate::encoding::Instrument;
 use leptos::prelude::*;
+use std::sync::Arc;
 
 const W: f64 = 800.0;
+/// Width of the keyboard strip at the left; notes are drawn to its right.
+const KEYS: f64 = 18.0;
 const H: f64 = 240.0;
 /// Height of the drum band under the pitched notes.
 const DRUM_BAND: f64 = 28.0;
@@ -29,9 +34,46 @@ struct Rect {
     fill: String,
 }
 
+/// A key of the keyboard strip, or a line across the roll: (y, height, black key) and (x, bar line).
+#[derive(Clone, PartialEq)]
+struct Grid {
+    keys: Vec<(f64, f64, bool, bool)>,
+    lines: Vec<(f64, bool)>,
+}
+
+fn is_black(pitch: u8) -> bool {
+    matches!(pitch % 12, 1 | 3 | 6 | 8 | 10)
+}
+
 #[component]
 pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
     let state = expect_context::<AppState>();
+    let grid = Memo::new(move |_| {
+        let Some((_, notes)) = state.roll.get() else { return Grid { keys: Vec::new(), lines: Vec::new() } };
+        let pitched = notes.iter().filter(|n| !n.drum);
+        let lo = pitched.clone().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(2);
+        let hi = pitched.map(|n| n.pitch).max().unwrap_or(72).saturating_add(2);
+        let top = if notes.iter().any(|n| n.drum) { H - DRUM_BAND } else { H };
+        let row = top / (hi as f64 - lo as f64 + 1.0);
+        let keys = (lo..=hi).map(|p| (top - (p as f64 - lo as f64 + 1.0) * row, row, is_black(p), p % 12 == 0)).collect();
+        // Beats → seconds from the notes themselves (one tempo per clip); bars in the clip's meter.
+        let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(1.0, f64::max);
+        let per_beat = notes.iter().find(|n| n.start > 0.0).map_or(0.5, |n| n.start_s / n.start);
+        let clip = state.clip.get();
+        let bar_beats = clip
+            .filter(|c| Arc::ptr_eq(&c.notes, &notes))
+            .and_then(|c| c.meters.first().map(|m| m.numerator as f64 * 4.0 / m.denominator.max(1) as f64))
+            .unwrap_or(4.0);
+        let beats = (end / per_beat).ceil() as usize;
+        let mut lines = Vec::new();
+        if per_beat > 0.0 && beats < 4000 {
+            for b in 1..beats {
+                let bar = (b as f64 / bar_beats).fract().abs() < 1e-9;
+                lines.push((KEYS + b as f64 * per_beat / end * (W - KEYS), bar));
+            }
+        }
+        Grid { keys, lines }
+    });
     let layout = Memo::new(move |_| {
         let Some((title, notes)) = state.roll.get() else { return (String::new(), Vec::new(), 1.0, 0, Vec::new()) };
         let pitched = notes.iter().filter(|n| !n.drum);
@@ -59,7 +101,8 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
                 } else {
                     (top - (n.pitch as f64 - lo + 1.0) * row, row.max(1.0))
                 };
-                Rect { x: n.start_s / end * W, y, w: (n.duration_s / end * W).max(1.0), h, velocity: n.velocity, drum: n.drum, fill: colour(Instrument::of(n), k) }
+                let x = KEYS + n.start_s / end * (W - KEYS);
+                Rect { x, y, w: (n.duration_s / end * (W - KEYS)).max(1.0), h, velocity: n.velocity, drum: n.drum, fill: colour(Instrument::of(n), k) }
             })
             .collect();
         (title, rects, end, notes.len(), legend)
@@ -67,13 +110,21 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
     view! {
         <figure class="roll">
             <svg data-testid="piano-roll" data-notes=move || layout.get().3 data-instruments=move || layout.get().4.len()
+                data-bars=move || grid.get().lines.iter().filter(|l| l.1).count() data-keys=move || grid.get().keys.len()
                 viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none" role="img" aria-label="piano roll of the clip">
+                {move || grid.get().keys.into_iter().map(|(y, h, black, c)| view! {
+                    <rect class="key" class:black=black x=0 y=y width=KEYS height=h />
+                    {c.then(|| view! { <line class="octave" x1=KEYS x2=W y1=y + h y2=y + h /> })}
+                }).collect_view()}
+                {move || grid.get().lines.into_iter().map(|(x, bar)| view! {
+                    <line class=if bar { "bar-line" } else { "beat-line" } x1=x x2=x y1=0 y2=H />
+                }).collect_view()}
                 {move || layout.get().1.into_iter().map(|r| {
                     let opacity = 0.35 + 0.65 * r.velocity as f64 / 127.0;
                     view! { <rect x=r.x y=r.y width=r.w height=r.h class:drum=r.drum fill=r.fill fill-opacity=opacity /> }
                 }).collect_view()}
                 {move || playhead.get().map(|t| {
-                    let x = t / layout.get_untracked().2 * W;
+                    let x = KEYS + t / layout.get_untracked().2 * (W - KEYS);
                     view! { <line data-testid="playhead" class="playhead" x1=x x2=x y1=0 y2=H /> }
                 })}
             </svg>
