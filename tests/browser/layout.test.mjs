@@ -34,6 +34,12 @@ test("no serious accessibility violation, and a phone-size page without horizont
       const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
       assert.ok(scroll <= width, `${name}: the page is ${scroll} px wide in a ${width} px window`);
       await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+      // The temperature slider speaks in words and sets the number the link will carry.
+      await page.locator('[data-testid="gen-temperature-slider"]').fill("1.5");
+      assert.equal(await page.inputValue('[data-testid="gen-temperature"]'), "1.5");
+      assert.match(await page.textContent('[data-testid="gen-temperature-words"]'), /very adventurous/);
+      await page.locator('[data-testid="gen-temperature-slider"]').fill("0.8");
+      assert.equal(await page.textContent('[data-testid="gen-temperature-words"]'), "safe");
       // Every control can be reached and named: buttons and inputs have accessible names.
       const unnamed = await page.evaluate(() => [...document.querySelectorAll("button, input, select")]
         .filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim() || e.title))

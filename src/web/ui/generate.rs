@@ -24,6 +24,17 @@ fn bar_beats(song: &Song) -> f64 {
     song.time_signatures.first().map_or(4.0, |t| t.numerator as f64 * 4.0 / t.denominator.max(1) as f64)
 }
 
+/// The temperature in words, for the slider.
+fn adventure_words(t: f32) -> &'static str {
+    match t {
+        t if t < 0.6 => "very safe: the model's most likely choices",
+        t if t < 0.9 => "safe",
+        t if t <= 1.1 => "as the model learned it",
+        t if t <= 1.4 => "adventurous",
+        _ => "very adventurous: surprising, sometimes wrong",
+    }
+}
+
 /// Any seed a link can carry.
 const SEED: settings::Whole = settings::Whole { label: "the seed", min: 0, max: u64::MAX, default: 1 };
 
@@ -157,6 +168,19 @@ pub fn Generate() -> impl IntoView {
                 </label>
                 {fields::real("length (beats)", "gen-beats", settings::BEATS, "1", beats, problems)}
                 {fields::real("temperature (safe ↔ adventurous)", "gen-temperature", settings::TEMPERATURE, "0.05", temperature, problems)}
+                // The temperature's musical range as a slider; the number box above takes any value in bounds.
+                <label class="field slider">
+                    "how adventurous"
+                    <span class="ends">
+                        "safe"
+                        <input type="range" data-testid="gen-temperature-slider" min="0.3" max="1.6" step="0.05"
+                            aria-valuetext=move || adventure_words(temperature.get())
+                            prop:value=move || temperature.get().to_string()
+                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { temperature.set(v) } }/>
+                        "adventurous"
+                    </span>
+                    <span class="detail" data-testid="gen-temperature-words">{move || adventure_words(temperature.get())}</span>
+                </label>
                 {fields::real("top-p", "gen-top-p", settings::TOP_P, "0.01", top_p, problems)}
                 <div class="field-row">
                     {fields::whole("seed", "gen-seed", SEED, seed, problems)}
