@@ -46,12 +46,12 @@ impl fmt::Display for SettingError {
 impl std::error::Error for SettingError {}
 
 impl Whole {
+    fn refuse(&self, value: impl fmt::Display) -> SettingError {
+        SettingError(format!("{} must be a whole number from {} to {}; {value} is not.", capital(self.label), self.min, self.max))
+    }
+
     pub fn check(&self, value: u64) -> Result<(), SettingError> {
-        if (self.min..=self.max).contains(&value) {
-            Ok(())
-        } else {
-            Err(SettingError(format!("{} must be a whole number from {} to {}; {value} is not.", capital(self.label), self.min, self.max)))
-        }
+        if (self.min..=self.max).contains(&value) { Ok(()) } else { Err(self.refuse(value)) }
     }
 
     pub fn check_usize(&self, value: usize) -> Result<(), SettingError> {
@@ -60,9 +60,7 @@ impl Whole {
 
     /// Parses what a person typed, then checks it.
     pub fn parse(&self, text: &str) -> Result<u64, SettingError> {
-        let value = text.trim().parse::<u64>().map_err(|_| {
-            SettingError(format!("{} must be a whole number from {} to {}; {:?} is not.", capital(self.label), self.min, self.max, text.trim()))
-        })?;
+        let value = text.trim().parse::<u64>().map_err(|_| self.refuse(format!("{:?}", text.trim())))?;
         self.check(value).map(|()| value)
     }
 
@@ -72,21 +70,17 @@ impl Whole {
 }
 
 impl Real {
+    fn refuse(&self, value: impl fmt::Display) -> SettingError {
+        SettingError(format!("{} must be from {} to {}; {value} is not.", capital(self.label), self.min, self.max))
+    }
+
     pub fn check(&self, value: f64) -> Result<(), SettingError> {
-        if value.is_finite() && value >= self.min && value <= self.max {
-            Ok(())
-        } else {
-            Err(SettingError(format!("{} must be from {} to {}; {value} is not.", capital(self.label), self.min, self.max)))
-        }
+        if value.is_finite() && value >= self.min && value <= self.max { Ok(()) } else { Err(self.refuse(value)) }
     }
 
     /// For a value stored as `f32`: the bounds as `f32` too (0.01 is not quite 0.01 in `f32`).
     pub fn check_f32(&self, value: f32) -> Result<(), SettingError> {
-        if value.is_finite() && value >= self.min as f32 && value <= self.max as f32 {
-            Ok(())
-        } else {
-            Err(SettingError(format!("{} must be from {} to {}; {value} is not.", capital(self.label), self.min, self.max)))
-        }
+        if value.is_finite() && value >= self.min as f32 && value <= self.max as f32 { Ok(()) } else { Err(self.refuse(value)) }
     }
 
     pub fn parse(&self, text: &str) -> Result<f64, SettingError> {

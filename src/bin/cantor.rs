@@ -491,10 +491,7 @@ fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>, Vec<Option<String
 /// The loop's and the model's settings, checked before any file is read.
 fn check_args(t: &LoopArgs, m: &ModelArgs, vocab_size: usize) -> Result<(), settings::SettingError> {
     settings::TRANSPOSE.check(t.transpose as u64)?;
-    if let Some(minutes) = t.minutes {
-        settings::TIME_LIMIT_S.check(minutes * 60.0)?;
-    }
-    train_config(t).validate()?;
+    train_config(t).validate()?; // the time limit (`--minutes`) included
     model_config(vocab_size, m).validate()
 }
 

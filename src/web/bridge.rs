@@ -161,9 +161,6 @@ pub fn send(msg: &ToWorker) -> u64 {
         let mut b = b.borrow_mut();
         b.next_id += 1;
         let id = b.next_id;
-        if let ToWorker::Init { choice } = msg {
-            b.choice = Some(*choice);
-        }
         if msg.kind() != RequestKind::Control {
             b.in_flight.insert(id, msg.kind());
         }

@@ -1,7 +1,7 @@
 //! The worker: owns the compute device, the model being trained and its optimizer. The page
 //! talks to it only through [`ToWorker`] / [`FromWorker`] messages, so training never blocks the UI.
 
-use super::gpu;
+use super::{gpu, SOUNDFONT_URL};
 use crate::encoding::{Conditioning, MusicVocab, Vocab};
 use crate::generate::generate;
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
@@ -128,14 +128,11 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             Err(e) => fail(id, format!("the model could not be loaded: {e}")),
         },
         ToWorker::Generate { model, primer, config } => wasm_bindgen_futures::spawn_local(async move {
-            let loaded = match model {
-                Some(fingerprint) => state.loaded.borrow().get(&fingerprint).cloned().ok_or_else(|| {
-                    state.broken.borrow().get(&fingerprint).map_or("that model is not loaded in the worker".to_string(), |why| format!("the model could not be loaded: {why}"))
-                }),
-                None => match state.model.borrow().clone() {
-                    Some(bytes) => load(&state, &bytes).map(|f| state.loaded.borrow()[&f].clone()),
-                    None => Err("there is no trained model yet".to_string()),
-                },
+            let latest = state.model.borrow().clone();
+            let loaded = match (model, latest) {
+                (Some(fingerprint), _) => loaded(&state, &fingerprint),
+                (None, Some(bytes)) => load(&state, &bytes).and_then(|f| loaded(&state, &f)),
+                (None, None) => Err("there is no trained model yet".to_string()),
             };
             let result = match loaded {
                 Ok(m) => generate_clip(id, &m, &primer, &config).await,
@@ -146,10 +143,9 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             }
         }),
         ToWorker::Sample { model, config, seeds } => wasm_bindgen_futures::spawn_local(async move {
-            let loaded = state.loaded.borrow().get(&model).cloned();
-            let result = match loaded {
-                Some(m) => sample(&m, &config, &seeds).await,
-                None => Err("that model is not loaded in the worker".to_string()),
+            let result = match loaded(&state, &model) {
+                Ok(m) => sample(&m, &config, &seeds).await,
+                Err(e) => Err(e),
             };
             match result {
                 Ok(clips) => post(id, FromWorker::Samples { clips }),
@@ -183,6 +179,14 @@ fn load(state: &State, bytes: &[u8]) -> Result<String, String> {
     }
     loaded.insert(fingerprint.clone(), Rc::new((model, vocab)));
     Ok(fingerprint)
+}
+
+/// A model loaded earlier (by [`load`]), or why it is not there.
+fn loaded(state: &State, fingerprint: &str) -> Result<Rc<(LstmLm, MusicVocab)>, String> {
+    if let Some(m) = state.loaded.borrow().get(fingerprint) {
+        return Ok(m.clone());
+    }
+    Err(state.broken.borrow().get(fingerprint).map_or("that model is not loaded in the worker".to_string(), |why| format!("the model could not be loaded: {why}")))
 }
 
 /// The worker's side of the training loop: reports, pause (with a snapshot the page keeps),
@@ -232,14 +236,13 @@ async fn train(
     (files, held_out): (Vec<String>, Vec<String>),
     known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
-    // The page checks these too; a message is checked again here before anything is allocated.
+    // The page checks these too; a message is checked again here, before the backend timing
+    // below builds the model (a model file's shape was checked when it was read).
     let file = init_model.as_deref().map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())?;
-    match &file {
-        Some(f) => f.config.validate(),
-        None => model_config.validate(),
+    if file.is_none() {
+        model_config.validate().map_err(|e| format!("training did not start: {e}"))?;
     }
-    .and_then(|()| config.validate())
-    .map_err(|e| format!("training did not start: {e}"))?;
+    config.validate().map_err(|e| format!("training did not start: {e}"))?;
     let either = state.either.borrow().clone();
     if let Some((gpu_device, adapter)) = either {
         let shape_model = file.as_ref().map_or(model_config.clone(), |f| f.config.clone());
@@ -324,7 +327,6 @@ async fn sample(loaded: &(LstmLm, MusicVocab), config: &crate::generate::Generat
     Ok(clips)
 }
 
-use super::SOUNDFONT_URL;
 const SAMPLE_RATE: u32 = 44_100;
 
 async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {

@@ -282,9 +282,9 @@ impl AppState {
                     generate::start_playback(self, &notes, speed, Some((&pcm, sample_rate)));
                 }
             }
-            FromWorker::Loaded { .. } => {}
-            // The bridge answers for a crashed worker with `Failed`, one per request in flight.
-            FromWorker::Crashed { message } => self.error.set(Some(message)),
+            // The bridge turns a crash into one `Failed` per request in flight (and restarts the
+            // worker), so `Crashed` never reaches the page.
+            FromWorker::Loaded { .. } | FromWorker::Crashed { .. } => {}
             FromWorker::Failed { message } => {
                 // Only the action that failed is reset; the rest carries on.
                 match kind {
