@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod midi;
 pub mod model;
 pub mod protocol;
+pub mod sequences;
 pub mod settings;
 pub mod share;
 pub mod synth;

@@ -1,6 +1,7 @@
 //! Messages between the page and the training worker: plain serde types, sent as one compact
-//! binary buffer each (postcard). The page owns files and UI state; the worker owns the device,
-//! the model and the optimizer, and keeps loaded models by fingerprint.
+//! binary buffer each (postcard). The page owns the UI state and keeps the files' bytes; the
+//! worker reads and tokenises the files (off the page's thread), owns the device, the model and
+//! the optimizer, and keeps read files by id and loaded models by fingerprint.
 //!
 //! Every [`Request`] carries an id and every [`Answer`] names the request it answers (failures
 //! included), so the page knows which action a failure belongs to; id 0 is not an answer.
@@ -9,11 +10,11 @@
 //! JS objects took about 6 seconds each way in Chromium (measured; `tests/webgpu.rs` keeps the
 //! check), while postcard takes milliseconds and carries model files as raw bytes.
 
-use crate::encoding::corpus::TokenCorpus;
 use crate::encoding::MusicVocab;
 use crate::generate::GenerateConfig;
-use crate::midi::Note;
+use crate::midi::{Note, Song};
 use crate::model::{ModelConfig, TrainingSummary};
+use crate::sequences::{CorpusReport, Selection};
 use crate::train::{Progress, StopReason, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -47,18 +48,22 @@ pub struct Answer {
 pub enum ToWorker {
     /// Pick (or re-pick) the backend.
     Init { choice: BackendChoice },
-    /// Train from scratch (`init_model: None`) or fine-tune a saved model file.
+    /// Read MIDI files (each answered in [`FromWorker::FilesRead`]); the worker keeps the readable
+    /// ones by id for [`ToWorker::Tokenise`] and [`ToWorker::Train`].
+    ReadFiles { files: Vec<FileBytes> },
+    /// The user removed these files.
+    ForgetFiles { ids: Vec<u32> },
+    /// Count what `selection` of the files read so far holds, in vocabulary `base`
+    /// ([`FromWorker::Tokenised`]).
+    Tokenise { selection: Selection, base: MusicVocab },
+    /// Train from scratch (`init_model: None`) or fine-tune a saved model file, on `selection` of
+    /// the files read so far (tokenised in the worker; the split is recorded in the model file).
     Train {
-        corpus: TokenCorpusMsg,
+        selection: Selection,
         model: ModelConfig,
         config: TrainConfig,
-        /// The vocabulary the corpus was tokenised with (saved in the model file).
-        vocab: MusicVocab,
         #[serde(with = "serde_bytes")]
         init_model: Option<Vec<u8>>,
-        /// The files' names, and those held out for validation (recorded in the model file).
-        files: Vec<String>,
-        held_out: Vec<String>,
         /// Timings the page remembers (per adapter and model shape), so a second run skips them.
         known_speeds: Vec<Speeds>,
     },
@@ -95,7 +100,9 @@ impl ToWorker {
         match self {
             ToWorker::Init { .. } => RequestKind::Init,
             ToWorker::Train { .. } => RequestKind::Train,
-            ToWorker::Pause | ToWorker::Resume | ToWorker::Stop => RequestKind::Control,
+            ToWorker::ReadFiles { .. } => RequestKind::Read,
+            ToWorker::Tokenise { .. } => RequestKind::Tokenise,
+            ToWorker::Pause | ToWorker::Resume | ToWorker::Stop | ToWorker::ForgetFiles { .. } => RequestKind::Control,
             ToWorker::Render { wav: false, .. } => RequestKind::Play,
             ToWorker::Render { wav: true, .. } => RequestKind::Wav,
             ToWorker::Load { .. } => RequestKind::Load,
@@ -108,6 +115,8 @@ impl ToWorker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
     Init,
+    Read,
+    Tokenise,
     Train,
     Control,
     Play,
@@ -128,6 +137,8 @@ pub enum FromWorker {
     /// page remembers it per adapter).
     Speeds(Speeds),
     Progress(Progress),
+    /// A few bars from the model as it stood at the end of an epoch, to hear it learn.
+    EpochSample { epoch: usize, notes: Vec<Note> },
     /// Training is paused; the best model so far (saved so a reload keeps it).
     Paused {
         #[serde(with = "serde_bytes")]
@@ -157,6 +168,10 @@ pub enum FromWorker {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
+    /// Each file of a [`ToWorker::ReadFiles`]: its song, or why it cannot be used (a sentence).
+    FilesRead { files: Vec<FileRead> },
+    /// What the selection asked for by [`ToWorker::Tokenise`] holds.
+    Tokenised(CorpusReport),
     /// A model file passed its checks and is loaded under this fingerprint.
     Loaded { fingerprint: String },
     Failed { message: String },
@@ -171,6 +186,8 @@ impl RequestKind {
         match (self, answer) {
             (_, F::Failed { .. } | F::Crashed { .. }) => true,
             (RequestKind::Init, F::Backend { .. }) => true,
+            (RequestKind::Read, F::FilesRead { .. }) => true,
+            (RequestKind::Tokenise, F::Tokenised(_)) => true,
             (RequestKind::Train, F::Trained { .. }) => true,
             (RequestKind::Play, F::Rendered { .. }) => true,
             (RequestKind::Wav, F::Wav { .. }) => true,
@@ -197,25 +214,20 @@ pub fn shape_key(model: &ModelConfig, config: &TrainConfig) -> String {
     format!("{}x{} e{} v{} b{}x{}", model.layers, model.hidden, model.embed, model.vocab_size, config.batch, config.seq_len)
 }
 
-/// The token corpus as sent to the worker.
+/// A dropped file as the page read it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenCorpusMsg {
-    pub train: Vec<Vec<u16>>,
-    pub valid: Vec<Vec<u16>>,
-    pub train_heads: Vec<usize>,
-    pub window_anchor: Option<u16>,
+pub struct FileBytes {
+    pub id: u32,
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
 }
 
-impl From<&TokenCorpus> for TokenCorpusMsg {
-    fn from(c: &TokenCorpus) -> Self {
-        TokenCorpusMsg { train: c.train.clone(), valid: c.valid.clone(), train_heads: c.train_heads.clone(), window_anchor: c.window_anchor }
-    }
-}
-
-impl From<TokenCorpusMsg> for TokenCorpus {
-    fn from(m: TokenCorpusMsg) -> Self {
-        TokenCorpus { train: m.train, valid: m.valid, train_heads: m.train_heads, window_anchor: m.window_anchor, ..Default::default() }
-    }
+/// A file as the worker read it: its song, or why it cannot be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRead {
+    pub id: u32,
+    pub song: Result<Song, String>,
 }
 
 /// One message as bytes for `postMessage`.

@@ -4,7 +4,8 @@ use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab};
 use cantor::generate::GenerateConfig;
 use cantor::midi::Note;
 use cantor::model::{CellKind, ModelConfig, TrainingSummary};
-use cantor::protocol::{from_bytes, request_bytes, shape_key, to_bytes, Answer, BackendChoice, FromWorker, Request, RequestKind, Speeds, ToWorker, TokenCorpusMsg};
+use cantor::protocol::{from_bytes, request_bytes, shape_key, to_bytes, Answer, BackendChoice, FileBytes, FileRead, FromWorker, Request, RequestKind, Speeds, ToWorker};
+use cantor::sequences::{CorpusReport, SelectedFile, Selection};
 use cantor::train::{StopReason, TrainConfig};
 
 fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(msg: &T) {
@@ -16,24 +17,26 @@ fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(
 fn every_message_round_trips() {
     let note = Note { pitch: 60, velocity: 90, start: 0.5, duration: 1.25, start_s: 0.25, duration_s: 0.625, channel: 9, program: 3, drum: true, track: 2 };
     let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into(), "b.mid".into()], held_out: vec!["b.mid".into()] };
+    let selection = Selection { files: vec![SelectedFile { id: 3, excluded_tracks: vec![1, 4] }, SelectedFile { id: 7, excluded_tracks: vec![] }], drums: true, melody: false, piano: true, transpose: 5 };
+    // A real song (tracks, tempo map, meters, warnings) travels whole, and so does a refusal.
+    let song = cantor::midi::read_notes(&std::fs::read("tests/fixtures/band.mid").unwrap()).unwrap();
+    assert!(song.notes.len() > 100 && song.tracks.len() > 2);
     let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused, awd: Default::default() };
     for m in [
         ToWorker::Init { choice: BackendChoice::Auto },
+        ToWorker::ReadFiles { files: vec![FileBytes { id: 3, name: "ragtime/a.mid".into(), bytes: std::fs::read("tests/fixtures/band.mid").unwrap() }] },
+        ToWorker::ForgetFiles { ids: vec![3, 9] },
+        ToWorker::Tokenise { selection: selection.clone(), base: MusicVocab::Events(EventVocab::default()) },
         ToWorker::Train {
-            corpus: TokenCorpusMsg { train: vec![vec![1, 2, 3]], valid: vec![], train_heads: vec![], window_anchor: None },
+            selection: selection.clone(),
             model: model.clone(),
             config: TrainConfig::default(),
-            vocab: MusicVocab::Events(EventVocab::default()),
             init_model: Some(vec![0, 255, 7]),
-            files: vec!["ragtime/a.mid".into(), "b.mid".into()],
-            held_out: vec!["b.mid".into()],
             known_speeds: vec![Speeds { adapter: "nvidia hopper".into(), shape: "2x256 e128 v553 b32x128".into(), gpu_tokens_per_s: 51_000.0, cpu_tokens_per_s: 3_100.5 }],
         },
-        ToWorker::Train {
-            corpus: TokenCorpusMsg { train: vec![vec![1, 21, 3, 40]], valid: vec![vec![1, 3]], train_heads: vec![2], window_anchor: Some(3) },
-            model,
-            config: TrainConfig::default(),
-            vocab: MusicVocab::Bars(BarVocab {
+        ToWorker::Tokenise {
+            selection: Selection::default(),
+            base: MusicVocab::Bars(BarVocab {
                 styles: vec!["ragtime".into(), "chorales".into()],
                 bpm: 96.5,
                 meter: (3, 4),
@@ -42,11 +45,8 @@ fn every_message_round_trips() {
                 style_meter: vec![(2, 4), (4, 4)],
                 ..BarVocab::default()
             }),
-            init_model: None,
-            files: vec![],
-            held_out: vec![],
-            known_speeds: vec![],
         },
+        ToWorker::Train { selection: Selection::default(), model, config: TrainConfig::default(), init_model: None, known_speeds: vec![] },
         ToWorker::Pause,
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
         ToWorker::Load { model_file: vec![1; 1000] },
@@ -63,11 +63,14 @@ fn every_message_round_trips() {
         FromWorker::Paused { model_file: vec![1, 2], summary: summary.clone() },
         FromWorker::Trained { reason: StopReason::EarlyStopped, model_file: vec![9; 10], summary },
         FromWorker::Generated { notes: vec![note.clone()], tokens: vec![1, 2], primer_len: 1, millis: 3.5 },
+        FromWorker::EpochSample { epoch: 3, notes: vec![note.clone()] },
         FromWorker::Samples { clips: vec![vec![note], vec![]] },
         FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100 },
         FromWorker::RenderProgress { fraction: 0.5 },
         FromWorker::Wav { bytes: b"RIFF".to_vec() },
         FromWorker::Loaded { fingerprint: "0123456789abcdef".into() },
+        FromWorker::FilesRead { files: vec![FileRead { id: 3, song: Ok(song.clone()) }, FileRead { id: 4, song: Err("it contains no notes".into()) }] },
+        FromWorker::Tokenised(CorpusReport { files: 2, train_files: 1, valid_files: 1, train_tokens: 900, valid_tokens: 300, valid_seconds: 31.5, instruments: vec!["Drums".into()], bpm: 101.0, meter: (6, 8), styles: vec!["jazz".into()] }),
         FromWorker::Failed { message: "nope".into() },
         FromWorker::Crashed { message: "index out of bounds".into() },
     ] {
@@ -93,4 +96,9 @@ fn requests_carry_ids_and_answers_name_them() {
     assert!(RequestKind::Init.ends_with(&FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: String::new() }));
     assert_eq!(body.kind(), RequestKind::Generate);
     assert_eq!(ToWorker::Render { notes: vec![], speed: 1.0, wav: true }.kind(), RequestKind::Wav);
+    // Reading and counting end with their own answers; forgetting a file is not answered.
+    assert!(RequestKind::Read.ends_with(&FromWorker::FilesRead { files: vec![] }));
+    assert!(RequestKind::Tokenise.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
+    assert!(!RequestKind::Read.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
+    assert_eq!(ToWorker::ForgetFiles { ids: vec![1] }.kind(), RequestKind::Control);
 }

@@ -1,5 +1,6 @@
-//! Playback through the Web Audio API. The worker renders the notes with the General MIDI
-//! SoundFont and [`play_pcm`] plays that buffer; [`play`] is the fallback (an oscillator per note,
+//! Sound through the Web Audio API, for the [`Player`](super::ui::player::Player). The worker
+//! renders the notes with the General MIDI SoundFont, [`keep_pcm`] turns that into the buffer
+//! [`play_buffer`] plays from any offset; [`play`] is the fallback (an oscillator per note,
 //! velocity-scaled envelope) if the SoundFont cannot be used. The AudioContext is created or
 //! resumed by [`unlock`] on the press of Play (browsers only allow sound after a user gesture).
 
@@ -11,6 +12,8 @@ use web_sys::{AudioContext, OscillatorType};
 thread_local! {
     static CONTEXT: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
     static VOICES: RefCell<Vec<web_sys::AudioScheduledSourceNode>> = const { RefCell::new(Vec::new()) };
+    /// The last rendering, kept so pause, resume and seek do not render again.
+    static BUFFER: RefCell<Option<web_sys::AudioBuffer>> = const { RefCell::new(None) };
 }
 
 /// Creates or resumes the AudioContext; call from the click handler itself.
@@ -36,9 +39,8 @@ pub fn resume_on_first_gesture() {
     resume.forget();
 }
 
-/// Plays rendered stereo audio (see `FromWorker::Rendered`); returns the audio clock start time.
-pub fn play_pcm(pcm: &[u8], sample_rate: u32) -> Result<f64, JsValue> {
-    stop();
+/// Keeps rendered stereo audio (see `FromWorker::Rendered`) as the buffer [`play_buffer`] plays.
+pub fn keep_pcm(pcm: &[u8], sample_rate: u32) -> Result<(), JsValue> {
     let ctx = context()?;
     let samples: Vec<f32> = pcm.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     let frames = samples.len() / 2;
@@ -48,11 +50,20 @@ pub fn play_pcm(pcm: &[u8], sample_rate: u32) -> Result<f64, JsValue> {
     let buffer = ctx.create_buffer(2, frames as u32, sample_rate as f32)?;
     buffer.copy_to_channel(&samples[..frames], 0)?;
     buffer.copy_to_channel(&samples[frames..2 * frames], 1)?;
+    BUFFER.with(|b| *b.borrow_mut() = Some(buffer));
+    Ok(())
+}
+
+/// Plays the kept buffer from `offset` seconds into it; returns the audio clock time it starts at.
+pub fn play_buffer(offset: f64) -> Result<f64, JsValue> {
+    stop();
+    let ctx = context()?;
+    let buffer = BUFFER.with(|b| b.borrow().clone()).ok_or_else(|| JsValue::from_str("nothing rendered to play"))?;
     let source = ctx.create_buffer_source()?;
     source.set_buffer(Some(&buffer));
     source.connect_with_audio_node(&ctx.destination())?;
     let start = ctx.current_time() + 0.05;
-    source.start_with_when(start)?;
+    source.start_with_when_and_grain_offset(start, offset.clamp(0.0, buffer.duration()))?;
     VOICES.with(|v| *v.borrow_mut() = vec![source.into()]);
     Ok(start)
 }
@@ -71,17 +82,18 @@ fn frequency(pitch: u8) -> f32 {
     440.0 * 2f32.powf((pitch as f32 - 69.0) / 12.0)
 }
 
-/// Schedules all notes from now, `speed` × their tempo. Returns the audio clock time at which the
-/// clip starts.
-pub fn play(notes: &[Note], speed: f64) -> Result<f64, JsValue> {
+/// Schedules the notes from `from` seconds into the clip (a note already sounding there plays
+/// its rest), `speed` × their tempo. Returns the audio clock time at which `from` sounds.
+pub fn play(notes: &[Note], speed: f64, from: f64) -> Result<f64, JsValue> {
     stop();
     let ctx = context()?;
     let _ = ctx.resume();
     let start = ctx.current_time() + 0.1;
     let mut voices = Vec::with_capacity(notes.len());
-    for n in notes {
-        let t0 = start + n.start_s / speed;
-        let len = (n.duration_s / speed).max(0.03);
+    for n in notes.iter().filter(|n| n.start_s + n.duration_s > from) {
+        let onset = n.start_s.max(from);
+        let t0 = start + (onset - from) / speed;
+        let len = ((n.start_s + n.duration_s - onset) / speed).max(0.03);
         let osc = ctx.create_oscillator()?;
         let gain = ctx.create_gain()?;
         let peak = 0.25 * (n.velocity as f32 / 127.0);

@@ -7,7 +7,8 @@
 //!
 //! When the worker dies (a panic it reports, or an error event) every request in flight is
 //! answered with a failure in words and a fresh worker is started with the last backend choice;
-//! the files and models live in the page and in storage, so nothing is lost.
+//! the files and models live in the page and in storage, so nothing is lost: the page sends a
+//! fresh worker the files ([`knows_file`]) and models ([`ensure_loaded`]) it has not seen.
 
 use crate::protocol::{Answer, BackendChoice, FromWorker, RequestKind, ToWorker};
 use std::cell::RefCell;
@@ -29,6 +30,8 @@ struct Bridge {
     in_flight: HashMap<u64, RequestKind>,
     /// Fingerprints of the model files this worker has loaded.
     loaded: HashSet<String>,
+    /// Ids of the files sent to this worker to read.
+    files: HashSet<u32>,
     choice: Option<BackendChoice>,
     handler: Option<Handler>,
     /// Counts the workers started: events of a worker already replaced are ignored.
@@ -107,6 +110,7 @@ fn spawn() -> Result<(), String> {
         b.worker = Some(worker);
         b.pending = Some(Vec::new());
         b.loaded.clear();
+        b.files.clear();
         b.choice.unwrap_or(BackendChoice::Auto)
     });
     deliver(None, FromWorker::Backend { name: "checking…".into(), gpu: false, reason: String::new() });
@@ -187,4 +191,14 @@ pub fn ensure_loaded(fingerprint: &str, model_file: &[u8]) -> String {
 /// A Load failed: the next request for that model sends the file again.
 pub fn forget_loaded() {
     BRIDGE.with(|b| b.borrow_mut().loaded.clear());
+}
+
+/// Records that these files were sent to the current worker to read.
+pub fn note_files_read(ids: impl IntoIterator<Item = u32>) {
+    BRIDGE.with(|b| b.borrow_mut().files.extend(ids));
+}
+
+/// Whether the current worker was sent file `id` (a fresh worker knows none).
+pub fn knows_file(id: u32) -> bool {
+    BRIDGE.with(|b| b.borrow().files.contains(&id))
 }

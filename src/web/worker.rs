@@ -1,14 +1,17 @@
-//! The worker: owns the compute device, the model being trained and its optimizer. The page
-//! talks to it only through [`ToWorker`] / [`FromWorker`] messages, so training never blocks the UI.
+//! The worker: reads and tokenises the user's files, owns the compute device, the model being
+//! trained and its optimizer. The page talks to it only through [`ToWorker`] / [`FromWorker`]
+//! messages, so neither a large corpus nor training blocks the UI.
 
 use super::{gpu, SOUNDFONT_URL};
-use crate::encoding::{Conditioning, MusicVocab, Vocab};
+use crate::encoding::{BarVocab, Conditioning, MusicVocab, Vocab};
+use crate::midi::{read_notes, Song};
+use crate::sequences::{self, Prepared, Selection};
 use crate::generate::generate;
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
-use crate::protocol::{Answer, FromWorker, Request, ToWorker};
+use crate::protocol::{Answer, FileRead, FromWorker, Request, ToWorker};
 use crate::synth::Renderer;
 use crate::train::{Control, Progress, StopReason, TrainConfig, TrainError, TrainHooks, Trainer};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use burn::prelude::Device;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -21,6 +24,8 @@ struct State {
     device: RefCell<Option<Device>>,
     /// Automatic choice with a usable GPU: `(device, adapter name)`, decided per model at Train.
     either: RefCell<Option<(Device, String)>>,
+    /// The files read so far that hold a song, by the page's id: (name, song).
+    files: RefCell<BTreeMap<u32, (String, Song)>>,
     /// The latest trained model, as a model file.
     model: RefCell<Option<Vec<u8>>>,
     /// Models loaded for generation (on Flex), by fingerprint: the page sends a file once.
@@ -96,15 +101,42 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             *state.device.borrow_mut() = Some(device);
             post(id, FromWorker::Backend { name, gpu, reason });
         }),
-        ToWorker::Train { corpus, model, config, vocab, init_model, files, held_out, known_speeds } => {
+        ToWorker::ReadFiles { files } => {
+            let read = files
+                .into_iter()
+                .map(|f| {
+                    let song = read_notes(&f.bytes).map_err(|e| e.to_string());
+                    if let Ok(s) = &song {
+                        state.files.borrow_mut().insert(f.id, (f.name, s.clone()));
+                    }
+                    FileRead { id: f.id, song }
+                })
+                .collect();
+            post(id, FromWorker::FilesRead { files: read });
+        }
+        ToWorker::ForgetFiles { ids } => {
+            let mut files = state.files.borrow_mut();
+            for i in ids {
+                files.remove(&i);
+            }
+        }
+        ToWorker::Tokenise { selection, base } => {
+            let songs = selected_songs(&state, &selection);
+            post(id, FromWorker::Tokenised(sequences::report(&songs, &selection, &base)));
+        }
+        ToWorker::Train { selection, model, config, init_model, known_speeds } => {
             if state.training.get() {
                 return fail(id, "training is already running");
             }
+            let prepared = match prepare(&state, &selection, init_model.as_deref()) {
+                Ok(p) => p,
+                Err(e) => return fail(id, e),
+            };
             state.training.set(true);
             state.paused.set(false);
             state.stop.set(false);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = train(&state, id, corpus.into(), model, config, vocab, init_model, (files, held_out), &known_speeds).await;
+                let result = train(&state, id, prepared, model, config, init_model, &known_speeds).await;
                 state.training.set(false);
                 if let Err(e) = result {
                     fail(id, e);
@@ -153,6 +185,30 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             }
         }),
     }
+}
+
+/// The selected files among those read, with their left-out tracks removed.
+fn selected_songs(state: &State, selection: &Selection) -> Vec<(String, Song)> {
+    let files = state.files.borrow();
+    selection.songs(|id| files.get(&id).map(|(name, song)| (name.as_str(), song)))
+}
+
+/// The training data of `selection`, in the vocabulary of the model being fine-tuned (which
+/// learns this corpus's tempo, meter, instruments and styles on top) or a new bar vocabulary.
+fn prepare(state: &State, selection: &Selection, init_model: Option<&[u8]>) -> Result<Prepared, String> {
+    let songs = selected_songs(state, selection);
+    if songs.is_empty() {
+        return Err("Add at least one MIDI file with notes before training.".into());
+    }
+    let base = match init_model.map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())? {
+        Some(file) => file.vocab.music().ok_or_else(|| "that model scores benchmarks; it cannot be fine-tuned on music".to_string())?,
+        None => MusicVocab::Bars(BarVocab::default()),
+    };
+    let prepared = sequences::prepare(&songs, selection, &base);
+    if prepared.corpus.train.is_empty() {
+        return Err("The chosen files, tracks and options leave no notes to learn from.".into());
+    }
+    Ok(prepared)
 }
 
 fn device(state: &State) -> Device {
@@ -219,23 +275,29 @@ impl TrainHooks for WorkerHooks<'_> {
 
     async fn epoch_end(&mut self, trainer: &Trainer, report: &Progress) -> Result<Control, TrainError> {
         post(self.id, FromWorker::Progress(report.clone()));
-        save(self.state, trainer, self.vocab).await.map_err(TrainError::Hook)?; // a snapshot that survives a lost device
+        let snapshot = save(self.state, trainer, self.vocab).await.map_err(TrainError::Hook)?; // survives a lost device
+        // A few bars from the model as it stands, to hear it learn (a failure only costs the sample).
+        if !self.state.stop.get() {
+            match epoch_sample(&snapshot, self.vocab, report.epoch).await {
+                Ok(notes) => post(self.id, FromWorker::EpochSample { epoch: report.epoch, notes }),
+                Err(e) => web_sys::console::warn_1(&format!("no sample after epoch {}: {e}", report.epoch).into()),
+            }
+        }
         Ok(if self.state.stop.get() { Control::Stop } else { Control::Continue })
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn train(
     state: &State,
     id: u64,
-    corpus: crate::encoding::corpus::TokenCorpus,
+    prepared: Prepared,
     model_config: ModelConfig,
     config: TrainConfig,
-    vocab: MusicVocab,
     init_model: Option<Vec<u8>>,
-    (files, held_out): (Vec<String>, Vec<String>),
     known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
+    let held_out = prepared.held_out();
+    let Prepared { corpus, vocab, names: files } = prepared;
     // The page checks these too; a message is checked again here, before the backend timing
     // below builds the model (a model file's shape was checked when it was read).
     let file = init_model.as_deref().map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())?;
@@ -294,6 +356,28 @@ async fn save(state: &State, trainer: &Trainer, vocab: &MusicVocab) -> Result<Ve
     let bytes = file.to_bytes();
     *state.model.borrow_mut() = Some(bytes.clone());
     Ok(bytes)
+}
+
+/// Bars of each training-epoch sample.
+const EPOCH_SAMPLE_BARS: f64 = 4.0;
+
+/// A short clip from a snapshot (on Flex, seeded by the epoch), in the corpus's meter and tempo.
+async fn epoch_sample(model_file: &[u8], vocab: &MusicVocab, epoch: usize) -> Result<Vec<crate::midi::Note>, String> {
+    let file = ModelFile::from_bytes(model_file).map_err(|e| e.to_string())?;
+    let model = file.load(&Device::flex()).map_err(|e| e.to_string())?;
+    let bar = match vocab {
+        MusicVocab::Bars(v) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
+        MusicVocab::Events(_) => 4.0,
+    };
+    let config = crate::generate::GenerateConfig {
+        sampling: crate::generate::SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.95, seed: epoch as u64, scale: None },
+        max_tokens: 2_000,
+        max_beats: Some(EPOCH_SAMPLE_BARS * bar),
+        program: 0,
+        bpm: vocab.bpm(),
+    };
+    let prompt = vocab.prompt(&Conditioning::default());
+    Ok(generate(&model, vocab, &prompt, &config, &Device::flex(), |_| {}).await.map_err(|e| e.to_string())?.notes)
 }
 
 async fn generate_clip(id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {

@@ -30,6 +30,37 @@ test("a first visit hears a starter clip with one click", { timeout: 240_000 }, 
     await mkdir(SHOTS, { recursive: true });
     await page.locator(".roll").screenshot({ path: join(SHOTS, "piano-roll.png") });
     assert.match(await page.textContent('[data-testid="model-row"]'), /Starter/);
+
+    // The player: pause holds the playhead, resume goes on, a click on the roll seeks there.
+    const W = 800, KEYS = 18;
+    const roll0 = page.locator('[data-testid="piano-roll"]');
+    const head = () => page.evaluate(() => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1") ?? -1));
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) > 20);
+    assert.ok(Number(await page.getAttribute('[data-testid="play"]', "data-sounded")) > 0, "the note callback reports notes as they sound");
+    assert.ok(Number(await roll0.getAttribute("data-lit")) > 0, "the keyboard lights the keys of the notes sounding");
+    await page.click('[data-testid="pause"]');
+    assert.equal(await page.textContent('[data-testid="pause"]'), "Resume");
+    const held = await head();
+    const t1 = await page.evaluate(() => performance.now());
+    await page.waitForFunction((t) => performance.now() > t + 600, t1);
+    assert.equal(await head(), held, "paused: the playhead stays");
+    await page.click('[data-testid="pause"]');
+    await page.waitForFunction((h) => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) > h, held);
+    const roll = page.locator('[data-testid="piano-roll"]');
+    const box = await roll.boundingBox();
+    const at = (share) => ({ x: ((KEYS + share * (W - KEYS)) / W) * box.width, y: box.height / 2 });
+    await roll.click({ position: at(0.75) });
+    await page.waitForFunction((x) => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) >= x, KEYS + 0.74 * (W - KEYS));
+    // Stopped, a click on the roll plays from there: only the notes still to come are scheduled.
+    const notes = Number(await roll.getAttribute("data-notes"));
+    await page.click('[data-testid="stop"]');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="playhead"]'));
+    await roll.click({ position: at(0.5) });
+    await page.waitForFunction((x) => Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("x1")) >= x, KEYS + 0.49 * (W - KEYS));
+    const scheduled = Number(await page.getAttribute('[data-testid="play"]', "data-scheduled"));
+    assert.ok(scheduled > 0 && scheduled < notes, `${scheduled} of ${notes} notes scheduled from the middle`);
+    assert.ok((await head()) < KEYS + 0.7 * (W - KEYS), "it plays from where the click was, not from the earlier seek");
+    await page.click('[data-testid="stop"]');
     assert.deepEqual(errors, []);
   });
 });

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
 
 const FIXTURES = join(ROOT, "tests/fixtures");
 const SCREENS = join(ROOT, "target-screens");
@@ -56,7 +56,7 @@ test("a band file trains a model that generates a band with drums", { timeout: 3
     await page.setInputFiles('[data-testid="corpus-input"]', [join(FIXTURES, "band.mid"), join(FIXTURES, "band2.mid")]);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 2);
     // Every instrument and the drums are learned by default, at the files' tempo.
-    const summary = await page.textContent('[data-testid="corpus-summary"]');
+    const summary = await corpusSummary(page);
     assert.match(summary, /Drums/);
     assert.match(summary, /at 1(08|16|24) bpm in 4\/4/);
 

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 
@@ -105,5 +105,38 @@ test("a worker that dies is replaced and the page keeps working", { timeout: 240
     await page.click('[data-testid="generate"]');
     await generated(page);
     assert.ok(Number(await page.getAttribute('[data-testid="piano-roll"]', "data-notes")) > 0);
+    // The fresh worker is sent the files again (the worker reads and tokenises them): training works.
+    await setFields(page, { "field-layers": 1, "field-hidden": 16, "field-embed": 8, "field-steps": 2, "field-epochs": 1, "field-seq": 8, "field-batch": 2 });
+    await page.click('[data-testid="train-start"]');
+    await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 120_000 });
+  });
+});
+
+test("a dropped file the browser cannot read says why and the rest is read", { timeout: 120_000 }, async () => {
+  await withBrowser(async (browser, base) => {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(base);
+    await page.waitForSelector('[data-testid="dropzone"]');
+    const bytes = [...(await readFile(join(MIDI, "test-c-major-scale.mid")))];
+    await page.evaluate((bytes) => {
+      // As when a dropped file was moved or deleted before the page could read it.
+      const read = File.prototype.arrayBuffer;
+      File.prototype.arrayBuffer = function () {
+        return this.name === "moved.mid" ? Promise.reject(new DOMException("A requested file could not be read.", "NotReadableError")) : read.call(this);
+      };
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], "moved.mid", { type: "audio/midi" }));
+      dt.items.add(new File([new Uint8Array(bytes)], "scale.mid", { type: "audio/midi" }));
+      document.querySelector('[data-testid="dropzone"]').dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, bytes);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 2);
+    const rows = page.locator('[data-testid="corpus-row"]');
+    assert.deepEqual(await rows.evaluateAll((rs) => rs.map((r) => r.dataset.status)), ["error", "ok"]);
+    assert.match(await rows.nth(0).textContent(), /the browser could not read this file \(A requested file could not be read\.\); was it moved/);
+    assert.doesNotMatch(await rows.nth(0).textContent(), /0 bytes|empty/);
+    assert.match(await corpusSummary(page), /^1 usable file\(s\)/);
+    assert.deepEqual(errors, []);
   });
 });

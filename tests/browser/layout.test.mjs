@@ -40,6 +40,10 @@ test("no serious accessibility violation, and a phone-size page without horizont
       assert.match(await page.textContent('[data-testid="gen-temperature-words"]'), /very adventurous/);
       await page.locator('[data-testid="gen-temperature-slider"]').fill("0.8");
       assert.equal(await page.textContent('[data-testid="gen-temperature-words"]'), "safe");
+      // Length in bars: with no model yet, bars of 4 beats; the beats field follows.
+      await page.locator('[data-testid="gen-bars"]').fill("8");
+      assert.equal(await page.inputValue('[data-testid="gen-beats"]'), "32");
+      assert.match(await page.textContent('[data-testid="gen-bars-words"]'), /^8 bars, about 16 s at 120 bpm$/);
       // Every control can be reached and named: buttons and inputs have accessible names.
       const unnamed = await page.evaluate(() => [...document.querySelectorAll("button, input, select")]
         .filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim() || e.title))

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const SCREENS = join(ROOT, "target-screens");
@@ -43,7 +43,7 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     }, bytes);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 4);
     assert.equal(await rows(page).nth(3).getAttribute("data-status"), "ok");
-    assert.match(await page.textContent('[data-testid="corpus-summary"]'), /3 usable file\(s\): 2 for training .* 1 held out for validation/);
+    assert.match(await corpusSummary(page), /3 usable file\(s\): 2 for training .* 1 held out for validation/);
 
     // Train a tiny model for a few steps and watch the curve grow.
     await page.click('[data-testid="preset-small"]');
@@ -56,6 +56,11 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
     assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "20");
     assert.match(await page.textContent('[data-testid="train-stats"]'), /tokens\/s/);
+    // A few bars to hear after each of the two epochs; one click shows and plays one.
+    assert.equal(await page.locator('[data-testid="epoch-sample"]').count(), 2);
+    await page.locator('[data-testid="epoch-sample"]').first().click();
+    assert.match(await page.textContent(".roll figcaption"), /^After epoch \d+: \d+ notes/);
+    await page.click('[data-testid="stop"]');
 
     // A longer run: pause, resume, then stop early; the model trained so far is kept.
     await page.fill('[data-testid="field-steps"]', "400");
@@ -79,8 +84,10 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     await page.fill('[data-testid="gen-beats"]', "16");
     await page.dispatchEvent('[data-testid="gen-beats"]', "change");
     await page.click('[data-testid="generate"]');
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="piano-roll"]').dataset.notes) > 0, null, { timeout: 60_000 });
+    // (The roll shows an epoch's sample until the clip arrives.)
+    await page.waitForFunction(() => /Generated \d+ notes/.test(document.querySelector('[data-testid="gen-status"]').textContent), null, { timeout: 60_000 });
     const notes = Number(await page.getAttribute('[data-testid="piano-roll"]', "data-notes"));
+    assert.ok(notes > 0);
     assert.match(await page.textContent('[data-testid="gen-status"]'), new RegExp(`Generated ${notes} notes`));
 
     // Play: the worker renders the notes with the SoundFont, the buffer is scheduled on the audio
@@ -125,9 +132,9 @@ test("choosing WebGPU trains in the worker and the model is saved with async rea
     // A multi-track file offers its tracks; leaving one out changes what is learned.
     const toggles = rows(page).nth(1).locator('[data-testid="track-toggle"]');
     assert.ok((await toggles.count()) >= 2);
-    const before = await page.textContent('[data-testid="corpus-summary"]');
+    const before = await corpusSummary(page);
     await toggles.first().uncheck();
-    await page.waitForFunction((b) => document.querySelector('[data-testid="corpus-summary"]').textContent !== b, before);
+    await corpusSummary(page, before);
     await setFields(page, { "field-layers": 1, "field-hidden": 16, "field-embed": 8, "field-steps": 2, "field-epochs": 1, "field-seq": 8, "field-batch": 2 });
     await page.click('[data-testid="train-start"]');
     await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });

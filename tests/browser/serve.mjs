@@ -45,6 +45,16 @@ export function backendChosen(page) {
   }, null, { timeout: 120_000 });
 }
 
+/// The corpus summary once the worker has read and counted the files (it says "Reading…" or
+/// "Counting…" meanwhile); `unlike`: wait for a text other than this one too.
+export async function corpusSummary(page, unlike = null) {
+  await page.waitForFunction((u) => {
+    const t = document.querySelector('[data-testid="corpus-summary"]').textContent;
+    return !/^(Reading|Counting)/.test(t) && t !== u;
+  }, unlike);
+  return page.textContent('[data-testid="corpus-summary"]');
+}
+
 /// Opens the training section's advanced fields and sets them: { "field-steps": "10", … }.
 export async function setFields(page, fields) {
   if (!(await page.locator("details").first().evaluate((d) => d.open))) await page.click("details summary");

@@ -1,108 +1,237 @@
 //! The corpus: a drop zone for files and folders plus a file picker, one row per file with what it
-//! holds or why it cannot be used, and the note-selection options.
+//! holds or why it cannot be used, and the note-selection options. The worker reads and tokenises
+//! the files; the page keeps their bytes (and storage keeps them across reloads).
 
 use super::{AppState, CorpusFile};
-use crate::encoding::corpus::{music_corpus, style_from_path, CorpusOptions, NoteFilter, TokenCorpus};
 use crate::encoding::{BarVocab, MusicVocab};
-use crate::midi::read_notes;
+use crate::protocol::{FileBytes, FileRead, ToWorker};
+use crate::sequences::{self, CorpusReport, NamedNotes, SelectedFile, Selection};
+use crate::web::bridge;
 use crate::web::files::{self, Picked};
 use crate::web::storage::{self, StoredFile};
 use leptos::prelude::*;
 use std::sync::Arc;
 use web_sys::{DragEvent, HtmlInputElement};
 
-/// Share of files held out for validation.
-pub const VALID_FRACTION: f64 = 0.15;
+/// The corpus slice of the page's state: the files (read by the worker, off the page's thread),
+/// the note-selection options and what the worker counted in them. Its methods are the actions.
+#[derive(Clone, Copy)]
+pub struct CorpusState {
+    pub files: RwSignal<Vec<CorpusFile>>,
+    pub drums: RwSignal<bool>,
+    pub melody: RwSignal<bool>,
+    pub piano: RwSignal<bool>,
+    /// Files sent to the worker to be read, by id: they get their row when the answer comes.
+    reading: RwSignal<Vec<CorpusFile>>,
+    next_id: StoredValue<u32>,
+    /// What the worker counted in the current selection (`None`: no usable files).
+    pub report: RwSignal<Option<CorpusReport>>,
+    /// Count requests not answered yet (the report on show is stale while there are any).
+    counting: RwSignal<usize>,
+}
 
-fn add(state: AppState, picked: Vec<Picked>) {
-    let mut added = Vec::new();
-    state.files.update(|files| {
-        let mut next = files.iter().map(|f| f.id + 1).max().unwrap_or(0);
+impl CorpusState {
+    pub fn new() -> Self {
+        CorpusState {
+            files: RwSignal::new(Vec::new()),
+            drums: RwSignal::new(true),
+            melody: RwSignal::new(false),
+            piano: RwSignal::new(false),
+            reading: RwSignal::new(Vec::new()),
+            next_id: StoredValue::new(0),
+            report: RwSignal::new(None),
+            counting: RwSignal::new(0),
+        }
+    }
+
+    /// Files the user dropped or picked: the worker reads them; a file the browser could not
+    /// read gets its row at once, with why (there is nothing to keep or send).
+    fn add(self, picked: Vec<Picked>) {
+        let mut fresh = Vec::new();
         for p in picked {
-            // A file the browser could not read is shown with why, but not kept (there is nothing to keep).
-            let (song, bytes, keep) = match p.bytes {
-                Ok(bytes) => (read_notes(&bytes).map(Arc::new).map_err(|e| e.to_string()), bytes, true),
-                Err(why) => (Err(why), Vec::new(), false),
-            };
-            let file = CorpusFile { id: next, name: p.name, song, bytes: Arc::new(bytes), included: true, excluded_tracks: Vec::new() };
-            if keep {
-                added.push(file.stored());
-            }
-            files.push(file);
-            next += 1;
-        }
-    });
-    // Keep the files themselves so a reload brings the corpus back (bad files too: their row explains them).
-    leptos::task::spawn_local(async move {
-        for f in added {
-            if let Err(e) = storage::save_file(&f).await {
-                return state.error.set(Some(e));
+            let id = self.next_id.get_value();
+            self.next_id.set_value(id + 1);
+            // Until the worker has read it, a file's song is empty: it has no row yet.
+            let file = |song, bytes| CorpusFile { id: id as usize, name: p.name.clone(), song, bytes: Arc::new(bytes), included: true, excluded_tracks: Vec::new() };
+            match p.bytes {
+                Ok(bytes) => fresh.push(file(Err(String::new()), bytes)),
+                Err(why) => self.files.update(|fs| fs.push(file(Err(why), Vec::new()))),
             }
         }
-    });
-}
+        self.read(fresh);
+    }
 
-/// Rows for files kept from an earlier visit.
-pub fn restore(state: AppState, stored: Vec<StoredFile>) {
-    state.files.update(|files| {
-        for f in stored {
-            if files.iter().any(|x| x.id == f.id as usize) {
-                continue;
-            }
-            let song = read_notes(&f.bytes).map(Arc::new).map_err(|e| e.to_string());
-            files.push(CorpusFile { id: f.id as usize, name: f.name, song, bytes: Arc::new(f.bytes), included: f.included, excluded_tracks: f.excluded_tracks });
-        }
-        files.sort_by_key(|f| f.id);
-    });
-}
+    /// Rows for files kept from an earlier visit (read again by the worker).
+    pub fn restore(self, stored: Vec<StoredFile>) {
+        let known: Vec<usize> = self.files.get_untracked().iter().map(|f| f.id).collect();
+        let files: Vec<CorpusFile> = stored
+            .into_iter()
+            .filter(|f| !known.contains(&(f.id as usize)))
+            .map(|f| CorpusFile { id: f.id as usize, name: f.name, song: Err(String::new()), bytes: Arc::new(f.bytes), included: f.included, excluded_tracks: f.excluded_tracks })
+            .collect();
+        let top = files.iter().map(|f| f.id as u32 + 1).max().unwrap_or(0);
+        self.next_id.update_value(|n| *n = (*n).max(top));
+        self.read(files);
+    }
 
-/// Applies `change` to file `id` and stores the result.
-fn change(state: AppState, id: usize, change: impl FnOnce(&mut CorpusFile)) {
-    let mut stored = None;
-    state.files.update(|fs| {
-        if let Some(f) = fs.iter_mut().find(|f| f.id == id) {
-            change(f);
-            stored = Some(f.stored());
+    /// Sends files to the worker to be read.
+    fn read(self, files: Vec<CorpusFile>) {
+        if files.is_empty() {
+            return;
         }
-    });
-    if let Some(f) = stored {
+        let msg = ToWorker::ReadFiles { files: files.iter().map(|f| FileBytes { id: f.id as u32, name: f.name.clone(), bytes: f.bytes.to_vec() }).collect() };
+        let ids: Vec<u32> = files.iter().map(|f| f.id as u32).collect();
+        self.reading.update(|r| r.extend(files));
+        bridge::send(&msg); // first: a worker started by this send knows no files yet
+        bridge::note_files_read(ids);
+    }
+
+    /// A fresh worker knows no files: sends it those it has not read (before counting or training).
+    fn ensure_read(self) {
+        let missing: Vec<FileBytes> = self
+            .files
+            .get_untracked()
+            .iter()
+            .filter(|f| f.song.is_ok() && !bridge::knows_file(f.id as u32))
+            .map(|f| FileBytes { id: f.id as u32, name: f.name.clone(), bytes: f.bytes.to_vec() })
+            .collect();
+        if !missing.is_empty() {
+            let ids: Vec<u32> = missing.iter().map(|f| f.id).collect();
+            bridge::send(&ToWorker::ReadFiles { files: missing });
+            bridge::note_files_read(ids);
+        }
+    }
+
+    /// The worker's answer to a [`ToWorker::ReadFiles`]: each file gets its row (a file read
+    /// again by a fresh worker keeps its row). New rows are kept in storage, bad files too: their
+    /// row explains them.
+    pub fn on_read(self, state: AppState, read: Vec<FileRead>) {
+        let mut added = Vec::new();
+        for r in read {
+            let song = r.song.map(Arc::new);
+            let pending = self.reading.try_update(|p| p.iter().position(|f| f.id == r.id as usize).map(|i| p.remove(i))).flatten();
+            match pending {
+                Some(mut file) => {
+                    file.song = song;
+                    added.push(file.stored());
+                    self.files.update(|fs| {
+                        fs.retain(|f| f.id != file.id);
+                        fs.push(file);
+                        fs.sort_by_key(|f| f.id);
+                    });
+                }
+                None => self.files.update(|fs| {
+                    if let Some(f) = fs.iter_mut().find(|f| f.id == r.id as usize) {
+                        f.song = song;
+                    }
+                }),
+            }
+        }
         leptos::task::spawn_local(async move {
-            if let Err(e) = storage::save_file(&f).await {
+            for f in added {
+                if let Err(e) = storage::save_file(&f).await {
+                    return state.error.set(Some(e));
+                }
+            }
+        });
+    }
+
+    /// The worker could not read the files in flight (it stopped): they become rows that say so.
+    pub fn reading_failed(self, why: &str) {
+        let failed = self.reading.try_update(std::mem::take).unwrap_or_default();
+        self.files.update(|fs| {
+            for mut f in failed {
+                f.song = Err(format!("it could not be read ({why})"));
+                fs.push(f);
+            }
+            fs.sort_by_key(|f| f.id);
+        });
+    }
+
+    /// How many files are being read.
+    pub fn reading(self) -> usize {
+        self.reading.with(Vec::len)
+    }
+
+    /// Applies `change` to file `id` and stores the result.
+    fn change(self, state: AppState, id: usize, change: impl FnOnce(&mut CorpusFile)) {
+        let mut stored = None;
+        self.files.update(|fs| {
+            if let Some(f) = fs.iter_mut().find(|f| f.id == id) {
+                change(f);
+                stored = Some(f.stored());
+            }
+        });
+        if let Some(f) = stored {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = storage::save_file(&f).await {
+                    state.error.set(Some(e));
+                }
+            });
+        }
+    }
+
+    fn remove(self, state: AppState, id: usize) {
+        self.files.update(|fs| fs.retain(|f| f.id != id));
+        if bridge::knows_file(id as u32) {
+            bridge::send(&ToWorker::ForgetFiles { ids: vec![id as u32] });
+        }
+        leptos::task::spawn_local(async move {
+            if let Err(e) = storage::delete_file(id as u32).await {
                 state.error.set(Some(e));
             }
         });
     }
-}
 
-fn remove(state: AppState, id: usize) {
-    state.files.update(|fs| fs.retain(|f| f.id != id));
-    leptos::task::spawn_local(async move {
-        if let Err(e) = storage::delete_file(id as u32).await {
-            state.error.set(Some(e));
+    /// What a model is to learn: the included files that hold notes, and the options.
+    pub fn selection(self, transpose: u8) -> Selection {
+        let files = self
+            .files
+            .get_untracked()
+            .iter()
+            .filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty()))
+            .map(|f| SelectedFile { id: f.id as u32, excluded_tracks: f.excluded_tracks.clone() })
+            .collect();
+        Selection { files, drums: self.drums.get_untracked(), melody: self.melody.get_untracked(), piano: self.piano.get_untracked(), transpose }
+    }
+
+    /// The selected files' songs, as the worker tokenises them.
+    pub fn usable_songs(self) -> Vec<(String, crate::midi::Song)> {
+        let files = self.files.get_untracked();
+        self.selection(0).songs(|id| files.iter().find(|f| f.id == id as usize).and_then(|f| Some((f.name.as_str(), &**f.song.as_ref().ok()?))))
+    }
+
+    /// Every note of the usable files, split as training splits them (for the evaluation).
+    pub fn split_notes(self) -> (Vec<NamedNotes>, Vec<NamedNotes>) {
+        sequences::split_notes(&self.usable_songs(), &self.selection(0))
+    }
+
+    /// Asks the worker to count the current selection (only when there is one: an empty corpus
+    /// does not start the worker).
+    fn count(self, base: MusicVocab) {
+        let selection = self.selection(0);
+        if selection.files.is_empty() {
+            self.report.set(None);
+            return;
         }
-    });
-}
+        self.ensure_read();
+        self.counting.update(|n| *n += 1);
+        bridge::send(&ToWorker::Tokenise { selection, base });
+    }
 
-/// The included, readable, non-empty files with their left-out tracks removed: (name, song).
-pub fn usable_songs(state: AppState) -> Vec<(String, crate::midi::Song)> {
-    state
-        .files
-        .get_untracked()
-        .iter()
-        .filter(|f| f.included && f.song.as_ref().is_ok_and(|s| !s.notes.is_empty()))
-        .map(|f| {
-            let mut song = (**f.song.as_ref().unwrap()).clone();
-            song.notes.retain(|n| !f.excluded_tracks.contains(&n.track));
-            (f.name.clone(), song)
-        })
-        .collect()
-}
+    /// The worker's answer to a count (`None`: it failed).
+    pub fn counted(self, report: Option<CorpusReport>) {
+        self.counting.update(|n| *n = n.saturating_sub(1));
+        if report.is_some() || self.counting.get_untracked() == 0 {
+            self.report.set(report);
+        }
+    }
 
-/// The notes a model learns: every instrument and the drums unless the user narrowed it (the
-/// first event vocabulary has no drum tokens, so it learns drums only when asked).
-fn filter(state: AppState, vocab: &MusicVocab) -> NoteFilter {
-    let drums = state.drums.get_untracked() && matches!(vocab, MusicVocab::Bars(_));
-    NoteFilter { drums, tracks: None, melody_only: state.melody.get_untracked(), piano: state.piano.get_untracked() }
+    /// Sends `selection` for training, after any files a fresh worker has not read.
+    pub fn train(self, msg: ToWorker) {
+        self.ensure_read();
+        bridge::send(&msg);
+    }
 }
 
 /// The vocabulary new models learn.
@@ -115,39 +244,10 @@ pub fn current_vocab(state: AppState) -> MusicVocab {
     state.vocab.get_untracked().unwrap_or_else(new_vocab)
 }
 
-/// The style tag of a file: the folder it was dropped from.
-pub fn style_of(name: &str) -> Option<String> {
-    style_from_path(name)
-}
-
-/// The token corpus for the current files and options, tokenised with `base` (which, for the bar
-/// vocabulary, learns the corpus's tempo, meter, instruments and styles): (corpus, the
-/// vocabulary to save with the model, file names).
-pub fn token_corpus(state: AppState, transpose: u8, base: &MusicVocab) -> (TokenCorpus, MusicVocab, Vec<String>) {
-    let (names, songs): (Vec<String>, Vec<_>) = usable_songs(state).into_iter().unzip();
-    let styles: Vec<Option<String>> = names.iter().map(|n| style_of(n)).collect();
-    let options = CorpusOptions { filter: filter(state, base), transpose, valid_fraction: VALID_FRACTION, seed: 7, held_out: None };
-    let (corpus, vocab) = music_corpus(&songs, &styles, base, &options);
-    (corpus, vocab, names)
-}
-
-/// Tokens and seconds of music in the held-out files (for NLL per second).
+/// Tokens and seconds of music in the held-out files (for NLL per second), as the worker counted
+/// them in the current model's vocabulary.
 pub fn held_out_size(state: AppState) -> (usize, f64) {
-    let (corpus, _, _) = token_corpus(state, 0, &current_vocab(state));
-    let songs = usable_songs(state);
-    (corpus.valid_tokens(), corpus.valid_files.iter().filter_map(|&i| songs.get(i)).map(|(_, s)| s.seconds()).sum())
-}
-
-/// The selected notes of the usable files, split as training splits them: (training files,
-/// held-out files), each with its name and length in seconds.
-pub fn split_notes(state: AppState) -> (Vec<(String, Vec<crate::midi::Note>, f64)>, Vec<(String, Vec<crate::midi::Note>, f64)>) {
-    let (corpus, _, _) = token_corpus(state, 0, &current_vocab(state));
-    let songs = usable_songs(state);
-    // Clips are compared with the music as the user has it: every instrument and the drums.
-    let pick = |idx: &[usize]| {
-        idx.iter().filter_map(|&i| songs.get(i)).map(|(name, song)| (name.clone(), NoteFilter::default().select(song), song.seconds())).collect::<Vec<_>>()
-    };
-    (pick(&corpus.train_files), pick(&corpus.valid_files))
+    state.corpus.report.get().map_or((0, 0.0), |r| (r.valid_tokens, r.valid_seconds))
 }
 
 fn seconds(s: f64) -> String {
@@ -162,39 +262,57 @@ pub fn Corpus() -> impl IntoView {
         ev.prevent_default();
         over.set(false);
         if let Some(data) = ev.data_transfer() {
-            leptos::task::spawn_local(async move { add(state, files::from_drop(data).await) });
+            leptos::task::spawn_local(async move { state.corpus.add(files::from_drop(data).await) });
         }
     };
     let on_pick = move |ev: web_sys::Event| {
         let input: HtmlInputElement = event_target(&ev);
         if let Some(list) = input.files() {
             leptos::task::spawn_local(async move {
-                add(state, files::from_file_list(list).await);
+                state.corpus.add(files::from_file_list(list).await);
                 input.set_value("");
             });
         }
     };
-    let summary = Memo::new(move |_| {
-        state.files.track();
-        state.drums.track();
-        state.melody.track();
-        state.piano.track();
-        let (corpus, vocab, names) = token_corpus(state, 0, &new_vocab());
-        let learned = match vocab {
-            MusicVocab::Bars(v) if !names.is_empty() => format!(
-                " Plays {} at {:.0} bpm in {}/{}{}.",
-                v.instruments.iter().map(|i| i.name()).collect::<Vec<_>>().join(", "),
-                v.bpm,
-                v.meter.0,
-                v.meter.1,
-                if v.styles.is_empty() { String::new() } else { format!("; styles (from folder names): {}", v.styles.join(", ")) }
-            ),
-            _ => String::new(),
-        };
-        (names.len(), corpus.train_files.len(), corpus.valid_files.len(), corpus.train_tokens(), corpus.valid_tokens(), learned)
+    let corpus = state.corpus;
+    // The worker counts the selection again whenever the files, the options or the model's
+    // vocabulary change (not on every progress message).
+    Effect::new(move |_| {
+        corpus.files.track();
+        corpus.drums.track();
+        corpus.melody.track();
+        corpus.piano.track();
+        state.vocab.track();
+        corpus.count(current_vocab(state));
     });
+    let summary = move || {
+        let reading = corpus.reading();
+        if reading > 0 {
+            return format!("Reading {reading} file(s)…");
+        }
+        if corpus.counting.get() > 0 {
+            return "Counting…".to_string();
+        }
+        let Some(r) = corpus.report.get() else { return "No usable files yet.".to_string() };
+        let learned = if r.instruments.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Plays {} at {:.0} bpm in {}/{}{}.",
+                r.instruments.join(", "),
+                r.bpm,
+                r.meter.0,
+                r.meter.1,
+                if r.styles.is_empty() { String::new() } else { format!("; styles (from folder names): {}", r.styles.join(", ")) }
+            )
+        };
+        format!(
+            "{} usable file(s): {} for training ({} tokens before transposition), {} held out for validation ({} tokens).{learned}",
+            r.files, r.train_files, r.train_tokens, r.valid_files, r.valid_tokens
+        )
+    };
     view! {
-        <section class="card">
+        <section class="card" id="music">
             <h2>"1. Your music"</h2>
             <div
                 class="dropzone"
@@ -214,14 +332,14 @@ pub fn Corpus() -> impl IntoView {
                 </label>
             </div>
             <div class="options">
-                <label><input type="checkbox" data-testid="opt-drums" prop:checked=move || state.drums.get() on:change=move |ev| state.drums.set(event_target_checked(&ev))/>" include drums"</label>
-                <label><input type="checkbox" data-testid="opt-piano" prop:checked=move || state.piano.get() on:change=move |ev| state.piano.set(event_target_checked(&ev))/>" piano reduction (every instrument on one piano)"</label>
-                <label><input type="checkbox" data-testid="opt-melody" prop:checked=move || state.melody.get() on:change=move |ev| state.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
+                <label><input type="checkbox" data-testid="opt-drums" prop:checked=move || corpus.drums.get() on:change=move |ev| corpus.drums.set(event_target_checked(&ev))/>" include drums"</label>
+                <label><input type="checkbox" data-testid="opt-piano" prop:checked=move || corpus.piano.get() on:change=move |ev| corpus.piano.set(event_target_checked(&ev))/>" piano reduction (every instrument on one piano)"</label>
+                <label><input type="checkbox" data-testid="opt-melody" prop:checked=move || corpus.melody.get() on:change=move |ev| corpus.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
             </div>
             <table class="corpus">
                 <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th><th></th></tr></thead>
                 <tbody>
-                    <For each=move || state.files.get() key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
+                    <For each=move || corpus.files.get() key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
                         {
                             let id = file.id;
                             let status = file.status();
@@ -238,7 +356,7 @@ pub fn Corpus() -> impl IntoView {
                                                 <input type="checkbox" data-testid="track-toggle" prop:checked=!excluded.contains(&i)
                                                     on:change=move |ev| {
                                                         let on = event_target_checked(&ev);
-                                                        change(state, id, |f| {
+                                                        corpus.change(state, id, |f| {
                                                             f.excluded_tracks.retain(|&t| t != i);
                                                             if !on { f.excluded_tracks.push(i) }
                                                         });
@@ -265,7 +383,7 @@ pub fn Corpus() -> impl IntoView {
                                         <input type="checkbox" title="use this file" prop:checked=file.included disabled=status == "error"
                                             on:change=move |ev| {
                                                 let on = event_target_checked(&ev);
-                                                change(state, id, |f| f.included = on);
+                                                corpus.change(state, id, |f| f.included = on);
                                             }/>
                                     </td>
                                     <td class="name">
@@ -280,23 +398,14 @@ pub fn Corpus() -> impl IntoView {
                                     <td>{notes}</td>
                                     <td>{length}</td>
                                     <td class="message">{message}</td>
-                                    <td><button class="remove" data-testid="corpus-remove" title="remove this file" on:click=move |_| remove(state, id)>"×"</button></td>
+                                    <td><button class="remove" data-testid="corpus-remove" title="remove this file" on:click=move |_| corpus.remove(state, id)>"×"</button></td>
                                 </tr>
                             }
                         }
                     </For>
                 </tbody>
             </table>
-            <p data-testid="corpus-summary">
-                {move || {
-                    let (files, train, valid, train_tokens, valid_tokens, learned) = summary.get();
-                    if files == 0 {
-                        "No usable files yet.".to_string()
-                    } else {
-                        format!("{files} usable file(s): {train} for training ({train_tokens} tokens before transposition), {valid} held out for validation ({valid_tokens} tokens).{learned}")
-                    }
-                }}
-            </p>
+            <p data-testid="corpus-summary" aria-live="polite">{summary}</p>
         </section>
     }
 }

@@ -3,7 +3,8 @@
 //! to listen to), style statistics generated vs corpus, the adversarial classifier's AUC, and a
 //! blind listening test with a confidence interval and an export of its results.
 
-use super::{corpus, generate, AppState};
+use super::{corpus, AppState};
+use crate::sequences::excerpt;
 use crate::generate::{GenerateConfig, SamplingParams};
 use crate::metrics::{self, classifier, style, Report};
 use crate::midi::Note;
@@ -27,26 +28,6 @@ pub struct Evaluation {
     pub report: Arc<Report>,
 }
 
-/// `beats` beats of `notes` from `from`, moved to start at 0 (seconds follow the notes' own tempo).
-pub fn excerpt(notes: &[Note], from: f64, beats: f64) -> Vec<Note> {
-    let inside: Vec<&Note> = notes.iter().filter(|n| n.start >= from && n.start < from + beats).collect();
-    let Some(first) = inside.iter().min_by(|a, b| a.start.total_cmp(&b.start)) else { return Vec::new() };
-    let sec_per_beat = if first.duration > 0.0 { first.duration_s / first.duration } else { 0.5 };
-    let t0 = first.start_s - (first.start - from) * sec_per_beat;
-    inside
-        .into_iter()
-        .map(|n| {
-            let mut m = n.clone();
-            let end = (m.start + m.duration).min(from + beats);
-            m.duration_s *= (end - m.start) / m.duration.max(1e-9);
-            m.duration = end - m.start;
-            m.start -= from;
-            m.start_s -= t0;
-            m
-        })
-        .collect()
-}
-
 fn pct(x: f64) -> String {
     format!("{:.0} %", x * 100.0)
 }
@@ -63,7 +44,7 @@ pub fn Evaluate() -> impl IntoView {
         if state.model.get_untracked().is_none() {
             return state.error.set(Some("Train or load a model first.".into()));
         }
-        let (train, valid) = corpus::split_notes(state);
+        let (train, valid) = state.corpus.split_notes();
         if train.is_empty() {
             if !quiet {
                 state.error.set(Some("Add your MIDI files first: the evaluation compares the music with them.".into()));
@@ -104,21 +85,13 @@ pub fn Evaluate() -> impl IntoView {
         busy.set(false);
     });
 
-    // Encoding the corpus is not free: only when the files or options change, not on every
-    // progress message.
-    let size = Memo::new(move |_| {
-        state.files.track();
-        state.drums.track();
-        state.melody.track();
-        state.piano.track();
-        state.vocab.track();
-        corpus::held_out_size(state)
-    });
+    // Counted by the worker when the files, options or vocabulary change.
+    let size = move || corpus::held_out_size(state);
     let held_out = move || {
         let summary = state.summary.get()?;
         let nll = summary.best_valid_nll?;
         let acc = state.progress.get().and_then(|p| p.valid).map(|v| v.accuracy);
-        let (tokens, seconds) = size.get();
+        let (tokens, seconds) = size();
         let per_second = if seconds > 0.0 { format!(", {:.2} nats per second of music", metrics::nll_per_second(nll, tokens, seconds)) } else { String::new() };
         Some(format!(
             "Held-out files: {nll:.3} nats per token{per_second}, perplexity {:.2}{}.",
@@ -169,7 +142,7 @@ fn ReportView(e: Evaluation) -> impl IntoView {
                 let show = move |label: String, notes: Vec<Note>| {
                     let notes = Arc::new(notes);
                     state.roll.set(Some((label, notes.clone())));
-                    generate::play_notes(state, notes, 1.0);
+                    state.player.start(notes, 1.0);
                 };
                 let clip_label = format!("clip {} from beat {clip_from}", i + 1);
                 let src_label = format!("{name}, bar {bar}");
@@ -262,7 +235,7 @@ fn Listening(e: Evaluation) -> impl IntoView {
             let t = trials.get_untracked()[i].clone();
             let (real, fake, _) = &pairs[i];
             let notes = if a == t.machine_is_a { fake.clone() } else { real.clone() };
-            generate::play_notes(state, Arc::new(notes), 1.0);
+            state.player.start(Arc::new(notes), 1.0);
         }
     };
     let (play_a, play_b) = (side.clone(), side);

@@ -1,5 +1,6 @@
-//! Generation and listening: primer, length, temperature, top-p, seed, key lock; the piano roll
-//! with a playhead; play/stop with a tempo control; download as .mid.
+//! Generation and listening: primer, length (beats, or bars on a slider), temperature, top-p,
+//! seed, key lock; the piano roll (click to seek) with a playhead; play/pause/stop with a tempo
+//! control ([`Player`](super::player::Player)); download as .mid.
 
 use super::fields::{self, Problems};
 use super::piano_roll::PianoRoll;
@@ -12,9 +13,8 @@ use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
 use crate::settings;
 use crate::share::Recipe;
-use crate::web::{audio, bridge, files};
+use crate::web::{bridge, files};
 use leptos::prelude::*;
-use std::sync::Arc;
 
 /// The primer is the first two bars of the chosen file.
 const PRIMER_BARS: f64 = 2.0;
@@ -73,7 +73,7 @@ pub fn Generate() -> impl IntoView {
             return state.error.set(Some(format!("Nothing was generated: {problem}")));
         }
         let primer_file = primer.get_untracked().and_then(|id| {
-            let files = state.files.get_untracked();
+            let files = state.corpus.files.get_untracked();
             let f = files.iter().find(|f| f.id == id)?;
             Some((f.name.clone(), f.song.clone().ok()?))
         });
@@ -126,20 +126,33 @@ pub fn Generate() -> impl IntoView {
         }
     });
 
+    let player = state.player;
     let play = move |_| {
         if let Some((_, notes)) = state.roll.get_untracked() {
-            play_notes(state, notes, speed.get_untracked());
+            player.start(notes, speed.get_untracked());
         }
+    };
+    let pause = move |_| if player.paused.get_untracked() { player.resume() } else { player.pause() };
+    // A click on the roll: playing or paused, the player moves there; stopped, it plays from there.
+    let seek = move |t: f64| {
+        let Some((_, notes)) = state.roll.get_untracked() else { return };
+        if player.holds(&notes) && player.playhead.get_untracked().is_some() {
+            player.seek(t);
+        } else {
+            player.start_at(notes, speed.get_untracked(), t);
+        }
+    };
+    // Length in bars of the model's meter, for the slider (the beats field takes any length).
+    let bar = move || match state.vocab.get() {
+        Some(MusicVocab::Bars(v)) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
+        _ => 4.0,
     };
     let wav = move |_| {
         let Some(clip) = state.clip.get_untracked() else { return };
         state.wav_progress.set(Some(0.0));
         bridge::send(&ToWorker::Render { notes: clip.notes.to_vec(), speed: 1.0, wav: true });
     };
-    let stop = move |_| {
-        audio::stop();
-        state.playhead.set(None);
-    };
+    let stop = move |_| player.stop();
     let download = move |_| {
         let Some(clip) = state.clip.get_untracked() else { return };
         let mut song = Song::new(clip.notes.to_vec());
@@ -152,10 +165,10 @@ pub fn Generate() -> impl IntoView {
         }
     };
 
-    let readable = move || -> Vec<_> { state.files.get().into_iter().filter(|f| f.song.is_ok()).collect() };
+    let readable = move || -> Vec<_> { state.corpus.files.get().into_iter().filter(|f| f.song.is_ok()).collect() };
 
     view! {
-        <section class="card">
+        <section class="card" id="listen">
             <h2>"3. Generate and listen"</h2>
             <div class="fields">
                 <label class="field">"primer"
@@ -167,6 +180,18 @@ pub fn Generate() -> impl IntoView {
                     </select>
                 </label>
                 {fields::real("length (beats)", "gen-beats", settings::BEATS, "1", beats, problems)}
+                <label class="field slider">
+                    "length in bars"
+                    <input type="range" data-testid="gen-bars" min="1" max="64" step="1"
+                        aria-valuetext=move || format!("{} bars", (beats.get() / bar()).round())
+                        prop:value=move || (beats.get() / bar()).round().to_string()
+                        on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<f64>() { beats.set(v * bar()) } }/>
+                    <span class="detail" data-testid="gen-bars-words">{move || {
+                        let bars = beats.get() / bar();
+                        let seconds = beats.get() * 60.0 / bpm.get().max(1.0);
+                        format!("{bars:.0} bars, about {seconds:.0} s at {:.0} bpm", bpm.get())
+                    }}</span>
+                </label>
                 {fields::real("temperature (safe ↔ adventurous)", "gen-temperature", settings::TEMPERATURE, "0.05", temperature, problems)}
                 // The temperature's musical range as a slider; the number box above takes any value in bounds.
                 <label class="field slider">
@@ -236,11 +261,15 @@ pub fn Generate() -> impl IntoView {
                     (None, None) => "Ready to generate.".into(),
                 }}</span>
             </div>
-            <PianoRoll playhead=state.playhead/>
+            <PianoRoll playhead=player.playhead on_seek=Callback::new(seek)/>
             <div class="buttons">
-                <button data-testid="play" data-scheduled=move || state.scheduled.get() data-sound=move || state.sound.get()
-                    disabled=move || state.roll.get().is_none() || state.pending_play.get().is_some() on:click=play>
-                    {move || if state.pending_play.get().is_some() { "Preparing sound…" } else { "Play" }}
+                <button data-testid="play" data-scheduled=move || player.scheduled.get() data-sound=move || player.sound.get()
+                    data-sounded=move || player.sounded.get()
+                    disabled=move || state.roll.get().is_none() || player.preparing.get() on:click=play>
+                    {move || if player.preparing.get() { "Preparing sound…" } else { "Play" }}
+                </button>
+                <button data-testid="pause" disabled=move || player.playhead.get().is_none() on:click=pause>
+                    {move || if player.paused.get() { "Resume" } else { "Pause" }}
                 </button>
                 <button data-testid="stop" on:click=stop>"Stop"</button>
                 <label class="field">"speed"
@@ -256,52 +285,5 @@ pub fn Generate() -> impl IntoView {
             </div>
             <ShareControls/>
         </section>
-    }
-}
-
-/// Renders `notes` with the SoundFont in the worker, then plays them (see [`start_playback`]).
-pub fn play_notes(state: AppState, notes: Arc<Vec<crate::midi::Note>>, speed: f64) {
-    if let Err(e) = audio::unlock() {
-        state.error.set(Some(format!("sound could not start: {}", crate::web::files::js_error(&e))));
-        return;
-    }
-    state.pending_play.set(Some((notes.clone(), speed)));
-    bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed, wav: false });
-}
-
-/// Starts sound and the playhead: the SoundFont rendering when there is one, else oscillators.
-pub fn start_playback(state: AppState, notes: &[crate::midi::Note], speed: f64, pcm: Option<(&[u8], u32)>) {
-    let started = match pcm {
-        Some((pcm, rate)) => audio::play_pcm(pcm, rate),
-        None => audio::play(notes, speed),
-    };
-    let start = match started {
-        Ok(s) => s,
-        Err(e) => return state.error.set(Some(format!("sound could not start: {}", crate::web::files::js_error(&e)))),
-    };
-    state.scheduled.set(notes.len());
-    state.sound.set(if pcm.is_some() { "soundfont" } else { "oscillators" });
-    let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
-    let playhead = state.playhead;
-    playhead.set(Some(0.0));
-    // Follow the audio clock until the clip ends or Stop clears the playhead; then the interval
-    // clears itself.
-    let own: std::rc::Rc<std::cell::Cell<Option<leptos::prelude::IntervalHandle>>> = Default::default();
-    let me = own.clone();
-    if let Ok(handle) = set_interval_with_handle(
-        move || {
-            let t = (audio::now() - start).max(0.0) * speed;
-            if playhead.get_untracked().is_none() || t > end {
-                playhead.set(None);
-                if let Some(h) = me.take() {
-                    h.clear();
-                }
-            } else {
-                playhead.set(Some(t));
-            }
-        },
-        std::time::Duration::from_millis(50),
-    ) {
-        own.set(Some(handle));
     }
 }

@@ -8,6 +8,7 @@ mod fields;
 mod generate;
 mod models;
 mod piano_roll;
+pub mod player;
 mod share;
 mod train;
 
@@ -114,16 +115,16 @@ pub struct AppState {
     pub backend: RwSignal<String>,
     pub backend_reason: RwSignal<String>,
     pub backend_gpu: RwSignal<bool>,
-    pub files: RwSignal<Vec<CorpusFile>>,
-    pub drums: RwSignal<bool>,
-    pub melody: RwSignal<bool>,
-    pub piano: RwSignal<bool>,
+    /// The files, the note-selection options and what the worker counted in them.
+    pub corpus: corpus::CorpusState,
     /// The current model's vocabulary (what its music can hold: styles, instruments, tempo).
     pub vocab: RwSignal<Option<crate::encoding::MusicVocab>>,
     pub status: RwSignal<TrainStatus>,
     pub progress: RwSignal<Option<Progress>>,
     pub train_curve: RwSignal<Vec<(usize, f64)>>,
     pub valid_curve: RwSignal<Vec<(usize, f64)>>,
+    /// A few bars from the model after each epoch of the current run: (epoch, notes).
+    pub epoch_samples: RwSignal<Vec<(usize, Arc<Vec<Note>>)>>,
     pub model: RwSignal<Option<Arc<Vec<u8>>>>,
     /// Fingerprint of `model`.
     pub model_id: RwSignal<Option<String>>,
@@ -151,14 +152,8 @@ pub struct AppState {
     pub wav_progress: RwSignal<Option<f64>>,
     /// Notes shown in the piano roll: the clip, or a corpus file being previewed.
     pub roll: RwSignal<Option<(String, Arc<Vec<Note>>)>>,
-    /// Notes waiting for the worker's rendering, with the playback speed.
-    pub pending_play: RwSignal<Option<(Arc<Vec<Note>>, f64)>>,
-    /// Notes scheduled on the audio clock by the last Play.
-    pub scheduled: RwSignal<usize>,
-    /// What made the sound of the last Play: "soundfont" or "oscillators" (the fallback).
-    pub sound: RwSignal<&'static str>,
-    /// Seconds into the clip while playing.
-    pub playhead: RwSignal<Option<f64>>,
+    /// Playback of one clip at a time (start, pause, seek, stop, playhead).
+    pub player: player::Player,
     /// The evaluation panel's clips are being generated.
     pub sampling: RwSignal<bool>,
     /// Bumped to generate a clip with the generate panel's settings (the first screen's button).
@@ -169,25 +164,25 @@ pub struct AppState {
 
 impl AppState {
     fn new() -> Self {
+        let error = RwSignal::new(None);
         AppState {
+            player: player::Player::new(error),
             backend: RwSignal::new(NOT_STARTED.into()),
             backend_reason: RwSignal::new("The background worker (training, generation, sound) loads when it is first needed.".into()),
             backend_gpu: RwSignal::new(false),
-            files: RwSignal::new(Vec::new()),
-            drums: RwSignal::new(true),
-            melody: RwSignal::new(false),
-            piano: RwSignal::new(false),
+            corpus: corpus::CorpusState::new(),
             vocab: RwSignal::new(None),
             status: RwSignal::new(TrainStatus::Idle),
             progress: RwSignal::new(None),
             train_curve: RwSignal::new(Vec::new()),
             valid_curve: RwSignal::new(Vec::new()),
+            epoch_samples: RwSignal::new(Vec::new()),
             model: RwSignal::new(None),
             model_id: RwSignal::new(None),
             summary: RwSignal::new(None),
             models: RwSignal::new(Vec::new()),
             saved_clips: RwSignal::new(Vec::new()),
-            error: RwSignal::new(None),
+            error,
             share_error: RwSignal::new(None),
             generating: RwSignal::new(None),
             request: RwSignal::new(None),
@@ -198,10 +193,6 @@ impl AppState {
             samples: RwSignal::new(None),
             evaluate_now: RwSignal::new(0),
             roll: RwSignal::new(None),
-            pending_play: RwSignal::new(None),
-            scheduled: RwSignal::new(0),
-            sound: RwSignal::new(""),
-            playhead: RwSignal::new(None),
             sampling: RwSignal::new(false),
             generate_now: RwSignal::new(0),
             autoplay: RwSignal::new(false),
@@ -223,6 +214,8 @@ impl AppState {
                 self.backend_gpu.set(gpu);
                 self.backend_reason.set(reason);
             }
+            FromWorker::FilesRead { files } => self.corpus.on_read(self, files),
+            FromWorker::Tokenised(report) => self.corpus.counted(Some(report)),
             FromWorker::Progress(p) => {
                 if p.loss.is_finite() {
                     self.train_curve.update(|c| c.push((p.step, p.loss)));
@@ -235,6 +228,7 @@ impl AppState {
                 }
                 self.progress.set(Some(p));
             }
+            FromWorker::EpochSample { epoch, notes } => self.epoch_samples.update(|s| s.push((epoch, Arc::new(notes)))),
             FromWorker::Paused { model_file, summary } => {
                 self.status.set(TrainStatus::Paused);
                 models::adopt(self, model_file, summary, true);
@@ -261,7 +255,7 @@ impl AppState {
                 share::keep(self, &clip);
                 if self.autoplay.get_untracked() {
                     self.autoplay.set(false);
-                    generate::play_notes(self, clip.notes.clone(), 1.0);
+                    self.player.start(clip.notes.clone(), 1.0);
                 }
                 self.clip.set(Some(clip));
             }
@@ -277,10 +271,7 @@ impl AppState {
             }
             FromWorker::Rendered { pcm, sample_rate } => {
                 super::files::keep_for_offline(crate::web::SOUNDFONT_URL);
-                if let Some((notes, speed)) = self.pending_play.get_untracked() {
-                    self.pending_play.set(None);
-                    generate::start_playback(self, &notes, speed, Some((&pcm, sample_rate)));
-                }
+                self.player.on_rendered(&pcm, sample_rate);
             }
             // The bridge turns a crash into one `Failed` per request in flight (and restarts the
             // worker), so `Crashed` never reaches the page.
@@ -288,17 +279,14 @@ impl AppState {
             FromWorker::Failed { message } => {
                 // Only the action that failed is reset; the rest carries on.
                 match kind {
+                    Some(RequestKind::Read) => self.corpus.reading_failed(&message),
+                    Some(RequestKind::Tokenise) => self.corpus.counted(None),
                     Some(RequestKind::Generate) => self.generating.set(None),
                     Some(RequestKind::Wav) => self.wav_progress.set(None),
                     Some(RequestKind::Sample) => self.sampling.set(false),
                     Some(RequestKind::Load) => bridge::forget_loaded(),
-                    Some(RequestKind::Play) => {
-                        if let Some((notes, speed)) = self.pending_play.get_untracked() {
-                            // No SoundFont sound: play with the built-in oscillators instead.
-                            self.pending_play.set(None);
-                            generate::start_playback(self, &notes, speed, None);
-                        }
-                    }
+                    // No SoundFont sound: the player uses its oscillators instead.
+                    Some(RequestKind::Play) => self.player.on_render_failed(),
                     Some(RequestKind::Train) => {
                         if matches!(self.status.get_untracked(), TrainStatus::Training | TrainStatus::Paused) {
                             self.status.set(TrainStatus::Idle);
@@ -346,6 +334,13 @@ pub fn App() -> impl IntoView {
                 <h1>"Cantor"</h1>
                 <p class="tagline">"Train a music model on your own MIDI files, in this page, on your own machine. Nothing is uploaded."</p>
             </header>
+            // The way through, music → train → generate → share; each step is ticked once done.
+            <nav class="steps" aria-label="Steps">
+                <a href="#music" data-testid="step-music" class:done=move || state.corpus.report.get().is_some()>"1 · Your music"</a>
+                <a href="#train" data-testid="step-train" class:done=move || state.status.get() == TrainStatus::Done>"2 · Train"</a>
+                <a href="#listen" data-testid="step-listen" class:done=move || state.clip.get().is_some()>"3 · Generate and listen"</a>
+                <a href="#share" data-testid="step-share">"4 · Share"</a>
+            </nav>
             <section class="card compute">
                 <span>"Compute: "</span>
                 <strong data-testid="backend">{move || state.backend.get()}</strong>
@@ -384,7 +379,7 @@ pub fn App() -> impl IntoView {
 async fn restore(state: AppState) {
     let mut problems = Vec::new();
     match storage::files().await {
-        Ok(files) => corpus::restore(state, files),
+        Ok(files) => state.corpus.restore(files),
         Err(e) => problems.push(e),
     }
     match storage::models().await {

@@ -37,7 +37,8 @@ struct Rect {
 /// A key of the keyboard strip, or a line across the roll: (y, height, black key) and (x, bar line).
 #[derive(Clone, PartialEq)]
 struct Grid {
-    keys: Vec<(f64, f64, bool, bool)>,
+    /// (y, height, black key, a C, pitch)
+    keys: Vec<(f64, f64, bool, bool, u8)>,
     lines: Vec<(f64, bool)>,
 }
 
@@ -46,7 +47,7 @@ fn is_black(pitch: u8) -> bool {
 }
 
 #[component]
-pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
+pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Option<Callback<f64>>) -> impl IntoView {
     let state = expect_context::<AppState>();
     let grid = Memo::new(move |_| {
         let Some((_, notes)) = state.roll.get() else { return Grid { keys: Vec::new(), lines: Vec::new() } };
@@ -55,7 +56,7 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
         let hi = pitched.map(|n| n.pitch).max().unwrap_or(72).saturating_add(2);
         let top = if notes.iter().any(|n| n.drum) { H - DRUM_BAND } else { H };
         let row = top / (hi as f64 - lo as f64 + 1.0);
-        let keys = (lo..=hi).map(|p| (top - (p as f64 - lo as f64 + 1.0) * row, row, is_black(p), p % 12 == 0)).collect();
+        let keys = (lo..=hi).map(|p| (top - (p as f64 - lo as f64 + 1.0) * row, row, is_black(p), p % 12 == 0, p)).collect();
         // Beats → seconds from the notes themselves (one tempo per clip); bars in the clip's meter.
         let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(1.0, f64::max);
         let per_beat = notes.iter().find(|n| n.start > 0.0).map_or(0.5, |n| n.start_s / n.start);
@@ -107,13 +108,35 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>) -> impl IntoView {
             .collect();
         (title, rects, end, notes.len(), legend)
     });
+    // The player's note callback lights each key while its note sounds: (pitch, end in seconds).
+    let lit = RwSignal::new(Vec::<(u8, f64)>::new());
+    state.player.on_note(move |n| {
+        if !n.drum {
+            lit.update(|l| {
+                l.retain(|&(_, end)| end > n.start_s);
+                l.push((n.pitch, n.start_s + n.duration_s));
+            });
+        }
+    });
+    // A click on the roll: the time under the pointer (the keyboard strip is the clip's start).
+    let click = move |ev: web_sys::MouseEvent| {
+        let Some(seek) = on_seek else { return };
+        let Some(svg) = ev.current_target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()) else { return };
+        let rect = svg.get_bounding_client_rect();
+        if rect.width() <= 0.0 || layout.with_untracked(|l| l.3) == 0 {
+            return;
+        }
+        let x = (ev.client_x() as f64 - rect.left()) / rect.width() * W;
+        seek.run(((x - KEYS) / (W - KEYS)).clamp(0.0, 1.0) * layout.with_untracked(|l| l.2));
+    };
     view! {
         <figure class="roll">
-            <svg data-testid="piano-roll" data-notes=move || layout.get().3 data-instruments=move || layout.get().4.len()
-                data-bars=move || grid.get().lines.iter().filter(|l| l.1).count() data-keys=move || grid.get().keys.len()
+            <svg data-testid="piano-roll" on:click=click class:seekable=on_seek.is_some() data-notes=move || layout.get().3 data-instruments=move || layout.get().4.len()
+                data-bars=move || grid.get().lines.iter().filter(|l| l.1).count() data-keys=move || grid.get().keys.len() data-lit=move || lit.with(|l| l.len())
                 viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none" role="img" aria-label="piano roll of the clip">
-                {move || grid.get().keys.into_iter().map(|(y, h, black, c)| view! {
-                    <rect class="key" class:black=black x=0 y=y width=KEYS height=h />
+                {move || grid.get().keys.into_iter().map(|(y, h, black, c, pitch)| view! {
+                    <rect class="key" class:black=black x=0 y=y width=KEYS height=h
+                        class:lit=move || playhead.get().is_some_and(|t| lit.with(|l| l.iter().any(|&(p, end)| p == pitch && end > t))) />
                     {c.then(|| view! { <line class="octave" x1=KEYS x2=W y1=y + h y2=y + h /> })}
                 }).collect_view()}
                 {move || grid.get().lines.into_iter().map(|(x, bar)| view! {

@@ -3,7 +3,7 @@
 //! offers "regenerate" / "vary" when this browser holds the model that made it. Also the list of
 //! clips kept in this browser. Text from a link is only ever shown as text.
 
-use super::{generate, models, AppState, Clip, ClipOrigin, Request};
+use super::{models, AppState, Clip, ClipOrigin, Request};
 use crate::protocol::ToWorker;
 use crate::share;
 use crate::web::bridge;
@@ -53,7 +53,7 @@ pub fn open_from_address(state: AppState) {
             open(state, &hash);
             if let Some(clip) = state.shared.get_untracked() {
                 crate::web::audio::resume_on_first_gesture();
-                generate::play_notes(state, clip.notes.clone(), 1.0);
+                state.player.start(clip.notes.clone(), 1.0);
             }
         }
     };
@@ -116,7 +116,7 @@ pub fn ShareControls() -> impl IntoView {
         }
     };
     view! {
-        <div class="share">
+        <div class="share" id="share">
             <button data-testid="copy-link" disabled=move || state.clip.get().is_none() on:click=copy>"Copy link"</button>
             <Show when=move || link.get().is_some()>
                 <a data-testid="share-link" class="share-link" href=move || link.get().unwrap_or_default()>{move || link.get().unwrap_or_default()}</a>
@@ -177,7 +177,7 @@ pub fn SharedBanner() -> impl IntoView {
                     <button data-testid="shared-play" on:click=move |_| {
                         if let Some(c) = state.shared.get_untracked() {
                             state.roll.set(Some(("Shared clip".into(), c.notes.clone())));
-                            generate::play_notes(state, c.notes.clone(), 1.0)
+                            state.player.start(c.notes.clone(), 1.0)
                         }
                     }>"▶ Play"</button>
                     <button data-testid="regenerate" disabled=move || !have_model() || state.generating.get().is_some()

@@ -1,10 +1,11 @@
 //! Training controls: model presets and advanced fields, start/pause/resume/stop, live progress,
-//! loss curves, tokens per second, ETA and best validation perplexity.
+//! loss curves, tokens per second, ETA and best validation perplexity, and a few bars to hear
+//! after each epoch.
 
 use super::chart::LossChart;
 use super::fields::{self, Problems};
 use crate::settings;
-use super::corpus::{new_vocab, token_corpus};
+use super::corpus::new_vocab;
 use super::{AppState, TrainStatus};
 use crate::model::{CellKind, ModelConfig};
 use crate::protocol::ToWorker;
@@ -64,7 +65,7 @@ pub fn Train() -> impl IntoView {
             state.error.set(Some(format!("Training did not start: {problem}")));
             return;
         }
-        if super::corpus::usable_songs(state).is_empty() {
+        if state.corpus.selection(0).files.is_empty() {
             state.error.set(Some("Add at least one MIDI file with notes before training.".into()));
             return;
         }
@@ -86,6 +87,7 @@ pub fn Train() -> impl IntoView {
             return;
         }
         state.train_curve.set(Vec::new());
+        state.epoch_samples.set(Vec::new());
         state.valid_curve.set(Vec::new());
         state.progress.set(None);
         state.error.set(None);
@@ -102,28 +104,18 @@ pub fn Train() -> impl IntoView {
                 "current" => state.model.get_untracked().map(|m| m.to_vec()),
                 _ => None,
             };
-            // A model being fine-tuned keeps its vocabulary (the bar vocabulary learns this
-            // corpus's tempo, meter, instruments and styles on top); a new one gets the bar vocabulary.
-            let base = init_model
-                .as_deref()
-                .and_then(|b| crate::model::ModelFile::from_bytes(b).ok())
-                .and_then(|f| f.vocab.music())
-                .unwrap_or_else(new_vocab);
-            let (corpus, vocab, names) = token_corpus(state, transpose, &base);
-            let held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
-            if corpus.train.is_empty() {
-                state.status.set(TrainStatus::Idle);
-                return state.error.set(Some("The chosen files, tracks and options leave no notes to learn from.".into()));
-            }
+            // The worker tokenises the files: a model being fine-tuned keeps its vocabulary (the
+            // bar vocabulary learns this corpus's tempo, meter, instruments and styles on top); a
+            // new one gets the bar vocabulary.
             let known_speeds = crate::web::storage::remembered_speeds();
-            bridge::send(&ToWorker::Train { corpus: (&corpus).into(), model, config, vocab, init_model, files: names, held_out, known_speeds });
+            state.corpus.train(ToWorker::Train { selection: state.corpus.selection(transpose), model, config, init_model, known_speeds });
         });
     };
     let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
     let params = move || model_config(embed.get(), hidden.get(), layers.get()).param_count();
 
     view! {
-        <section class="card">
+        <section class="card" id="train">
             <h2>"2. Train"</h2>
             <div class="presets">
                 {PRESETS.iter().map(|&preset| preset_button(preset, "", embed, hidden, layers)).collect_view()}
@@ -190,6 +182,18 @@ pub fn Train() -> impl IntoView {
                 }}
             </p>
             <LossChart/>
+            <Show when=move || !state.epoch_samples.get().is_empty()>
+                <div class="epoch-samples" data-testid="epoch-samples">
+                    <span>"Hear it learn: "</span>
+                    {move || state.epoch_samples.get().into_iter().map(|(epoch, notes)| {
+                        let hear = move |_| {
+                            state.roll.set(Some((format!("After epoch {epoch}"), notes.clone())));
+                            state.player.start(notes.clone(), 1.0);
+                        };
+                        view! { <button data-testid="epoch-sample" title="a few bars from the model as it stood" on:click=hear>{format!("▶ epoch {epoch}")}</button> }
+                    }).collect_view()}
+                </div>
+            </Show>
         </section>
     }
 }
