@@ -74,6 +74,9 @@ pub enum ToWorker {
     /// Render notes to audio with the SoundFont (`speed` × their tempo): for playing
     /// ([`FromWorker::Rendered`]) or as a WAV file ([`FromWorker::Wav`], with progress).
     Render { notes: Vec<Note>, speed: f64, wav: bool },
+    /// Load the SoundFont now (nothing is answered), so the first Render does not wait for it:
+    /// sent on the first screen's click, while the clip is still being made.
+    PrepareSound,
     /// Check and load a model file once; later requests name it by fingerprint.
     Load {
         #[serde(with = "serde_bytes")]
@@ -102,7 +105,7 @@ impl ToWorker {
             ToWorker::Train { .. } => RequestKind::Train,
             ToWorker::ReadFiles { .. } => RequestKind::Read,
             ToWorker::Tokenise { .. } => RequestKind::Tokenise,
-            ToWorker::Pause | ToWorker::Resume | ToWorker::Stop | ToWorker::ForgetFiles { .. } => RequestKind::Control,
+            ToWorker::Pause | ToWorker::Resume | ToWorker::Stop | ToWorker::ForgetFiles { .. } | ToWorker::PrepareSound => RequestKind::Control,
             ToWorker::Render { wav: false, .. } => RequestKind::Play,
             ToWorker::Render { wav: true, .. } => RequestKind::Wav,
             ToWorker::Load { .. } => RequestKind::Load,

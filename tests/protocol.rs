@@ -48,6 +48,7 @@ fn every_message_round_trips() {
         },
         ToWorker::Train { selection: Selection::default(), model, config: TrainConfig::default(), init_model: None, known_speeds: vec![] },
         ToWorker::Pause,
+        ToWorker::PrepareSound,
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
         ToWorker::Load { model_file: vec![1; 1000] },
         ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default() },
@@ -101,4 +102,5 @@ fn requests_carry_ids_and_answers_name_them() {
     assert!(RequestKind::Tokenise.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
     assert!(!RequestKind::Read.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
     assert_eq!(ToWorker::ForgetFiles { ids: vec![1] }.kind(), RequestKind::Control);
+    assert_eq!(ToWorker::PrepareSound.kind(), RequestKind::Control, "loading the SoundFont ahead is not answered");
 }

@@ -33,8 +33,9 @@ struct State {
     /// Why a model file that passed its header checks still could not be loaded, by fingerprint.
     broken: RefCell<HashMap<String, String>>,
     training: Cell<bool>,
-    /// The SoundFont renderer, loaded on the first Render.
+    /// The SoundFont renderer, loaded on the first Render (or PrepareSound).
     renderer: RefCell<Option<Rc<Renderer>>>,
+    loading_sound: Cell<bool>,
     paused: Cell<bool>,
     stop: Cell<bool>,
 }
@@ -153,6 +154,11 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             match render(&state, id, &notes, speed, wav).await {
                 Ok(msg) => post(id, msg),
                 Err(e) => fail(id, format!("the sound could not be rendered: {e}")),
+            }
+        }),
+        ToWorker::PrepareSound => wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = renderer(&state).await {
+                web_sys::console::warn_1(&format!("the SoundFont could not be loaded ahead: {e}").into()); // Render will say why
             }
         }),
         ToWorker::Load { model_file } => match load(&state, &model_file) {
@@ -413,17 +419,32 @@ async fn sample(loaded: &(LstmLm, MusicVocab), config: &crate::generate::Generat
 
 const SAMPLE_RATE: u32 = 44_100;
 
-async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
-    let existing = state.renderer.borrow().clone();
-    let renderer = match existing {
-        Some(r) => r,
-        None => {
-            let bytes = super::files::fetch_bytes(scope().fetch_with_str(SOUNDFONT_URL), "the SoundFont").await?;
-            let r = Rc::new(Renderer::new(&bytes, SAMPLE_RATE)?);
-            *state.renderer.borrow_mut() = Some(r.clone());
-            r
+/// The SoundFont renderer, fetched and loaded on first use (one fetch even when a Render arrives
+/// while PrepareSound is still loading it).
+async fn renderer(state: &State) -> Result<Rc<Renderer>, String> {
+    loop {
+        if let Some(r) = state.renderer.borrow().clone() {
+            return Ok(r);
         }
-    };
+        if !state.loading_sound.get() {
+            break;
+        }
+        sleep(20).await;
+    }
+    state.loading_sound.set(true);
+    let loaded = async {
+        let bytes = super::files::fetch_bytes(scope().fetch_with_str(SOUNDFONT_URL), "the SoundFont").await?;
+        Renderer::new(&bytes, SAMPLE_RATE).map(Rc::new)
+    }
+    .await;
+    state.loading_sound.set(false);
+    let r = loaded?;
+    *state.renderer.borrow_mut() = Some(r.clone());
+    Ok(r)
+}
+
+async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
+    let renderer = renderer(state).await?;
     if wav {
         let pcm = renderer.render_with_progress(notes, speed, |fraction| post(id, FromWorker::RenderProgress { fraction }))?;
         return Ok(FromWorker::Wav { bytes: pcm.to_wav() });

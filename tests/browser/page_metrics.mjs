@@ -37,9 +37,11 @@ for (let run = 0; run < 3; run++) {
   console.log(`run ${run + 1}: mounted ${mounted} ms, backend chosen ${Date.now() - t0} ms (${await page.textContent('[data-testid="backend"]')})`);
   await page.close();
 }
-// Training and generation speed in the page: the medium preset (embedding 128, 2×256 LSTM), four
-// training steps at batch 32 × 128 tokens, then 30-second clips (60 beats at 120 bpm).
+// Training and generation speed in the page: the medium preset (embedding 128, 2×256 LSTM),
+// $STEPS (default four) training steps at batch 32 × 128 tokens, then 30-second clips (60 beats at
+// 120 bpm).
 {
+  const STEPS = Number(process.env.STEPS ?? 4);
   const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
@@ -48,10 +50,10 @@ for (let run = 0; run < 3; run++) {
   await page.waitForSelector('[data-testid="corpus-row"]');
   await page.click('[data-testid="preset-medium"]');
   // The benchmark shape: vocabulary 323, embedding 128, 2×256 LSTM, batch 32, sequence 128.
-  await setFields(page, { "field-steps": 4, "field-epochs": 1, "field-batch": 32, "field-seq": 128 });
+  await setFields(page, { "field-steps": STEPS, "field-epochs": 1, "field-batch": 32, "field-seq": 128 });
   await page.click('[data-testid="train-start"]');
   await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 300_000 });
-  console.log(`medium model (2×256, batch 32 × 128), 4 training steps on Flex-wasm in the worker: ${await page.textContent('[data-testid="train-stats"]')}`);
+  console.log(`medium model (2×256, batch 32 × 128), ${STEPS} training steps on Flex-wasm in the worker: ${await page.textContent('[data-testid="train-stats"]')}`);
   await page.fill('[data-testid="gen-beats"]', "60");
   await page.dispatchEvent('[data-testid="gen-beats"]', "change");
   for (let seed = 1; seed <= 3; seed++) {

@@ -23,14 +23,14 @@ pub fn LossChart() -> impl IntoView {
     let state = expect_context::<AppState>();
     // (training points, validation points, top of chart), computed once per change.
     let geometry = Memo::new(move |_| {
-        let train = state.train_curve.get();
-        let valid = state.valid_curve.get();
+        let train = state.training.train_curve.get();
+        let valid = state.training.valid_curve.get();
         let all = train.iter().chain(valid.iter());
         let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min).min(0.0);
         let hi = all.clone().map(|p| p.1).fold(0.0, f64::max);
         // The run's length while training; the curves' own extent for a model restored or loaded.
         let last = all.map(|p| p.0).max().unwrap_or(1);
-        let max_step = state.progress.get().map_or(last, |p| p.total_steps.max(last)) as f64;
+        let max_step = state.training.progress.get().map_or(last, |p| p.total_steps.max(last)) as f64;
         (coords(&train, max_step, lo, hi), coords(&valid, max_step, lo, hi), hi)
     });
     // Dots for the validation points (one per epoch) and for a training curve of a single point.
@@ -45,7 +45,7 @@ pub fn LossChart() -> impl IntoView {
     };
     view! {
         <figure class="chart">
-            <svg data-testid="loss-chart" data-points=move || state.train_curve.get().len() viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
+            <svg data-testid="loss-chart" data-points=move || state.training.train_curve.get().len() viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
                 <polyline class="train" points=move || geometry.with(|g| polyline(&g.0)) />
                 <polyline class="valid" points=move || geometry.with(|g| polyline(&g.1)) />
                 {dots}

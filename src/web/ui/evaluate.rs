@@ -90,7 +90,7 @@ pub fn Evaluate() -> impl IntoView {
     let held_out = move || {
         let summary = state.summary.get()?;
         let nll = summary.best_valid_nll?;
-        let acc = state.progress.get().and_then(|p| p.valid).map(|v| v.accuracy);
+        let acc = state.training.progress.get().and_then(|p| p.valid).map(|v| v.accuracy);
         let (tokens, seconds) = size();
         let per_second = if seconds > 0.0 { format!(", {:.2} nats per second of music", metrics::nll_per_second(nll, tokens, seconds)) } else { String::new() };
         Some(format!(

@@ -13,7 +13,7 @@ use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
 use crate::settings;
 use crate::share::Recipe;
-use crate::web::{bridge, files};
+use crate::web::files;
 use leptos::prelude::*;
 
 /// The primer is the first two bars of the chosen file.
@@ -95,13 +95,13 @@ pub fn Generate() -> impl IntoView {
         if let Err(e) = config.validate() {
             return state.error.set(Some(format!("Nothing was generated: {e}")));
         }
-        state.generating.set(Some(0));
+        state.clips.preparing();
         leptos::task::spawn_local(async move {
             // A first visit has no model: the starter model is fetched on this first Generate
             // (and its tempo used).
             if state.model.get_untracked().is_none() {
                 if let Err(e) = super::models::use_starter(state).await {
-                    state.generating.set(None);
+                    state.clips.on_failed();
                     return state.error.set(Some(e));
                 }
                 config.bpm = super::corpus::current_vocab(state).bpm().round();
@@ -113,14 +113,14 @@ pub fn Generate() -> impl IntoView {
                 None => vocab.prompt(&steer),
             };
             let model = state.model_id.get_untracked().unwrap_or_default();
-            state.request.set(Some(Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None }));
-            bridge::send(&ToWorker::Generate { model: state.loaded_model(), primer, config });
+            let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None };
+            state.clips.ask(request, ToWorker::Generate { model: state.loaded_model(), primer, config });
         });
     };
 
     // The first screen's "hear it" button asks for a clip through `generate_now`.
     Effect::new(move |first: Option<()>| {
-        state.generate_now.track();
+        state.clips.generate_now.track();
         if first.is_some() {
             generate();
         }
@@ -148,13 +148,11 @@ pub fn Generate() -> impl IntoView {
         _ => 4.0,
     };
     let wav = move |_| {
-        let Some(clip) = state.clip.get_untracked() else { return };
-        state.wav_progress.set(Some(0.0));
-        bridge::send(&ToWorker::Render { notes: clip.notes.to_vec(), speed: 1.0, wav: true });
+        state.clips.export_wav();
     };
     let stop = move |_| player.stop();
     let download = move |_| {
-        let Some(clip) = state.clip.get_untracked() else { return };
+        let Some(clip) = state.clips.clip.get_untracked() else { return };
         let mut song = Song::new(clip.notes.to_vec());
         song.tempo = TempoMap::constant(clip.bpm);
         song.time_signatures = clip.meters.to_vec();
@@ -251,9 +249,9 @@ pub fn Generate() -> impl IntoView {
                 {fields::real("tempo (bpm)", "gen-bpm", settings::BPM, "1", bpm, problems)}
             </div>
             <div class="buttons">
-                <button data-testid="generate" on:click=move |_| generate() disabled=move || state.generating.get().is_some()
+                <button data-testid="generate" on:click=move |_| generate() disabled=move || state.clips.generating.get().is_some()
                     title="with no model of your own yet, the starter model writes the music">"Generate"</button>
-                <span data-testid="gen-status">{move || match (state.generating.get(), state.clip.get()) {
+                <span data-testid="gen-status">{move || match (state.clips.generating.get(), state.clips.clip.get()) {
                     (Some(n), _) => format!("Generating… {n} tokens"),
                     (None, Some(c)) if c.origin == super::ClipOrigin::Link => format!("Showing a shared clip: {} notes.", c.notes.len()),
                     (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed().unwrap_or_default()),
@@ -277,10 +275,10 @@ pub fn Generate() -> impl IntoView {
                         on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { speed.set(v) }/>
                     {move || format!("{:.2}×", speed.get())}
                 </label>
-                <button data-testid="download-mid" disabled=move || state.clip.get().is_none() on:click=download>"Download .mid"</button>
-                <button data-testid="download-wav" disabled=move || state.clip.get().is_none() || state.wav_progress.get().is_some() on:click=wav>"Download .wav"</button>
-                <Show when=move || state.wav_progress.get().is_some()>
-                    <progress data-testid="wav-progress" max="1" value=move || state.wav_progress.get().unwrap_or(0.0)></progress>
+                <button data-testid="download-mid" disabled=move || state.clips.clip.get().is_none() on:click=download>"Download .mid"</button>
+                <button data-testid="download-wav" disabled=move || state.clips.clip.get().is_none() || state.clips.wav_progress.get().is_some() on:click=wav>"Download .wav"</button>
+                <Show when=move || state.clips.wav_progress.get().is_some()>
+                    <progress data-testid="wav-progress" max="1" value=move || state.clips.wav_progress.get().unwrap_or(0.0)></progress>
                 </Show>
             </div>
             <ShareControls/>

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod chart;
+mod clips;
 mod evaluate;
 mod fields;
 mod generate;
@@ -11,13 +12,14 @@ mod piano_roll;
 pub mod player;
 mod share;
 mod train;
+mod training;
+pub use training::TrainStatus;
 
 use super::{bridge, storage};
 use crate::midi::{Note, Song};
 use crate::model::TrainingSummary;
 use crate::protocol::{BackendChoice, FromWorker, RequestKind, ToWorker};
 use crate::share::Recipe;
-use crate::train::Progress;
 use leptos::prelude::*;
 use std::sync::Arc;
 
@@ -42,14 +44,6 @@ impl CorpusFile {
             Ok(_) => "ok",
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrainStatus {
-    Idle,
-    Training,
-    Paused,
-    Done,
 }
 
 impl CorpusFile {
@@ -119,12 +113,10 @@ pub struct AppState {
     pub corpus: corpus::CorpusState,
     /// The current model's vocabulary (what its music can hold: styles, instruments, tempo).
     pub vocab: RwSignal<Option<crate::encoding::MusicVocab>>,
-    pub status: RwSignal<TrainStatus>,
-    pub progress: RwSignal<Option<Progress>>,
-    pub train_curve: RwSignal<Vec<(usize, f64)>>,
-    pub valid_curve: RwSignal<Vec<(usize, f64)>>,
-    /// A few bars from the model after each epoch of the current run: (epoch, notes).
-    pub epoch_samples: RwSignal<Vec<(usize, Arc<Vec<Note>>)>>,
+    /// The training run: status, reports, curves, samples per epoch.
+    pub training: training::TrainingState,
+    /// The clip on show, a link's clip, the generation in flight, the WAV export.
+    pub clips: clips::ClipsState,
     pub model: RwSignal<Option<Arc<Vec<u8>>>>,
     /// Fingerprint of `model`.
     pub model_id: RwSignal<Option<String>>,
@@ -136,30 +128,16 @@ pub struct AppState {
     pub error: RwSignal<Option<String>>,
     /// Why a share link could not be opened.
     pub share_error: RwSignal<Option<String>>,
-    pub generating: RwSignal<Option<usize>>,
-    /// The generation request in flight.
-    pub request: RwSignal<Option<Request>>,
-    /// After "regenerate": whether the model gave back exactly the linked clip.
-    pub regenerated: RwSignal<Option<bool>>,
-    pub clip: RwSignal<Option<Clip>>,
-    /// The clip opened from a share link (stays shown while regenerating or varying it).
-    pub shared: RwSignal<Option<Clip>>,
     /// Bumped when training ends: the evaluation panel then runs on the new model.
     pub evaluate_now: RwSignal<u32>,
     /// Clips generated for the evaluation panel.
     pub samples: RwSignal<Option<Arc<Vec<Vec<Note>>>>>,
-    /// WAV export in progress (share done, 0–1).
-    pub wav_progress: RwSignal<Option<f64>>,
     /// Notes shown in the piano roll: the clip, or a corpus file being previewed.
     pub roll: RwSignal<Option<(String, Arc<Vec<Note>>)>>,
     /// Playback of one clip at a time (start, pause, seek, stop, playhead).
     pub player: player::Player,
     /// The evaluation panel's clips are being generated.
     pub sampling: RwSignal<bool>,
-    /// Bumped to generate a clip with the generate panel's settings (the first screen's button).
-    pub generate_now: RwSignal<u32>,
-    /// Play the next generated clip as soon as it arrives.
-    pub autoplay: RwSignal<bool>,
 }
 
 impl AppState {
@@ -172,11 +150,8 @@ impl AppState {
             backend_gpu: RwSignal::new(false),
             corpus: corpus::CorpusState::new(),
             vocab: RwSignal::new(None),
-            status: RwSignal::new(TrainStatus::Idle),
-            progress: RwSignal::new(None),
-            train_curve: RwSignal::new(Vec::new()),
-            valid_curve: RwSignal::new(Vec::new()),
-            epoch_samples: RwSignal::new(Vec::new()),
+            training: training::TrainingState::new(),
+            clips: clips::ClipsState::new(),
             model: RwSignal::new(None),
             model_id: RwSignal::new(None),
             summary: RwSignal::new(None),
@@ -184,18 +159,10 @@ impl AppState {
             saved_clips: RwSignal::new(Vec::new()),
             error,
             share_error: RwSignal::new(None),
-            generating: RwSignal::new(None),
-            request: RwSignal::new(None),
-            regenerated: RwSignal::new(None),
-            clip: RwSignal::new(None),
-            shared: RwSignal::new(None),
-            wav_progress: RwSignal::new(None),
             samples: RwSignal::new(None),
             evaluate_now: RwSignal::new(0),
             roll: RwSignal::new(None),
             sampling: RwSignal::new(false),
-            generate_now: RwSignal::new(0),
-            autoplay: RwSignal::new(false),
         }
     }
 
@@ -216,55 +183,25 @@ impl AppState {
             }
             FromWorker::FilesRead { files } => self.corpus.on_read(self, files),
             FromWorker::Tokenised(report) => self.corpus.counted(Some(report)),
-            FromWorker::Progress(p) => {
-                if p.loss.is_finite() {
-                    self.train_curve.update(|c| c.push((p.step, p.loss)));
-                }
-                if let Some(v) = p.valid {
-                    self.valid_curve.update(|c| c.push((p.step, v.nll)));
-                }
-                if self.status.get_untracked() == TrainStatus::Paused {
-                    self.status.set(TrainStatus::Training);
-                }
-                self.progress.set(Some(p));
-            }
-            FromWorker::EpochSample { epoch, notes } => self.epoch_samples.update(|s| s.push((epoch, Arc::new(notes)))),
+            FromWorker::Progress(p) => self.training.on_progress(p),
+            FromWorker::EpochSample { epoch, notes } => self.training.on_epoch_sample(epoch, notes),
             FromWorker::Paused { model_file, summary } => {
-                self.status.set(TrainStatus::Paused);
+                self.training.on_paused();
                 models::adopt(self, model_file, summary, true);
             }
             FromWorker::Trained { model_file, summary, .. } => {
-                self.status.set(TrainStatus::Done);
+                self.training.on_trained();
                 models::adopt(self, model_file, summary, true);
                 self.evaluate_now.update(|n| *n += 1);
             }
-            FromWorker::GenerateProgress { tokens } => self.generating.set(Some(tokens)),
-            FromWorker::Generated { notes, tokens, primer_len, millis } => {
-                self.generating.set(None);
-                let Some(request) = self.request.get_untracked() else { return };
-                let bpm = request.recipe.config.bpm;
-                let made = share_clip(notes, bpm, Some(request.recipe));
-                if let Some(expect) = &request.expect {
-                    // A long clip's link holds its opening: the regenerated clip must begin with it.
-                    self.regenerated.set(Some(made.notes.len() >= expect.len() && made.prefix(expect.len()).notes == **expect));
-                }
-                let notes = Arc::new(made.notes);
-                self.roll.set(Some(("Generated clip".into(), notes.clone())));
-                let meters = self.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(&tokens));
-                let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
-                share::keep(self, &clip);
-                if self.autoplay.get_untracked() {
-                    self.autoplay.set(false);
-                    self.player.start(clip.notes.clone(), 1.0);
-                }
-                self.clip.set(Some(clip));
-            }
+            FromWorker::GenerateProgress { tokens } => self.clips.generating.set(Some(tokens)),
+            FromWorker::Generated { notes, tokens, primer_len, millis } => self.clips.on_generated(self, notes, &tokens, primer_len, millis),
             FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
             FromWorker::Speeds(s) => crate::web::storage::remember_speeds(s),
-            FromWorker::RenderProgress { fraction } => self.wav_progress.set(Some(fraction)),
+            FromWorker::RenderProgress { fraction } => self.clips.wav_progress.set(Some(fraction)),
             FromWorker::Wav { bytes } => {
-                self.wav_progress.set(None);
-                let name = self.clip.get_untracked().and_then(|c| c.seed()).map_or("cantor.wav".into(), |s| format!("cantor-seed{s}.wav"));
+                self.clips.wav_progress.set(None);
+                let name = self.clips.clip.get_untracked().and_then(|c| c.seed()).map_or("cantor.wav".into(), |s| format!("cantor-seed{s}.wav"));
                 if let Err(e) = super::files::download(&bytes, &name, "audio/wav") {
                     self.error.set(Some(e));
                 }
@@ -281,18 +218,15 @@ impl AppState {
                 match kind {
                     Some(RequestKind::Read) => self.corpus.reading_failed(&message),
                     Some(RequestKind::Tokenise) => self.corpus.counted(None),
-                    Some(RequestKind::Generate) => self.generating.set(None),
-                    Some(RequestKind::Wav) => self.wav_progress.set(None),
+                    Some(RequestKind::Generate) => self.clips.on_failed(),
+                    Some(RequestKind::Wav) => self.clips.wav_progress.set(None),
                     Some(RequestKind::Sample) => self.sampling.set(false),
                     Some(RequestKind::Load) => bridge::forget_loaded(),
                     // No SoundFont sound: the player uses its oscillators instead.
                     Some(RequestKind::Play) => self.player.on_render_failed(),
-                    Some(RequestKind::Train) => {
-                        if matches!(self.status.get_untracked(), TrainStatus::Training | TrainStatus::Paused) {
-                            self.status.set(TrainStatus::Idle);
-                        }
-                    }
-                    Some(RequestKind::Init) => self.backend.set("CPU (Flex)".into()),
+                    Some(RequestKind::Train) => self.training.on_failed(),
+                    // Only a dying worker fails an Init, and the fresh one says which backend it has.
+                    Some(RequestKind::Init) => {}
                     Some(RequestKind::Control) | None => {}
                 }
                 self.error.set(Some(message));
@@ -325,8 +259,9 @@ pub fn App() -> impl IntoView {
         if let Err(e) = super::audio::unlock() {
             return state.error.set(Some(format!("sound could not start: {}", super::files::js_error(&e))));
         }
-        state.autoplay.set(true);
-        state.generate_now.update(|n| *n += 1);
+        state.clips.hear();
+        // The SoundFont loads in the worker while the starter model arrives and the clip is made.
+        bridge::send(&ToWorker::PrepareSound);
     };
     view! {
         <main>
@@ -337,8 +272,8 @@ pub fn App() -> impl IntoView {
             // The way through, music → train → generate → share; each step is ticked once done.
             <nav class="steps" aria-label="Steps">
                 <a href="#music" data-testid="step-music" class:done=move || state.corpus.report.get().is_some()>"1 · Your music"</a>
-                <a href="#train" data-testid="step-train" class:done=move || state.status.get() == TrainStatus::Done>"2 · Train"</a>
-                <a href="#listen" data-testid="step-listen" class:done=move || state.clip.get().is_some()>"3 · Generate and listen"</a>
+                <a href="#train" data-testid="step-train" class:done=move || state.training.status.get() == TrainStatus::Done>"2 · Train"</a>
+                <a href="#listen" data-testid="step-listen" class:done=move || state.clips.clip.get().is_some()>"3 · Generate and listen"</a>
                 <a href="#share" data-testid="step-share">"4 · Share"</a>
             </nav>
             <section class="card compute">
@@ -358,7 +293,7 @@ pub fn App() -> impl IntoView {
             </Show>
             <section class="card hero">
                 <p class="lead">"Cantor learns from your MIDI files and writes new music like them, trained in this page on your own machine."</p>
-                <button class="big" data-testid="hear-starter" on:click=hear disabled=move || state.generating.get().is_some()>
+                <button class="big" data-testid="hear-starter" on:click=hear disabled=move || state.clips.generating.get().is_some()>
                     "▶ Hear what it writes"
                 </button>
                 <p class="detail">"That clip comes from the starter model (public-domain ragtime and piano). Then make it yours: drop your MIDI files below."</p>

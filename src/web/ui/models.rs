@@ -67,8 +67,7 @@ fn adopt_named(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: 
 /// Shows a stored model as the current one (its curves included).
 pub fn make_current(state: AppState, m: &StoredModel) {
     if let Ok(file) = ModelFile::from_bytes(&m.file) {
-        state.train_curve.set(file.summary.train_curve.clone());
-        state.valid_curve.set(file.summary.valid_curve.clone());
+        state.training.show_curves(file.summary.train_curve.clone(), file.summary.valid_curve.clone());
         state.summary.set(Some(file.summary));
         state.vocab.set(file.vocab.music());
     }

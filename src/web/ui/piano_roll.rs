@@ -60,7 +60,7 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Opt
         // Beats → seconds from the notes themselves (one tempo per clip); bars in the clip's meter.
         let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(1.0, f64::max);
         let per_beat = notes.iter().find(|n| n.start > 0.0).map_or(0.5, |n| n.start_s / n.start);
-        let clip = state.clip.get();
+        let clip = state.clips.clip.get();
         let bar_beats = clip
             .filter(|c| Arc::ptr_eq(&c.notes, &notes))
             .and_then(|c| c.meters.first().map(|m| m.numerator as f64 * 4.0 / m.denominator.max(1) as f64))

@@ -27,10 +27,8 @@ fn label(c: &share::Clip) -> String {
 fn show(state: AppState, clip: share::Clip) {
     let notes = Arc::new(clip.notes);
     state.roll.set(Some(("Shared clip".into(), notes.clone())));
-    state.regenerated.set(None);
     let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0 };
-    state.shared.set(Some(clip.clone()));
-    state.clip.set(Some(clip));
+    state.clips.show_shared(clip);
 }
 
 fn open(state: AppState, fragment: &str) {
@@ -51,7 +49,7 @@ pub fn open_from_address(state: AppState) {
         let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
         if hash.len() > 1 {
             open(state, &hash);
-            if let Some(clip) = state.shared.get_untracked() {
+            if let Some(clip) = state.clips.shared.get_untracked() {
                 crate::web::audio::resume_on_first_gesture();
                 state.player.start(clip.notes.clone(), 1.0);
             }
@@ -87,12 +85,12 @@ pub fn ShareControls() -> impl IntoView {
     let link = RwSignal::new(None::<String>);
     let note = RwSignal::new(String::new());
     Effect::new(move |_| {
-        state.clip.track();
+        state.clips.clip.track();
         link.set(None);
         note.set(String::new());
     });
     let copy = move |_| {
-        let Some(clip) = state.clip.get_untracked() else { return };
+        let Some(clip) = state.clips.clip.get_untracked() else { return };
         let shareable = clip.shareable();
         match share::link_within_budget(&base(), &shareable) {
             Ok((l, left_out)) => {
@@ -117,7 +115,7 @@ pub fn ShareControls() -> impl IntoView {
     };
     view! {
         <div class="share" id="share">
-            <button data-testid="copy-link" disabled=move || state.clip.get().is_none() on:click=copy>"Copy link"</button>
+            <button data-testid="copy-link" disabled=move || state.clips.clip.get().is_none() on:click=copy>"Copy link"</button>
             <Show when=move || link.get().is_some()>
                 <a data-testid="share-link" class="share-link" href=move || link.get().unwrap_or_default()>{move || link.get().unwrap_or_default()}</a>
             </Show>
@@ -132,7 +130,7 @@ fn random_seed() -> u64 {
 
 /// Regenerates (same seed: the same clip) or varies (new seed) a clip from its recipe.
 fn remake(state: AppState, vary: bool) {
-    let Some(clip) = state.shared.get_untracked() else { return };
+    let Some(clip) = state.clips.shared.get_untracked() else { return };
     let Some(mut recipe) = clip.recipe.clone() else { return };
     let Some(model) = state.models.get_untracked().into_iter().find(|m| m.id == recipe.model) else { return };
     if state.model_id.get_untracked().as_deref() != Some(model.id.as_str()) {
@@ -142,19 +140,17 @@ fn remake(state: AppState, vary: bool) {
     if vary {
         recipe.config.sampling.seed = random_seed();
     }
-    state.request.set(Some(Request { recipe: recipe.clone(), expect: (!vary).then(|| clip.notes.clone()) }));
-    state.regenerated.set(None);
-    state.generating.set(Some(0));
-    bridge::send(&ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config });
+    let request = Request { recipe: recipe.clone(), expect: (!vary).then(|| clip.notes.clone()) };
+    state.clips.ask(request, ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config });
 }
 
 /// What a shared link holds (or why it could not be opened), with regenerate / vary.
 #[component]
 pub fn SharedBanner() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let shared = move || state.shared.get();
+    let shared = move || state.clips.shared.get();
     let have_model = move || {
-        let want = state.shared.get().and_then(|c| c.recipe).map(|r| r.model);
+        let want = state.clips.shared.get().and_then(|c| c.recipe).map(|r| r.model);
         want.is_some_and(|w| state.models.get().iter().any(|m| m.id == w))
     };
     view! {
@@ -175,16 +171,16 @@ pub fn SharedBanner() -> impl IntoView {
                 })}</p>
                 <div class="buttons">
                     <button data-testid="shared-play" on:click=move |_| {
-                        if let Some(c) = state.shared.get_untracked() {
+                        if let Some(c) = state.clips.shared.get_untracked() {
                             state.roll.set(Some(("Shared clip".into(), c.notes.clone())));
                             state.player.start(c.notes.clone(), 1.0)
                         }
                     }>"▶ Play"</button>
-                    <button data-testid="regenerate" disabled=move || !have_model() || state.generating.get().is_some()
+                    <button data-testid="regenerate" disabled=move || !have_model() || state.clips.generating.get().is_some()
                         title="needs the model that made it, in this browser" on:click=move |_| remake(state, false)>"Regenerate"</button>
-                    <button data-testid="vary" disabled=move || !have_model() || state.generating.get().is_some()
+                    <button data-testid="vary" disabled=move || !have_model() || state.clips.generating.get().is_some()
                         on:click=move |_| remake(state, true)>"Vary (new seed)"</button>
-                    <span data-testid="regenerated">{move || match state.regenerated.get() {
+                    <span data-testid="regenerated">{move || match state.clips.regenerated.get() {
                         Some(true) => "Regenerated: the same clip, note for note.",
                         Some(false) => "Regenerated, but it differs (another backend or browser can round differently).",
                         None if !have_model() => "Regenerate and vary need the model that made it in this browser.",

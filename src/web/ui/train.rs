@@ -10,7 +10,6 @@ use super::{AppState, TrainStatus};
 use crate::model::{CellKind, ModelConfig};
 use crate::protocol::ToWorker;
 use crate::train::TrainConfig;
-use crate::web::bridge;
 use leptos::prelude::*;
 
 /// (name, embedding, hidden, layers)
@@ -86,18 +85,14 @@ pub fn Train() -> impl IntoView {
             state.error.set(Some(format!("Training did not start: {e}")));
             return;
         }
-        state.train_curve.set(Vec::new());
-        state.epoch_samples.set(Vec::new());
-        state.valid_curve.set(Vec::new());
-        state.progress.set(None);
         state.error.set(None);
-        state.status.set(TrainStatus::Training);
+        state.training.begin();
         leptos::task::spawn_local(async move {
             let init_model = match from.as_str() {
                 "starter" => match super::models::fetch_starter().await {
                     Ok(bytes) => Some(bytes),
                     Err(e) => {
-                        state.status.set(TrainStatus::Idle);
+                        state.training.on_failed();
                         return state.error.set(Some(e));
                     }
                 },
@@ -111,7 +106,8 @@ pub fn Train() -> impl IntoView {
             state.corpus.train(ToWorker::Train { selection: state.corpus.selection(transpose), model, config, init_model, known_speeds });
         });
     };
-    let running = move || matches!(state.status.get(), TrainStatus::Training | TrainStatus::Paused);
+    let training = state.training;
+    let running = move || training.running();
     let params = move || model_config(embed.get(), hidden.get(), layers.get()).param_count();
 
     view! {
@@ -151,25 +147,25 @@ pub fn Train() -> impl IntoView {
             </Show>
             <div class="buttons">
                 <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>
-                <button data-testid="train-pause" disabled=move || state.status.get() != TrainStatus::Training
-                    on:click=move |_| { bridge::send(&ToWorker::Pause); }>"Pause"</button>
-                <button data-testid="train-resume" disabled=move || state.status.get() != TrainStatus::Paused
-                    on:click=move |_| { state.status.set(TrainStatus::Training); bridge::send(&ToWorker::Resume); }>"Resume"</button>
+                <button data-testid="train-pause" disabled=move || state.training.status.get() != TrainStatus::Training
+                    on:click=move |_| training.pause()>"Pause"</button>
+                <button data-testid="train-resume" disabled=move || state.training.status.get() != TrainStatus::Paused
+                    on:click=move |_| training.resume()>"Resume"</button>
                 <button data-testid="train-stop" disabled=move || !running()
-                    on:click=move |_| { bridge::send(&ToWorker::Stop); }>"Stop"</button>
+                    on:click=move |_| training.stop()>"Stop"</button>
             </div>
             <progress data-testid="train-progress"
-                max=move || state.progress.get().map_or(1, |p| p.total_steps.max(1))
-                value=move || state.progress.get().map_or(0, |p| p.step)></progress>
-            <p data-testid="train-stats" data-status=move || format!("{:?}", state.status.get()).to_lowercase()>
-                {move || match state.progress.get() {
-                    None => match state.status.get() {
+                max=move || state.training.progress.get().map_or(1, |p| p.total_steps.max(1))
+                value=move || state.training.progress.get().map_or(0, |p| p.step)></progress>
+            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase()>
+                {move || match state.training.progress.get() {
+                    None => match state.training.status.get() {
                         TrainStatus::Training => "Starting…".to_string(),
                         _ => "Not trained yet.".to_string(),
                     },
                     Some(p) => {
                         let best = p.best_valid_nll.map_or(String::new(), |n| format!(", best validation perplexity {:.2}", n.exp()));
-                        let state_word = match state.status.get() {
+                        let state_word = match state.training.status.get() {
                             TrainStatus::Paused => " (paused)",
                             TrainStatus::Done => " (finished)",
                             _ => "",
@@ -182,10 +178,10 @@ pub fn Train() -> impl IntoView {
                 }}
             </p>
             <LossChart/>
-            <Show when=move || !state.epoch_samples.get().is_empty()>
+            <Show when=move || !state.training.epoch_samples.get().is_empty()>
                 <div class="epoch-samples" data-testid="epoch-samples">
                     <span>"Hear it learn: "</span>
-                    {move || state.epoch_samples.get().into_iter().map(|(epoch, notes)| {
+                    {move || state.training.epoch_samples.get().into_iter().map(|(epoch, notes)| {
                         let hear = move |_| {
                             state.roll.set(Some((format!("After epoch {epoch}"), notes.clone())));
                             state.player.start(notes.clone(), 1.0);
