@@ -81,7 +81,7 @@ impl ClipsState {
         }
         let notes = Arc::new(made.notes);
         state.roll.set(Some(("Generated clip".into(), notes.clone())));
-        let meters = state.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(tokens));
+        let meters = state.models.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(tokens));
         let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
         share::keep(state, &clip);
         if self.autoplay.get_untracked() {

@@ -241,7 +241,7 @@ pub fn new_vocab() -> MusicVocab {
 
 /// The vocabulary of the current model, or the one a new model would have.
 pub fn current_vocab(state: AppState) -> MusicVocab {
-    state.vocab.get_untracked().unwrap_or_else(new_vocab)
+    state.models.vocab.get_untracked().unwrap_or_else(new_vocab)
 }
 
 /// Tokens and seconds of music in the held-out files (for NLL per second), as the worker counted
@@ -282,7 +282,7 @@ pub fn Corpus() -> impl IntoView {
         corpus.drums.track();
         corpus.melody.track();
         corpus.piano.track();
-        state.vocab.track();
+        state.models.vocab.track();
         corpus.count(current_vocab(state));
     });
     let summary = move || {

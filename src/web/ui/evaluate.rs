@@ -41,7 +41,7 @@ pub fn Evaluate() -> impl IntoView {
 
     // `quiet`: started by the end of training, so a missing corpus is not an error to show.
     let run = move |quiet: bool| {
-        if state.model.get_untracked().is_none() {
+        if state.models.file.get_untracked().is_none() {
             return state.error.set(Some("Train or load a model first.".into()));
         }
         let (train, valid) = state.corpus.split_notes();
@@ -88,7 +88,7 @@ pub fn Evaluate() -> impl IntoView {
     // Counted by the worker when the files, options or vocabulary change.
     let size = move || corpus::held_out_size(state);
     let held_out = move || {
-        let summary = state.summary.get()?;
+        let summary = state.models.summary.get()?;
         let nll = summary.best_valid_nll?;
         let acc = state.training.progress.get().and_then(|p| p.valid).map(|v| v.accuracy);
         let (tokens, seconds) = size();
@@ -106,7 +106,7 @@ pub fn Evaluate() -> impl IntoView {
             <p class="detail">"After every training run, six clips are generated and compared with your files: copying, style, and whether a classifier can tell them from your held-out music."</p>
             <p data-testid="eval-heldout">{move || held_out().unwrap_or_else(|| "Held-out figures appear after training.".into())}</p>
             <div class="buttons">
-                <button data-testid="evaluate" disabled=move || busy.get() || state.model.get().is_none() on:click=start>
+                <button data-testid="evaluate" disabled=move || busy.get() || state.models.file.get().is_none() on:click=start>
                     {move || if busy.get() { "Evaluating…" } else { "Evaluate" }}
                 </button>
             </div>

@@ -57,12 +57,12 @@ pub fn Generate() -> impl IntoView {
     let chosen = RwSignal::new(Vec::<Instrument>::new());
     // A new model brings its own styles, instruments and tempo.
     Effect::new(move |_| {
-        let vocab = state.vocab.get();
+        let vocab = state.models.vocab.get();
         style.set(String::new());
         chosen.set(Vec::new());
         bpm.set(vocab.map_or(120.0, |v| v.bpm().round()));
     });
-    let bars_vocab = move || match state.vocab.get() {
+    let bars_vocab = move || match state.models.vocab.get() {
         Some(MusicVocab::Bars(v)) => Some(v),
         _ => None,
     };
@@ -99,7 +99,7 @@ pub fn Generate() -> impl IntoView {
         leptos::task::spawn_local(async move {
             // A first visit has no model: the starter model is fetched on this first Generate
             // (and its tempo used).
-            if state.model.get_untracked().is_none() {
+            if state.models.file.get_untracked().is_none() {
                 if let Err(e) = super::models::use_starter(state).await {
                     state.clips.on_failed();
                     return state.error.set(Some(e));
@@ -112,7 +112,7 @@ pub fn Generate() -> impl IntoView {
                 Some((_, song)) => vocab.primer(&NoteFilter::default().select(&song), &song.time_signatures, PRIMER_BARS * bar_beats(&song)),
                 None => vocab.prompt(&steer),
             };
-            let model = state.model_id.get_untracked().unwrap_or_default();
+            let model = state.models.id.get_untracked().unwrap_or_default();
             let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None };
             state.clips.ask(request, ToWorker::Generate { model: state.loaded_model(), primer, config });
         });
@@ -143,7 +143,7 @@ pub fn Generate() -> impl IntoView {
         }
     };
     // Length in bars of the model's meter, for the slider (the beats field takes any length).
-    let bar = move || match state.vocab.get() {
+    let bar = move || match state.models.vocab.get() {
         Some(MusicVocab::Bars(v)) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
         _ => 4.0,
     };
@@ -255,7 +255,7 @@ pub fn Generate() -> impl IntoView {
                     (Some(n), _) => format!("Generating… {n} tokens"),
                     (None, Some(c)) if c.origin == super::ClipOrigin::Link => format!("Showing a shared clip: {} notes.", c.notes.len()),
                     (None, Some(c)) => format!("Generated {} notes ({} tokens) in {:.0} ms with seed {}.", c.notes.len(), c.tokens, c.millis, c.seed().unwrap_or_default()),
-                    (None, None) if state.model.get().is_none() => "No model yet: Generate uses the starter model (public-domain ragtime and piano), or train your own.".into(),
+                    (None, None) if state.models.file.get().is_none() => "No model yet: Generate uses the starter model (public-domain ragtime and piano), or train your own.".into(),
                     (None, None) => "Ready to generate.".into(),
                 }}</span>
             </div>

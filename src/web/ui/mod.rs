@@ -17,7 +17,6 @@ pub use training::TrainStatus;
 
 use super::{bridge, storage};
 use crate::midi::{Note, Song};
-use crate::model::TrainingSummary;
 use crate::protocol::{BackendChoice, FromWorker, RequestKind, ToWorker};
 use crate::share::Recipe;
 use leptos::prelude::*;
@@ -111,18 +110,12 @@ pub struct AppState {
     pub backend_gpu: RwSignal<bool>,
     /// The files, the note-selection options and what the worker counted in them.
     pub corpus: corpus::CorpusState,
-    /// The current model's vocabulary (what its music can hold: styles, instruments, tempo).
-    pub vocab: RwSignal<Option<crate::encoding::MusicVocab>>,
     /// The training run: status, reports, curves, samples per epoch.
     pub training: training::TrainingState,
     /// The clip on show, a link's clip, the generation in flight, the WAV export.
     pub clips: clips::ClipsState,
-    pub model: RwSignal<Option<Arc<Vec<u8>>>>,
-    /// Fingerprint of `model`.
-    pub model_id: RwSignal<Option<String>>,
-    pub summary: RwSignal<Option<TrainingSummary>>,
-    /// Models kept in this browser, newest first.
-    pub models: RwSignal<Vec<storage::StoredModel>>,
+    /// The current model (file, fingerprint, summary, vocabulary) and the models kept here.
+    pub models: models::ModelsState,
     /// Clips kept in this browser, newest first.
     pub saved_clips: RwSignal<Vec<storage::StoredClip>>,
     pub error: RwSignal<Option<String>>,
@@ -149,13 +142,9 @@ impl AppState {
             backend_reason: RwSignal::new("The background worker (training, generation, sound) loads when it is first needed.".into()),
             backend_gpu: RwSignal::new(false),
             corpus: corpus::CorpusState::new(),
-            vocab: RwSignal::new(None),
             training: training::TrainingState::new(),
             clips: clips::ClipsState::new(),
-            model: RwSignal::new(None),
-            model_id: RwSignal::new(None),
-            summary: RwSignal::new(None),
-            models: RwSignal::new(Vec::new()),
+            models: models::ModelsState::new(),
             saved_clips: RwSignal::new(Vec::new()),
             error,
             share_error: RwSignal::new(None),
@@ -168,8 +157,7 @@ impl AppState {
 
     /// The current model as the worker knows it (its file is sent once per worker): its fingerprint.
     pub fn loaded_model(self) -> Option<String> {
-        let (id, file) = (self.model_id.get_untracked()?, self.model.get_untracked()?);
-        Some(bridge::ensure_loaded(&id, &file))
+        self.models.loaded()
     }
 
     /// An answer from the worker; `kind` is the kind of request it answers (`None`: no request).
@@ -320,11 +308,11 @@ async fn restore(state: AppState) {
     match storage::models().await {
         Ok(models) => {
             if let Some(newest) = models.first() {
-                if state.model.get_untracked().is_none() {
+                if state.models.file.get_untracked().is_none() {
                     models::make_current(state, newest);
                 }
             }
-            state.models.set(models);
+            state.models.kept.set(models);
         }
         Err(e) => problems.push(e),
     }

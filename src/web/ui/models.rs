@@ -9,6 +9,33 @@ use leptos::prelude::*;
 use std::sync::Arc;
 use web_sys::HtmlInputElement;
 
+/// The models slice of the page's state: the current model and the models kept in this browser.
+/// The actions (adopt a trained model, make a kept one current, use the starter, import) are the
+/// functions below.
+#[derive(Clone, Copy)]
+pub struct ModelsState {
+    pub file: RwSignal<Option<Arc<Vec<u8>>>>,
+    /// Fingerprint of `file`.
+    pub id: RwSignal<Option<String>>,
+    pub summary: RwSignal<Option<TrainingSummary>>,
+    /// The current model's vocabulary (what its music can hold: styles, instruments, tempo).
+    pub vocab: RwSignal<Option<crate::encoding::MusicVocab>>,
+    /// Models kept in this browser, newest first.
+    pub kept: RwSignal<Vec<StoredModel>>,
+}
+
+impl ModelsState {
+    pub fn new() -> Self {
+        ModelsState { file: RwSignal::new(None), id: RwSignal::new(None), summary: RwSignal::new(None), vocab: RwSignal::new(None), kept: RwSignal::new(Vec::new()) }
+    }
+
+    /// The current model as the worker knows it (its file is sent once per worker): its fingerprint.
+    pub fn loaded(self) -> Option<String> {
+        let (id, file) = (self.id.get_untracked()?, self.file.get_untracked()?);
+        Some(crate::web::bridge::ensure_loaded(&id, &file))
+    }
+}
+
 fn describe(file: &ModelFile) -> String {
     let c = &file.config;
     let s = &file.summary;
@@ -50,11 +77,11 @@ fn adopt_named(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: 
     let name = name.map_or_else(|| describe(&file), |n| format!("{n} · {}", describe(&file)));
     let stored = StoredModel { id: file.fingerprint(), name, saved: js_sys::Date::now(), file: bytes };
     make_current(state, &stored);
-    state.summary.set(Some(summary));
+    state.models.summary.set(Some(summary));
     if keep {
         leptos::task::spawn_local(async move {
             match storage::save_model(&stored).await {
-                Ok(()) => state.models.update(|ms| {
+                Ok(()) => state.models.kept.update(|ms| {
                     ms.retain(|m| m.id != stored.id);
                     ms.insert(0, stored);
                 }),
@@ -68,11 +95,11 @@ fn adopt_named(state: AppState, bytes: Vec<u8>, summary: TrainingSummary, keep: 
 pub fn make_current(state: AppState, m: &StoredModel) {
     if let Ok(file) = ModelFile::from_bytes(&m.file) {
         state.training.show_curves(file.summary.train_curve.clone(), file.summary.valid_curve.clone());
-        state.summary.set(Some(file.summary));
-        state.vocab.set(file.vocab.music());
+        state.models.summary.set(Some(file.summary));
+        state.models.vocab.set(file.vocab.music());
     }
-    state.model.set(Some(Arc::new(m.file.clone())));
-    state.model_id.set(Some(m.id.clone()));
+    state.models.file.set(Some(Arc::new(m.file.clone())));
+    state.models.id.set(Some(m.id.clone()));
 }
 
 fn import(state: AppState, name: String, bytes: Vec<u8>) {
@@ -111,12 +138,12 @@ pub fn Models() -> impl IntoView {
             <h2>"Your models"</h2>
             <p class="detail">"Kept in this browser. A model file works with the "<code>"cantor"</code>" command line both ways."</p>
             <ul class="models">
-                <For each=move || state.models.get() key=|m| m.id.clone() let:m>
+                <For each=move || state.models.kept.get() key=|m| m.id.clone() let:m>
                     {
                         let (use_m, exp_m, del_id, id) = (m.clone(), m.clone(), m.id.clone(), m.id.clone());
                         let saved = js_sys::Date::new(&m.saved.into()).to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED);
                         view! {
-                            <li data-testid="model-row" class:current=move || state.model_id.get().as_deref() == Some(id.as_str())>
+                            <li data-testid="model-row" class:current=move || state.models.id.get().as_deref() == Some(id.as_str())>
                                 <span>{m.name.clone()}</span>
                                 <span class="detail">{format!(" · {} · {}", String::from(saved), &m.id)}</span>
                                 <button on:click=move |_| make_current(state, &use_m)>"use"</button>
@@ -125,7 +152,7 @@ pub fn Models() -> impl IntoView {
                                     let id = del_id.clone();
                                     leptos::task::spawn_local(async move {
                                         match storage::delete_model(&id).await {
-                                            Ok(()) => state.models.update(|ms| ms.retain(|m| m.id != id)),
+                                            Ok(()) => state.models.kept.update(|ms| ms.retain(|m| m.id != id)),
                                             Err(e) => state.error.set(Some(e)),
                                         }
                                     });

@@ -132,8 +132,8 @@ fn random_seed() -> u64 {
 fn remake(state: AppState, vary: bool) {
     let Some(clip) = state.clips.shared.get_untracked() else { return };
     let Some(mut recipe) = clip.recipe.clone() else { return };
-    let Some(model) = state.models.get_untracked().into_iter().find(|m| m.id == recipe.model) else { return };
-    if state.model_id.get_untracked().as_deref() != Some(model.id.as_str()) {
+    let Some(model) = state.models.kept.get_untracked().into_iter().find(|m| m.id == recipe.model) else { return };
+    if state.models.id.get_untracked().as_deref() != Some(model.id.as_str()) {
         models::make_current(state, &model);
     }
     let model = bridge::ensure_loaded(&model.id, &model.file);
@@ -151,7 +151,7 @@ pub fn SharedBanner() -> impl IntoView {
     let shared = move || state.clips.shared.get();
     let have_model = move || {
         let want = state.clips.shared.get().and_then(|c| c.recipe).map(|r| r.model);
-        want.is_some_and(|w| state.models.get().iter().any(|m| m.id == w))
+        want.is_some_and(|w| state.models.kept.get().iter().any(|m| m.id == w))
     };
     view! {
         <Show when=move || state.share_error.get().is_some()>

@@ -96,7 +96,7 @@ pub fn Train() -> impl IntoView {
                         return state.error.set(Some(e));
                     }
                 },
-                "current" => state.model.get_untracked().map(|m| m.to_vec()),
+                "current" => state.models.file.get_untracked().map(|m| m.to_vec()),
                 _ => None,
             };
             // The worker tokenises the files: a model being fine-tuned keeps its vocabulary (the
