@@ -119,9 +119,15 @@ pub fn report(songs: &[(String, Song)], selection: &Selection, base: &MusicVocab
     let prepared = prepare(songs, &untransposed, base);
     let c = &prepared.corpus;
     let new = MusicVocab::Bars(BarVocab::default());
-    let styles: Vec<Option<String>> = prepared.names.iter().map(|n| style_from_path(n)).collect();
-    let plain: Vec<Song> = songs.iter().map(|(_, s)| s.clone()).collect();
-    let learned = learn_bar_vocab(&BarVocab::default(), &plain, &styles, &untransposed.options(&new));
+    // With no model yet the base is a new vocabulary, which `prepare` has already taught.
+    let learned = match &prepared.vocab {
+        MusicVocab::Bars(v) if *base == new => v.clone(),
+        _ => {
+            let styles: Vec<Option<String>> = prepared.names.iter().map(|n| style_from_path(n)).collect();
+            let plain: Vec<Song> = songs.iter().map(|(_, s)| s.clone()).collect();
+            learn_bar_vocab(&BarVocab::default(), &plain, &styles, &untransposed.options(&new))
+        }
+    };
     CorpusReport {
         files: songs.len(),
         train_files: c.train_files.len(),

@@ -88,6 +88,8 @@ fn the_report_counts_what_the_worker_would_train_on() {
     // The first event vocabulary counts its own tokens.
     let events = report(&songs, &selection, &MusicVocab::Events(EventVocab::default()));
     assert_ne!(events.train_tokens, r.train_tokens);
+    // What a new model would learn does not depend on the vocabulary counted in.
+    assert_eq!((&events.instruments, &events.styles, events.bpm, events.meter), (&r.instruments, &r.styles, r.bpm, r.meter));
 }
 
 #[test]

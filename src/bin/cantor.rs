@@ -863,10 +863,7 @@ fn evaluate_cmd(a: EvaluateArgs) -> Res {
         let prompt = vocab.prompt(&Conditioning { style: a.style.clone(), instruments: None });
         clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
     }
-    let bar_beats = match &vocab {
-        MusicVocab::Bars(v) => cantor::encoding::bars::meter_steps(v.meter_for(a.style.as_deref().and_then(|s| v.style_slot(s)))) as f64 / 12.0,
-        MusicVocab::Events(_) => 4.0,
-    };
+    let bar_beats = vocab.bar_beats_for(a.style.as_deref());
     let r = metrics::evaluate_in_meter(&train_notes, &valid_notes, &clips, bar_beats);
     let note_count: usize = learned_valid_notes.iter().map(Vec::len).sum();
     let valid_names: Vec<&String> = corpus.valid_files.iter().map(|&i| &names[i]).collect();

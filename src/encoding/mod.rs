@@ -148,6 +148,19 @@ impl MusicVocab {
         }
     }
 
+    /// Beats in a bar of the music it writes for a style (the corpus's meter for none or an
+    /// unknown style; 4 for the event vocabulary, which has no bars).
+    pub fn bar_beats_for(&self, style: Option<&str>) -> f64 {
+        match self {
+            MusicVocab::Events(_) => 4.0,
+            MusicVocab::Bars(v) => bars::meter_steps(v.meter_for(style.and_then(|s| v.style_slot(s)))) as f64 / bars::STEPS_PER_BEAT as f64,
+        }
+    }
+
+    pub fn bar_beats(&self) -> f64 {
+        self.bar_beats_for(None)
+    }
+
     /// Tokens → notes (`program` applies to the one-instrument event vocabulary only).
     pub fn decode(&self, tokens: &[TokenId], program: u8, bpm: f64) -> Vec<Note> {
         match self {

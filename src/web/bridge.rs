@@ -193,8 +193,11 @@ pub fn forget_loaded() {
     BRIDGE.with(|b| b.borrow_mut().loaded.clear());
 }
 
-/// Records that these files were sent to the current worker to read.
-pub fn note_files_read(ids: impl IntoIterator<Item = u32>) {
+/// Sends files to the worker to read (answered with `FromWorker::FilesRead`) and remembers that
+/// this worker has them.
+pub fn read_files(files: Vec<crate::protocol::FileBytes>) {
+    let ids: Vec<u32> = files.iter().map(|f| f.id).collect();
+    send(&ToWorker::ReadFiles { files }); // first: a worker started by this send knows no files yet
     BRIDGE.with(|b| b.borrow_mut().files.extend(ids));
 }
 

@@ -129,7 +129,13 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             if state.training.get() {
                 return fail(id, "training is already running");
             }
-            let prepared = match prepare(&state, &selection, init_model.as_deref()) {
+            // A model file to fine-tune is read once: its vocabulary tokenises the corpus, its
+            // weights start the training.
+            let init = match init_model.as_deref().map(ModelFile::from_bytes).transpose() {
+                Ok(file) => file,
+                Err(e) => return fail(id, e.to_string()),
+            };
+            let prepared = match prepare(&state, &selection, init.as_ref()) {
                 Ok(p) => p,
                 Err(e) => return fail(id, e),
             };
@@ -137,7 +143,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             state.paused.set(false);
             state.stop.set(false);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = train(&state, id, prepared, model, config, init_model, &known_speeds).await;
+                let result = train(&state, id, prepared, model, config, init, &known_speeds).await;
                 state.training.set(false);
                 if let Err(e) = result {
                     fail(id, e);
@@ -182,7 +188,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
         }),
         ToWorker::Sample { model, config, seeds } => wasm_bindgen_futures::spawn_local(async move {
             let result = match loaded(&state, &model) {
-                Ok(m) => sample(&m, &config, &seeds).await,
+                Ok(m) => sample(&m.0, &m.1, &config, &seeds).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -201,12 +207,12 @@ fn selected_songs(state: &State, selection: &Selection) -> Vec<(String, Song)> {
 
 /// The training data of `selection`, in the vocabulary of the model being fine-tuned (which
 /// learns this corpus's tempo, meter, instruments and styles on top) or a new bar vocabulary.
-fn prepare(state: &State, selection: &Selection, init_model: Option<&[u8]>) -> Result<Prepared, String> {
+fn prepare(state: &State, selection: &Selection, init: Option<&ModelFile>) -> Result<Prepared, String> {
     let songs = selected_songs(state, selection);
     if songs.is_empty() {
         return Err("Add at least one MIDI file with notes before training.".into());
     }
-    let base = match init_model.map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())? {
+    let base = match init {
         Some(file) => file.vocab.music().ok_or_else(|| "that model scores benchmarks; it cannot be fine-tuned on music".to_string())?,
         None => MusicVocab::Bars(BarVocab::default()),
     };
@@ -281,10 +287,10 @@ impl TrainHooks for WorkerHooks<'_> {
 
     async fn epoch_end(&mut self, trainer: &Trainer, report: &Progress) -> Result<Control, TrainError> {
         post(self.id, FromWorker::Progress(report.clone()));
-        let snapshot = save(self.state, trainer, self.vocab).await.map_err(TrainError::Hook)?; // survives a lost device
+        let (_, model) = snapshot(self.state, trainer, self.vocab).await.map_err(TrainError::Hook)?; // survives a lost device
         // A few bars from the model as it stands, to hear it learn (a failure only costs the sample).
         if !self.state.stop.get() {
-            match epoch_sample(&snapshot, self.vocab, report.epoch).await {
+            match epoch_sample(&model, self.vocab, report.epoch).await {
                 Ok(notes) => post(self.id, FromWorker::EpochSample { epoch: report.epoch, notes }),
                 Err(e) => web_sys::console::warn_1(&format!("no sample after epoch {}: {e}", report.epoch).into()),
             }
@@ -299,14 +305,13 @@ async fn train(
     prepared: Prepared,
     model_config: ModelConfig,
     config: TrainConfig,
-    init_model: Option<Vec<u8>>,
+    file: Option<ModelFile>,
     known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
     let held_out = prepared.held_out();
     let Prepared { corpus, vocab, names: files } = prepared;
     // The page checks these too; a message is checked again here, before the backend timing
     // below builds the model (a model file's shape was checked when it was read).
-    let file = init_model.as_deref().map(ModelFile::from_bytes).transpose().map_err(|e| e.to_string())?;
     if file.is_none() {
         model_config.validate().map_err(|e| format!("training did not start: {e}"))?;
     }
@@ -356,34 +361,32 @@ async fn train(
 /// Stores the best model so far as a model file. The weights are copied to Flex with async reads
 /// first: on WebGPU a synchronous read (as `into_record` does) would panic and break the device.
 async fn save(state: &State, trainer: &Trainer, vocab: &MusicVocab) -> Result<Vec<u8>, String> {
+    Ok(snapshot(state, trainer, vocab).await?.0)
+}
+
+/// [`save`], also giving the model on Flex (to sample from without reading the file back).
+async fn snapshot(state: &State, trainer: &Trainer, vocab: &MusicVocab) -> Result<(Vec<u8>, LstmLm), String> {
     let model = copy_to_device(&trainer.best_model(), &trainer.model_config, &Device::flex()).await?;
     let vocab = Vocab::from(vocab.clone());
     let file = ModelFile::from_model(&model, &trainer.model_config, &vocab, trainer.summary.clone()).map_err(|e| e.to_string())?;
     let bytes = file.to_bytes();
     *state.model.borrow_mut() = Some(bytes.clone());
-    Ok(bytes)
+    Ok((bytes, model))
 }
 
 /// Bars of each training-epoch sample.
 const EPOCH_SAMPLE_BARS: f64 = 4.0;
 
-/// A short clip from a snapshot (on Flex, seeded by the epoch), in the corpus's meter and tempo.
-async fn epoch_sample(model_file: &[u8], vocab: &MusicVocab, epoch: usize) -> Result<Vec<crate::midi::Note>, String> {
-    let file = ModelFile::from_bytes(model_file).map_err(|e| e.to_string())?;
-    let model = file.load(&Device::flex()).map_err(|e| e.to_string())?;
-    let bar = match vocab {
-        MusicVocab::Bars(v) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
-        MusicVocab::Events(_) => 4.0,
-    };
+/// A short clip from a snapshot on Flex (seeded by the epoch), in the corpus's meter and tempo.
+async fn epoch_sample(model: &LstmLm, vocab: &MusicVocab, epoch: usize) -> Result<Vec<crate::midi::Note>, String> {
     let config = crate::generate::GenerateConfig {
-        sampling: crate::generate::SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.95, seed: epoch as u64, scale: None },
+        sampling: crate::generate::SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.95, seed: 0, scale: None },
         max_tokens: 2_000,
-        max_beats: Some(EPOCH_SAMPLE_BARS * bar),
+        max_beats: Some(EPOCH_SAMPLE_BARS * vocab.bar_beats()),
         program: 0,
         bpm: vocab.bpm(),
     };
-    let prompt = vocab.prompt(&Conditioning::default());
-    Ok(generate(&model, vocab, &prompt, &config, &Device::flex(), |_| {}).await.map_err(|e| e.to_string())?.notes)
+    Ok(sample(model, vocab, &config, &[epoch as u64]).await?.pop().unwrap_or_default())
 }
 
 async fn generate_clip(id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
@@ -405,8 +408,8 @@ async fn generate_clip(id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], c
     Ok(())
 }
 
-async fn sample(loaded: &(LstmLm, MusicVocab), config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
-    let (model, vocab) = loaded;
+/// One clip per seed from the model's own head (no style or instruments asked for).
+async fn sample(model: &LstmLm, vocab: &MusicVocab, config: &crate::generate::GenerateConfig, seeds: &[u64]) -> Result<Vec<Vec<crate::midi::Note>>, String> {
     let mut clips = Vec::with_capacity(seeds.len());
     for &seed in seeds {
         let mut c = config.clone();

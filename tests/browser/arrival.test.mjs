@@ -4,16 +4,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser } from "./serve.mjs";
+import { ROOT, withBrowser, openPage } from "./serve.mjs";
 
 const SHOTS = join(ROOT, "target/screenshots");
 
 test("a first visit hears a starter clip with one click", { timeout: 240_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base);
     const hear = page.locator('[data-testid="hear-starter"]');
     assert.match(await page.textContent(".hero .lead"), /your MIDI files/);
     const t0 = Date.now();

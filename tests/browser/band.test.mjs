@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary, openPage } from "./serve.mjs";
 
 const FIXTURES = join(ROOT, "tests/fixtures");
 const SCREENS = join(ROOT, "target-screens");
@@ -48,10 +48,7 @@ function scanMidi(bytes) {
 
 test("a band file trains a model that generates a band with drums", { timeout: 300_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base, { acceptDownloads: true });
     await backendChosen(page);
     await page.setInputFiles('[data-testid="corpus-input"]', [join(FIXTURES, "band.mid"), join(FIXTURES, "band2.mid")]);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 2);

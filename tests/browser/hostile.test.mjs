@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary, openPage } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 
@@ -65,10 +65,7 @@ test("out-of-range settings give a sentence and nothing starts", { timeout: 120_
 
 test("a hostile model file is refused on import and the starter still generates", { timeout: 240_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base);
     await backendChosen(page);
     await page.setInputFiles('[data-testid="model-import"]', { name: "gift.cantor", mimeType: "application/octet-stream", buffer: await hostileModel() });
     await page.waitForSelector('[data-testid="error"]');
@@ -114,10 +111,7 @@ test("a worker that dies is replaced and the page keeps working", { timeout: 240
 
 test("a dropped file the browser cannot read says why and the rest is read", { timeout: 120_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base);
     await page.waitForSelector('[data-testid="dropzone"]');
     const bytes = [...(await readFile(join(MIDI, "test-c-major-scale.mid")))];
     await page.evaluate((bytes) => {

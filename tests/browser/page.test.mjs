@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields, corpusSummary } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, corpusSummary, openPage } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 const SCREENS = join(ROOT, "target-screens");
@@ -14,10 +14,7 @@ const rows = (page) => page.locator('[data-testid="corpus-row"]');
 
 test("drop files, train, generate, play, download and re-import", { timeout: 300_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base, { acceptDownloads: true });
 
     // Nothing heavy loads before it is needed: the worker, and with it the backend, starts on first use.
     assert.equal(await page.textContent('[data-testid="backend"]'), "chosen on first use");
@@ -117,10 +114,7 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
 
 test("choosing WebGPU trains in the worker and the model is saved with async reads", { timeout: 400_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base);
     await backendChosen(page);
     await page.selectOption('select[aria-label="Backend"]', "gpu");
     await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').textContent.startsWith("WebGPU"), null, { timeout: 120_000 });

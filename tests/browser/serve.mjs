@@ -37,6 +37,16 @@ export function launch() {
   });
 }
 
+/// A new page at `url` (`options` as for `browser.newPage`) with its uncaught errors collected, so
+/// a test can assert there were none: { page, errors }.
+export async function openPage(browser, url, options = undefined) {
+  const page = await browser.newPage(options);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}
+
 /// Waits until the worker has chosen a backend.
 export function backendChosen(page) {
   return page.waitForFunction(() => {

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, withBrowser, backendChosen, setFields } from "./serve.mjs";
+import { ROOT, withBrowser, backendChosen, setFields, openPage } from "./serve.mjs";
 
 const MIDI = join(ROOT, "../shared/midi/jazz-soft-test-midi-files");
 
@@ -33,10 +33,7 @@ test("a fresh page generates and plays with the starter model", { timeout: 180_0
 
 test("fine-tune the starter, evaluate, and take the blind listening test", { timeout: 400_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(base);
+    const { page, errors } = await openPage(browser, base, { acceptDownloads: true });
     await backendChosen(page);
     await page.setInputFiles('[data-testid="corpus-input"]', [
       join(MIDI, "test-all-gm-sounds.mid"), join(MIDI, "test-karaoke-kar.mid"),

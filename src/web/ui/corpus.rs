@@ -4,7 +4,7 @@
 
 use super::{AppState, CorpusFile};
 use crate::encoding::{BarVocab, MusicVocab};
-use crate::protocol::{FileBytes, FileRead, ToWorker};
+use crate::protocol::{FileRead, ToWorker};
 use crate::sequences::{self, CorpusReport, NamedNotes, SelectedFile, Selection};
 use crate::web::bridge;
 use crate::web::files::{self, Picked};
@@ -79,26 +79,22 @@ impl CorpusState {
         if files.is_empty() {
             return;
         }
-        let msg = ToWorker::ReadFiles { files: files.iter().map(|f| FileBytes { id: f.id as u32, name: f.name.clone(), bytes: f.bytes.to_vec() }).collect() };
-        let ids: Vec<u32> = files.iter().map(|f| f.id as u32).collect();
+        let sent = files.iter().map(CorpusFile::bytes_for_worker).collect();
         self.reading.update(|r| r.extend(files));
-        bridge::send(&msg); // first: a worker started by this send knows no files yet
-        bridge::note_files_read(ids);
+        bridge::read_files(sent);
     }
 
     /// A fresh worker knows no files: sends it those it has not read (before counting or training).
     fn ensure_read(self) {
-        let missing: Vec<FileBytes> = self
+        let missing: Vec<_> = self
             .files
             .get_untracked()
             .iter()
             .filter(|f| f.song.is_ok() && !bridge::knows_file(f.id as u32))
-            .map(|f| FileBytes { id: f.id as u32, name: f.name.clone(), bytes: f.bytes.to_vec() })
+            .map(CorpusFile::bytes_for_worker)
             .collect();
         if !missing.is_empty() {
-            let ids: Vec<u32> = missing.iter().map(|f| f.id).collect();
-            bridge::send(&ToWorker::ReadFiles { files: missing });
-            bridge::note_files_read(ids);
+            bridge::read_files(missing);
         }
     }
 

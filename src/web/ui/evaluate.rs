@@ -76,10 +76,7 @@ pub fn Evaluate() -> impl IntoView {
         let Some(clips) = state.samples.get() else { return };
         let Some((train, valid)) = frozen.get_untracked() else { return };
         let notes = |v: &[(String, Vec<Note>, f64)]| v.iter().map(|x| x.1.clone()).collect::<Vec<_>>();
-        let bar_beats = match corpus::current_vocab(state) {
-            crate::encoding::MusicVocab::Bars(v) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
-            crate::encoding::MusicVocab::Events(_) => 4.0,
-        };
+        let bar_beats = corpus::current_vocab(state).bar_beats();
         let report = metrics::evaluate_in_meter(&notes(&train), &notes(&valid), &clips, bar_beats);
         result.set(Some(Evaluation { train, valid, clips, report: Arc::new(report) }));
         busy.set(false);

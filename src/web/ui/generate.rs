@@ -143,10 +143,7 @@ pub fn Generate() -> impl IntoView {
         }
     };
     // Length in bars of the model's meter, for the slider (the beats field takes any length).
-    let bar = move || match state.models.vocab.get() {
-        Some(MusicVocab::Bars(v)) => crate::encoding::bars::meter_steps(v.meter_index()) as f64 / 12.0,
-        _ => 4.0,
-    };
+    let bar = move || state.models.vocab.get().map_or(4.0, |v| v.bar_beats());
     let wav = move |_| {
         state.clips.export_wav();
     };

@@ -46,6 +46,11 @@ impl CorpusFile {
 }
 
 impl CorpusFile {
+    /// The file as the worker reads it.
+    pub fn bytes_for_worker(&self) -> crate::protocol::FileBytes {
+        crate::protocol::FileBytes { id: self.id as u32, name: self.name.clone(), bytes: self.bytes.to_vec() }
+    }
+
     pub fn stored(&self) -> storage::StoredFile {
         storage::StoredFile {
             id: self.id as u32,
