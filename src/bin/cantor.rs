@@ -89,9 +89,9 @@ struct ModelArgs {
     /// Run on burn's wgpu backend (a GPU) instead of Flex on the CPU.
     #[arg(long)]
     wgpu: bool,
-    /// How the LSTM layers run their time loop: `auto` (the sequence kernels on a GPU, the per-step
-    /// graph on Flex), `steps`, or `sequence` (the sequence operation on any backend; 1.3× faster
-    /// per step on Flex).
+    /// How the LSTM layers run their time loop: `auto` (the sequence operation: kernels on a GPU,
+    /// tensor operations on Flex, 1.3× faster per step there), `steps` (the per-step graph), or
+    /// `sequence`.
     #[arg(long, value_enum, default_value_t = RecurrenceArg::Auto)]
     recurrence: RecurrenceArg,
 }

@@ -6,16 +6,17 @@
 
 mod batches;
 mod evaluate;
+mod flat_adam;
 
 pub use batches::WindowSampler;
 pub use evaluate::{evaluate, Evaluation};
 
 use crate::encoding::FrameVocab;
 use crate::model::{LstmLm, ModelConfig, TrainingSummary};
+pub use flat_adam::{FlatAdam, FlatAdamConfig};
 use burn::tensor::TensorData;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -40,7 +41,7 @@ pub struct TrainConfig {
     pub steps_per_epoch: Option<usize>,
     /// Stop after this many epochs without a better validation NLL.
     pub patience: usize,
-    /// Gradient norm clipping (per parameter tensor, as burn implements it).
+    /// Gradient clipping: the largest global L2 norm of all gradients together.
     pub clip_norm: f32,
     pub seed: u64,
     /// Report training loss every this many steps.
@@ -178,7 +179,7 @@ pub struct Trainer {
     pub model: LstmLm,
     pub model_config: ModelConfig,
     pub config: TrainConfig,
-    optim: ModuleOptimizer,
+    optim: FlatAdam,
     sampler: WindowSampler,
     valid: Vec<Vec<u16>>,
     device: Device,
@@ -216,9 +217,7 @@ impl Trainer {
         // A model loaded or copied onto a plain device has no gradient tracking: `train()` moves
         // it onto the autodiff device with its parameters trainable (the converse of `valid()`).
         let model = if model.devices().first().is_some_and(|d| d.is_autodiff()) { model } else { model.train() };
-        let optim = AdamConfig::new()
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip_norm)))
-            .init();
+        let optim = FlatAdam::new(FlatAdamConfig::new(config.clip_norm));
         Ok(Trainer {
             model,
             model_config,

@@ -1,0 +1,136 @@
+//! Adam over the whole model as one flat vector, with the gradient clipped by its global norm.
+//!
+//! burn's optimizer clips and updates each parameter tensor on its own: a norm (a reduction and
+//! its output) and several element-wise kernels per tensor, about 53 GPU dispatches of a training
+//! step's 114 for the 9 tensors of a 2-layer model (cubecl's kernel log, BENCHMARKS.md). Here the
+//! gradients are laid end to end once (one copy each), clipped, and the moments and the update are
+//! computed on that one vector; each parameter then subtracts its own slice of the update. The
+//! clipping is the global norm of all gradients together (PyTorch's `clip_grad_norm_`, AWD-LSTM's),
+//! not burn's per-tensor norm. The mathematics of the update is burn's Adam: the same bias
+//! correction and epsilon placement.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+/// Adam's constants (burn's defaults) and the clipping norm.
+#[derive(Debug, Clone, Copy)]
+pub struct FlatAdamConfig {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    /// The largest global L2 norm of the gradient.
+    pub clip_norm: f32,
+}
+
+impl FlatAdamConfig {
+    pub fn new(clip_norm: f32) -> Self {
+        FlatAdamConfig { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-5, clip_norm }
+    }
+}
+
+/// The optimizer's state: the two moments of every parameter, end to end in visiting order.
+pub struct FlatAdam {
+    config: FlatAdamConfig,
+    /// Each parameter's id and element count, in the order the model is visited.
+    layout: Vec<(ParamId, usize)>,
+    moment_1: Option<Tensor<1>>,
+    moment_2: Option<Tensor<1>>,
+    time: i32,
+}
+
+impl FlatAdam {
+    pub fn new(config: FlatAdamConfig) -> Self {
+        FlatAdam { config, layout: Vec::new(), moment_1: None, moment_2: None, time: 0 }
+    }
+
+    /// The steps taken so far.
+    pub fn time(&self) -> i32 {
+        self.time
+    }
+
+    /// One update of `module` with learning rate `lr` from `grads`.
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
+        let mut gather = Gather { grads: &mut grads, flat: Vec::new(), layout: Vec::new() };
+        module.visit(&mut gather);
+        let Gather { flat, layout, .. } = gather;
+        if flat.is_empty() {
+            return module;
+        }
+        if layout != self.layout {
+            // A new model (or a different set of trainable tensors): fresh moments.
+            self.layout = layout;
+            self.moment_1 = None;
+            self.moment_2 = None;
+            self.time = 0;
+        }
+        let c = self.config;
+        let grad = Tensor::cat(flat, 0);
+        let norm = grad.clone().square().sum().sqrt();
+        let scale = norm.add_scalar(f32::MIN_POSITIVE).recip().mul_scalar(c.clip_norm).clamp_max(1.0);
+        let grad = grad * scale;
+        let (m, v) = match (self.moment_1.take(), self.moment_2.take()) {
+            (Some(m), Some(v)) => (
+                m.mul_scalar(c.beta_1) + grad.clone().mul_scalar(1.0 - c.beta_1),
+                v.mul_scalar(c.beta_2) + grad.square().mul_scalar(1.0 - c.beta_2),
+            ),
+            _ => (grad.clone().mul_scalar(1.0 - c.beta_1), grad.square().mul_scalar(1.0 - c.beta_2)),
+        };
+        self.time += 1;
+        let bias_correction2_sqrt = (1.0 - c.beta_2.powi(self.time)).sqrt();
+        let factor = bias_correction2_sqrt / (1.0 - c.beta_1.powi(self.time));
+        let update = m.clone().mul_scalar(factor * lr as f32) / v.clone().sqrt().add_scalar(c.epsilon * bias_correction2_sqrt);
+        self.moment_1 = Some(m);
+        self.moment_2 = Some(v);
+        module.map(&mut Apply { update, offset: 0 })
+    }
+}
+
+/// Takes each parameter's gradient, flattened, in visiting order (zeros for a parameter the loss
+/// did not reach, so the layout stays the same from step to step).
+struct Gather<'a> {
+    grads: &'a mut GradientsParams,
+    flat: Vec<Tensor<1>>,
+    layout: Vec<(ParamId, usize)>,
+}
+
+impl ModuleVisitor for Gather<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        if !value.is_require_grad() {
+            return;
+        }
+        let n = value.shape().num_elements();
+        let grad = match self.grads.remove::<D>(param.id) {
+            Some(g) => g.reshape([n]),
+            None => Tensor::zeros([n], &value.inner().device()),
+        };
+        self.flat.push(grad);
+        self.layout.push((param.id, n));
+    }
+}
+
+/// Subtracts each parameter's slice of the flat update, keeping it trainable.
+struct Apply {
+    update: Tensor<1>,
+    offset: usize,
+}
+
+impl ModuleMapper for Apply {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        if !tensor.is_require_grad() {
+            return Param::from_mapped_value(id, tensor, mapper);
+        }
+        let shape = tensor.shape();
+        let n = shape.num_elements();
+        let delta = self.update.clone().slice(self.offset..self.offset + n).reshape(shape);
+        self.offset += n;
+        let checkpointing = tensor.gradient_checkpointing_strategy();
+        let mut updated = Tensor::from_inner(tensor.inner() - delta);
+        if let Some(strategy) = checkpointing {
+            updated = updated.with_gradient_checkpointing_strategy(strategy);
+        }
+        Param::from_mapped_value(id, updated.require_grad(), mapper)
+    }
+}
