@@ -1,6 +1,6 @@
 // Light before the first click: everything the page (and any worker) requests from navigation
 // until the page is usable and the network is idle, counted as gzip -9 of the files served, stays
-// under 2.5 MB; the training worker (6.5 MB gzipped) is not among them: it starts on first use.
+// under 1.5 MB (the goal; its bound was 2.5 MB); the training worker (5.4 MB gzipped) is not among them: it starts on first use.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -8,9 +8,9 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { DIST, withBrowser } from "./serve.mjs";
 
-const BUDGET = 2.5e6;
+const BUDGET = 1.5e6;
 
-test("before the first click the page downloads under 2.5 MB gzipped and no worker", { timeout: 120_000 }, async () => {
+test("before the first click the page downloads under 1.5 MB gzipped and no worker", { timeout: 120_000 }, async () => {
   await withBrowser(async (browser, base) => {
     const context = await browser.newContext();
     const paths = new Set();
