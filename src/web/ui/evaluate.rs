@@ -60,7 +60,7 @@ pub fn Evaluate() -> impl IntoView {
             program: 0,
             bpm: corpus::current_vocab(state).bpm(),
         };
-        let Some(model) = state.loaded_model() else { return };
+        let Some(model) = state.models.loaded() else { return };
         bridge::send(&ToWorker::Sample { model, config, seeds: (1..=CLIPS).collect() });
     };
     let start = move |_| run(false);

@@ -114,7 +114,7 @@ pub fn Generate() -> impl IntoView {
             };
             let model = state.models.id.get_untracked().unwrap_or_default();
             let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None };
-            state.clips.ask(request, ToWorker::Generate { model: state.loaded_model(), primer, config });
+            state.clips.ask(request, ToWorker::Generate { model: state.models.loaded(), primer, config });
         });
     };
 

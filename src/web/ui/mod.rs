@@ -160,11 +160,6 @@ impl AppState {
         }
     }
 
-    /// The current model as the worker knows it (its file is sent once per worker): its fingerprint.
-    pub fn loaded_model(self) -> Option<String> {
-        self.models.loaded()
-    }
-
     /// An answer from the worker; `kind` is the kind of request it answers (`None`: no request).
     fn on_message(self, kind: Option<RequestKind>, msg: FromWorker) {
         match msg {
