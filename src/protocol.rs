@@ -72,10 +72,13 @@ pub enum ToWorker {
     /// Stop training and keep the best model so far.
     Stop,
     /// Render notes to audio with the SoundFont (`speed` × their tempo): for playing
-    /// ([`FromWorker::Rendered`]) or as a WAV file ([`FromWorker::Wav`], with progress).
-    Render { notes: Vec<Note>, speed: f64, wav: bool },
-    /// Load the SoundFont now (nothing is answered), so the first Render does not wait for it:
-    /// sent on the first screen's click, while the clip is still being made.
+    /// ([`FromWorker::Rendered`], in parts, the opening first) or as a WAV file
+    /// ([`FromWorker::Wav`], with progress). `from_frame` > 0: the first `from_frame` frames
+    /// already sound (the clip's opening, see [`FromWorker::Opening`]); only the parts after
+    /// them are sent.
+    Render { notes: Vec<Note>, speed: f64, wav: bool, from_frame: u64 },
+    /// Load the first clip's sound bank now (nothing is answered), so its opening can sound as
+    /// soon as it is written: sent on the first screen's click, while the clip is being made.
     PrepareSound,
     /// Check and load a model file once; later requests name it by fingerprint.
     Load {
@@ -87,6 +90,9 @@ pub enum ToWorker {
         model: Option<String>,
         primer: Vec<u16>,
         config: GenerateConfig,
+        /// Send the clip's first bars as they are written, rendered ([`FromWorker::Opening`]), so
+        /// they can sound while the rest is generated (the first screen's clip).
+        opening: bool,
     },
     /// Several clips at once (one per seed) for the evaluation panel and the listening test.
     Sample {
@@ -156,12 +162,25 @@ pub enum FromWorker {
         summary: TrainingSummary,
     },
     GenerateProgress { tokens: usize },
+    /// A Generate's first bars while the rest is being written: their notes (as a clip holds them)
+    /// and their sound, rendered up to the bar line after them (f32 samples, left then right).
+    /// The whole clip's Render continues from that frame without a seam.
+    Opening {
+        notes: Vec<Note>,
+        #[serde(with = "serde_bytes")]
+        pcm: Vec<u8>,
+        sample_rate: u32,
+    },
     Generated { notes: Vec<Note>, tokens: Vec<u16>, primer_len: usize, millis: f64 },
-    /// Stereo audio: little-endian f32 samples, all of the left channel then all of the right.
+    /// One part of a rendering for playing, in order, the opening first (so it can sound while
+    /// the rest is rendered): little-endian f32 samples, all of the part's left channel then all
+    /// of its right, starting `at` frames into the clip; `last` ends the request.
     Rendered {
         #[serde(with = "serde_bytes")]
         pcm: Vec<u8>,
         sample_rate: u32,
+        at: u64,
+        last: bool,
     },
     /// The clips asked for by [`ToWorker::Sample`], in seed order.
     Samples { clips: Vec<Vec<Note>> },
@@ -192,7 +211,7 @@ impl RequestKind {
             (RequestKind::Read, F::FilesRead { .. }) => true,
             (RequestKind::Tokenise, F::Tokenised(_)) => true,
             (RequestKind::Train, F::Trained { .. }) => true,
-            (RequestKind::Play, F::Rendered { .. }) => true,
+            (RequestKind::Play, F::Rendered { last, .. }) => *last,
             (RequestKind::Wav, F::Wav { .. }) => true,
             (RequestKind::Load, F::Loaded { .. }) => true,
             (RequestKind::Generate, F::Generated { .. }) => true,

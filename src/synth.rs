@@ -36,6 +36,29 @@ impl Renderer {
 
     /// [`render`](Self::render), calling `progress` with the share done (0–1) about every second of audio.
     pub fn render_with_progress(&self, notes: &[Note], speed: f64, mut progress: impl FnMut(f64)) -> Result<Pcm, String> {
+        let mut pcm = Pcm { left: Vec::new(), right: Vec::new(), sample_rate: self.sample_rate };
+        let mut total = 0;
+        let second = self.sample_rate as usize;
+        self.render_parts(notes, speed, second, second, |part| {
+            pcm.left.extend_from_slice(&part.left);
+            pcm.right.extend_from_slice(&part.right);
+            total = part.total;
+            if !part.last {
+                progress(pcm.left.len() as f64 / total.max(1) as f64);
+            }
+            true
+        })?;
+        if total > self.sample_rate as usize {
+            progress(1.0);
+        }
+        Ok(pcm)
+    }
+
+    /// Renders `notes` as consecutive parts, the first `first` frames long and the others `rest`,
+    /// handing each to `part` as soon as it is done (it returns false to stop there): the page
+    /// plays the opening while the rest is still being rendered. The parts laid end to end are
+    /// exactly [`render`](Self::render).
+    pub fn render_parts(&self, notes: &[Note], speed: f64, first: usize, rest: usize, mut part: impl FnMut(Part) -> bool) -> Result<(), String> {
         let settings = SynthesizerSettings::new(self.sample_rate as i32);
         let mut synth = Synthesizer::new(&self.font, &settings).map_err(|e| format!("{e:?}"))?;
         let sr = self.sample_rate as f64;
@@ -59,33 +82,44 @@ impl Renderer {
             events.push(((end * sr) as usize, 0, ch, n.pitch, 0));
         }
         events.sort_unstable();
-        let last = events.last().map_or(0, |e| e.0);
-        let total = last + (TAIL_S * sr) as usize;
-        let mut pcm = Pcm { left: vec![0.0; total], right: vec![0.0; total], sample_rate: self.sample_rate };
-        let mut pos = 0;
-        let chunk = self.sample_rate as usize;
-        // Renders up to `at` in slices of a second, reporting progress after each.
-        let mut advance = |synth: &mut Synthesizer, pcm: &mut Pcm, pos: &mut usize, at: usize| {
-            while *pos < at {
-                let next = (*pos + chunk).min(at);
-                synth.render(&mut pcm.left[*pos..next], &mut pcm.right[*pos..next]);
-                if next / chunk != *pos / chunk {
-                    progress(next as f64 / total as f64);
+        let total = events.last().map_or(0, |e| e.0) + (TAIL_S * sr) as usize;
+        let mut events = events.into_iter().peekable();
+        let (first, rest) = (first.max(1), rest.max(1));
+        let mut at = 0;
+        while at < total {
+            let end = (at + if at == 0 { first } else { rest }).min(total);
+            let (mut left, mut right) = (vec![0.0; end - at], vec![0.0; end - at]);
+            // Renders up to each event inside this part, then applies it.
+            let mut pos = at;
+            loop {
+                let next = events.peek().map_or(end, |e| e.0.min(end));
+                synth.render(&mut left[pos - at..next - at], &mut right[pos - at..next - at]);
+                pos = next;
+                match events.next_if(|e| e.0 <= pos && pos < end) {
+                    Some((_, 0, ch, key, _)) => synth.note_off(ch as i32, key as i32),
+                    Some((_, 1, ch, program, _)) => synth.process_midi_message(ch as i32, 0xC0, program as i32, 0),
+                    Some((_, _, ch, key, velocity)) => synth.note_on(ch as i32, key as i32, velocity as i32),
+                    None if pos >= end => break,
+                    None => {}
                 }
-                *pos = next;
             }
-        };
-        for (at, kind, ch, a, b) in events {
-            advance(&mut synth, &mut pcm, &mut pos, at);
-            match kind {
-                0 => synth.note_off(ch as i32, a as i32),
-                1 => synth.process_midi_message(ch as i32, 0xC0, a as i32, 0),
-                _ => synth.note_on(ch as i32, a as i32, b as i32),
+            if !part(Part { left, right, at, total, last: end == total }) {
+                break;
             }
+            at = end;
         }
-        advance(&mut synth, &mut pcm, &mut pos, total);
-        Ok(pcm)
+        Ok(())
     }
+}
+
+/// One part of a rendering in [`Renderer::render_parts`]: stereo samples starting `at` frames
+/// into the clip, which is `total` frames long.
+pub struct Part {
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    pub at: usize,
+    pub total: usize,
+    pub last: bool,
 }
 
 impl Pcm {

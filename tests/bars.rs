@@ -6,7 +6,7 @@ mod common;
 use cantor::encoding::bars::{bar_lines, meter_index, DURATIONS, STEPS_PER_BEAT};
 use cantor::encoding::corpus::{bar_corpus, learn_bar_vocab, style_from_path, CorpusOptions, NoteFilter};
 use cantor::encoding::{BarToken, BarVocab, Conditioning, Instrument, MusicVocab};
-use cantor::generate::{generate, GenerateConfig, SamplingParams};
+use cantor::generate::{generate, generate_with_opening, GenerateConfig, SamplingParams};
 use cantor::midi::{read_song, write_song, Note, Song, TempoMap, TimeSignature};
 use cantor::model::{CellKind, ModelConfig};
 use cantor::train::{block_on, Control, TrainConfig, Trainer, WindowSampler};
@@ -263,4 +263,30 @@ fn a_style_tag_and_an_instrument_choice_change_what_is_generated() {
     let last_bar = g.notes.iter().map(|n| n.start).fold(0.0, f64::max);
     assert!(last_bar < 8.0, "nothing starts past the requested 8 beats: {last_bar}");
     assert_eq!(music.time_signatures(&g.tokens)[0], ts(0.0, 4, 4));
+}
+
+#[test]
+fn the_opening_handed_over_early_is_the_finished_clips_first_bars() {
+    // An untrained model writes any grammatical bars: enough to check what the opening holds.
+    let (songs, styles) = two_styles();
+    let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let music = MusicVocab::Bars(vocab.clone());
+    let model = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default() }.init(&Device::flex());
+    let prompt = music.prompt(&Conditioning::default());
+    for seed in 1..=3 {
+        let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 2_000, max_beats: Some(16.0), bpm: 100.0, ..GenerateConfig::default() };
+        let mut opening = None;
+        let g = block_on(generate_with_opening(&model, &music, &prompt, &config, &Device::flex(), |_| {}, Some(6.0), |t, beats| opening = Some((t.to_vec(), beats)))).unwrap();
+        let plain = block_on(generate(&model, &music, &prompt, &config, &Device::flex(), |_| {})).unwrap();
+        assert_eq!(g.tokens, plain.tokens, "handing over the opening changes nothing generated");
+        let (tokens, beats) = opening.expect("a 16-beat clip has an opening of at least 6 beats");
+        assert!(beats >= 6.0 && beats < 16.0, "the opening ends at a bar line at or past 6 beats: {beats}");
+        assert_eq!(&g.tokens[..tokens.len()], &tokens[..], "the opening is the clip's first tokens");
+        let early = music.decode(&tokens, 0, config.bpm);
+        let finished: Vec<Note> = g.notes.iter().filter(|n| n.start < beats - 1e-9).cloned().collect();
+        assert!(!early.is_empty());
+        assert_eq!(shape(&early), shape(&finished), "the opening's notes are the finished clip's notes before that bar line");
+        assert!(early.iter().zip(&finished).all(|(a, b)| a.start_s == b.start_s && a.duration_s == b.duration_s), "and sound at the same seconds");
+    }
 }

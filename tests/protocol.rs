@@ -49,10 +49,11 @@ fn every_message_round_trips() {
         ToWorker::Train { selection: Selection::default(), model, config: TrainConfig::default(), init_model: None, known_speeds: vec![] },
         ToWorker::Pause,
         ToWorker::PrepareSound,
-        ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true },
+        ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true, from_frame: 0 },
+        ToWorker::Render { notes: vec![note.clone()], speed: 1.0, wav: false, from_frame: 176_400 },
         ToWorker::Load { model_file: vec![1; 1000] },
-        ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default() },
-        ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![], config: GenerateConfig::default() },
+        ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default(), opening: true },
+        ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![], config: GenerateConfig::default(), opening: false },
         ToWorker::Sample { model: "0123456789abcdef".into(), config: GenerateConfig::default(), seeds: vec![1, 2, 3] },
     ] {
         same(&m);
@@ -63,10 +64,11 @@ fn every_message_round_trips() {
         FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: "é ✓".into() },
         FromWorker::Paused { model_file: vec![1, 2], summary: summary.clone() },
         FromWorker::Trained { reason: StopReason::EarlyStopped, model_file: vec![9; 10], summary },
+        FromWorker::Opening { notes: vec![note.clone()], pcm: vec![0; 8], sample_rate: 44_100 },
         FromWorker::Generated { notes: vec![note.clone()], tokens: vec![1, 2], primer_len: 1, millis: 3.5 },
         FromWorker::EpochSample { epoch: 3, notes: vec![note.clone()] },
         FromWorker::Samples { clips: vec![vec![note], vec![]] },
-        FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100 },
+        FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100, at: 88_200, last: false },
         FromWorker::RenderProgress { fraction: 0.5 },
         FromWorker::Wav { bytes: b"RIFF".to_vec() },
         FromWorker::Loaded { fingerprint: "0123456789abcdef".into() },
@@ -82,7 +84,7 @@ fn every_message_round_trips() {
 
 #[test]
 fn requests_carry_ids_and_answers_name_them() {
-    let body = ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![1, 2], config: GenerateConfig::default() };
+    let body = ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![1, 2], config: GenerateConfig::default(), opening: false };
     let back: Request = from_bytes(&request_bytes(41, &body)).unwrap();
     assert_eq!(back.id, 41);
     assert_eq!(format!("{:?}", back.body), format!("{body:?}"));
@@ -92,11 +94,15 @@ fn requests_carry_ids_and_answers_name_them() {
     // A request's last answer: its own result, or any failure; progress is not.
     assert!(RequestKind::Generate.ends_with(&FromWorker::Generated { notes: vec![], tokens: vec![], primer_len: 0, millis: 1.0 }));
     assert!(!RequestKind::Generate.ends_with(&FromWorker::GenerateProgress { tokens: 100 }));
+    assert!(!RequestKind::Generate.ends_with(&FromWorker::Opening { notes: vec![], pcm: vec![], sample_rate: 44_100 }));
+    // Playing audio arrives in parts: only the last one ends the request.
+    assert!(!RequestKind::Play.ends_with(&FromWorker::Rendered { pcm: vec![], sample_rate: 44_100, at: 0, last: false }));
+    assert!(RequestKind::Play.ends_with(&FromWorker::Rendered { pcm: vec![], sample_rate: 44_100, at: 88_200, last: true }));
     assert!(RequestKind::Train.ends_with(&FromWorker::Failed { message: "x".into() }));
     assert!(!RequestKind::Train.ends_with(&FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: String::new() }));
     assert!(RequestKind::Init.ends_with(&FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason: String::new() }));
     assert_eq!(body.kind(), RequestKind::Generate);
-    assert_eq!(ToWorker::Render { notes: vec![], speed: 1.0, wav: true }.kind(), RequestKind::Wav);
+    assert_eq!(ToWorker::Render { notes: vec![], speed: 1.0, wav: true, from_frame: 0 }.kind(), RequestKind::Wav);
     // Reading and counting end with their own answers; forgetting a file is not answered.
     assert!(RequestKind::Read.ends_with(&FromWorker::FilesRead { files: vec![] }));
     assert!(RequestKind::Tokenise.ends_with(&FromWorker::Tokenised(CorpusReport::default())));

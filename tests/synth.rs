@@ -65,3 +65,55 @@ fn wav_export_is_the_rendered_audio_with_progress() {
     assert_eq!(samples[2 * k], (pcm.left[k].clamp(-1.0, 1.0) * 32767.0) as i16);
     assert!(samples.iter().any(|&s| s.abs() > 1000), "the WAV holds audible sound");
 }
+
+#[test]
+fn parts_laid_end_to_end_are_the_whole_rendering() {
+    let r = Renderer::new(&soundfont(), 22_050).unwrap();
+    // Notes across the part boundaries, one held over two of them, drums and a program change.
+    let mut notes: Vec<Note> = (0..10).map(|i| note(60 + i, i as f64 * 0.37, 0.5, false, 0)).collect();
+    notes.push(note(48, 0.2, 3.1, false, 19));
+    notes.push(note(38, 1.0, 0.2, true, 0));
+    let whole = r.render(&notes, 1.25).unwrap();
+    let mut parts = Vec::new();
+    r.render_parts(&notes, 1.25, 11_025, 28_665, |p| {
+        parts.push(p);
+        true
+    })
+    .unwrap();
+    assert_eq!(parts[0].left.len(), 11_025, "the opening comes first, on its own");
+    assert!(parts.len() >= 3 && parts.iter().skip(1).rev().skip(1).all(|p| p.left.len() == 28_665));
+    assert!(parts.last().unwrap().last && parts.iter().filter(|p| p.last).count() == 1);
+    let mut at = 0;
+    for p in &parts {
+        assert_eq!((p.at, p.total), (at, whole.left.len()));
+        at += p.left.len();
+    }
+    let left: Vec<f32> = parts.iter().flat_map(|p| p.left.iter().copied()).collect();
+    let right: Vec<f32> = parts.iter().flat_map(|p| p.right.iter().copied()).collect();
+    assert!(left == whole.left && right == whole.right, "the same samples as one rendering");
+    assert!(energy(&parts[1].left) > 1e-6, "the parts after the opening hold sound too");
+    // Stopped after the opening: nothing more is rendered.
+    let mut count = 0;
+    r.render_parts(&notes, 1.25, 11_025, 28_665, |_| {
+        count += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn the_piano_bank_is_the_soundfonts_piano_exactly() {
+    let piano = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/soundfont/piano.sf2")).expect("the shipped piano bank");
+    assert!(piano.len() < 300_000, "a small first download: {} bytes", piano.len());
+    let small = Renderer::new(&piano, 22_050).unwrap();
+    let whole = Renderer::new(&soundfont(), 22_050).unwrap();
+    // Over the keyboard, at several velocities and on both pianos (programs 0 and 3, the starter
+    // model's), the same samples as the whole font.
+    let mut notes: Vec<Note> = (0..44).map(|i| Note { velocity: 30 + (i as u8 * 7) % 97, ..note(21 + 2 * i as u8, i as f64 * 0.15, 0.6, false, 0) }).collect();
+    notes.extend((0..20).map(|i| Note { channel: 1, ..note(40 + 2 * i as u8, 7.0 + i as f64 * 0.2, 0.5, false, 3) }));
+    let a = small.render(&notes, 1.0).unwrap();
+    let b = whole.render(&notes, 1.0).unwrap();
+    assert!(energy(&a.left) > 1e-5);
+    assert!(a.left == b.left && a.right == b.right, "the piano bank sounds exactly as the whole font's piano");
+}

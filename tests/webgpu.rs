@@ -95,7 +95,7 @@ fn worker_messages_with_many_notes_convert_quickly() {
     let notes: Vec<Note> = (0..600)
         .map(|i| Note { pitch: 60 + (i % 12) as u8, velocity: 80, start: i as f64 * 0.25, duration: 0.5, start_s: i as f64 * 0.125, duration_s: 0.25, channel: 0, program: 0, drum: false, track: 0 })
         .collect();
-    let msg = ToWorker::Render { notes: notes.clone(), speed: 1.0, wav: false };
+    let msg = ToWorker::Render { notes: notes.clone(), speed: 1.0, wav: false, from_frame: 0 };
     let t0 = js_sys::Date::now();
     let array = js_sys::Uint8Array::from(&to_bytes(&msg)[..]);
     let back: ToWorker = from_bytes(&array.to_vec()).unwrap();

@@ -55,7 +55,25 @@ pub async fn generate(
     primer: &[TokenId],
     config: &GenerateConfig,
     device: &Device,
+    on_token: impl FnMut(usize),
+) -> Result<Generated, TrainError> {
+    generate_with_opening(model, vocab, primer, config, device, on_token, None, |_, _| {}).await
+}
+
+/// [`generate`], which also hands `on_opening` the tokens so far and the beat they reach, once,
+/// at the first bar line at or past `opening_beats` (bar vocabulary only): every note before that
+/// line is whole and final there, so the opening can sound while the rest is written. The tokens
+/// generated are the same as without it.
+#[allow(clippy::too_many_arguments)]
+pub async fn generate_with_opening(
+    model: &LstmLm,
+    vocab: &(impl Clone + Into<MusicVocab>),
+    primer: &[TokenId],
+    config: &GenerateConfig,
+    device: &Device,
     mut on_token: impl FnMut(usize),
+    opening_beats: Option<f64>,
+    mut on_opening: impl FnMut(&[TokenId], f64),
 ) -> Result<Generated, TrainError> {
     let vocab: MusicVocab = vocab.clone().into();
     config.validate()?;
@@ -75,6 +93,7 @@ pub async fn generate(
     let mut sampler = Sampler::new(&vocab, config.sampling.clone());
     let mut input: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
     let mut state = None;
+    let mut opening = opening_beats;
     for n in 0..config.max_tokens {
         if config.max_beats.is_some_and(|m| clock.beats() >= m) {
             break;
@@ -95,6 +114,13 @@ pub async fn generate(
         };
         if id == vocab.end() || clock.ends_at(id, config.max_beats) {
             break;
+        }
+        // Only the bar vocabulary ends every note before a bar line.
+        if let (Some(b), MusicVocab::Bars(v), Some(g)) = (opening, &vocab, &clock.grammar) {
+            if id == v.bar() && g.beats_at_bar_end() >= b - 1e-9 {
+                opening = None;
+                on_opening(&tokens, g.beats_at_bar_end());
+            }
         }
         clock.push(id);
         tokens.push(id);

@@ -1,6 +1,8 @@
 //! Sound through the Web Audio API, for the [`Player`](super::ui::player::Player). The worker
-//! renders the notes with the General MIDI SoundFont, [`keep_pcm`] turns that into the buffer
-//! [`play_buffer`] plays from any offset; [`play`] is the fallback (an oscillator per note,
+//! renders the notes with the General MIDI SoundFont in parts, the opening first; [`keep_part`]
+//! turns each into a buffer, [`play_buffer`] plays the parts end to end from any offset, and a
+//! part that arrives while they play is scheduled in its place, so the sound starts before the
+//! whole clip is rendered; [`play`] is the fallback (an oscillator per note,
 //! velocity-scaled envelope) if the SoundFont cannot be used. The AudioContext is created or
 //! resumed by [`unlock`] on the press of Play (browsers only allow sound after a user gesture).
 
@@ -12,8 +14,12 @@ use web_sys::{AudioContext, OscillatorType};
 thread_local! {
     static CONTEXT: RefCell<Option<AudioContext>> = const { RefCell::new(None) };
     static VOICES: RefCell<Vec<web_sys::AudioScheduledSourceNode>> = const { RefCell::new(Vec::new()) };
-    /// The last rendering, kept so pause, resume and seek do not render again.
-    static BUFFER: RefCell<Option<web_sys::AudioBuffer>> = const { RefCell::new(None) };
+    /// The last rendering's parts (seconds into the clip they start at, audio), kept so pause,
+    /// resume and seek do not render again.
+    static PARTS: RefCell<Vec<(f64, web_sys::AudioBuffer)>> = const { RefCell::new(Vec::new()) };
+    /// While the parts play: the audio clock time at which the clip's second 0 sounds (or would
+    /// have sounded), and the offset they play from.
+    static PLAYING: std::cell::Cell<Option<(f64, f64)>> = const { std::cell::Cell::new(None) };
 }
 
 /// Creates or resumes the AudioContext; call from the click handler itself.
@@ -39,40 +45,76 @@ pub fn resume_on_first_gesture() {
     resume.forget();
 }
 
-/// Keeps rendered stereo audio (see `FromWorker::Rendered`) as the buffer [`play_buffer`] plays.
-pub fn keep_pcm(pcm: &[u8], sample_rate: u32) -> Result<(), JsValue> {
+/// Keeps one part of a rendering (see `FromWorker::Rendered`: f32 samples, left then right,
+/// starting `at` frames into the clip); the part at frame 0 starts a new rendering. If the parts
+/// are playing, this one is scheduled in its place (what is already past is skipped, so the sound
+/// keeps time with the playhead).
+pub fn keep_part(pcm: &[u8], sample_rate: u32, at: u64) -> Result<(), JsValue> {
     let ctx = context()?;
     let samples: Vec<f32> = pcm.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     let frames = samples.len() / 2;
+    if at == 0 {
+        PARTS.with(|p| p.borrow_mut().clear());
+    }
     if frames == 0 {
         return Err("nothing to play".into());
     }
     let buffer = ctx.create_buffer(2, frames as u32, sample_rate as f32)?;
     buffer.copy_to_channel(&samples[..frames], 0)?;
     buffer.copy_to_channel(&samples[frames..2 * frames], 1)?;
-    BUFFER.with(|b| *b.borrow_mut() = Some(buffer));
+    let start = at as f64 / sample_rate as f64;
+    PARTS.with(|p| p.borrow_mut().push((start, buffer.clone())));
+    if let Some((zero, from)) = PLAYING.with(|p| p.get()) {
+        schedule(&ctx, &buffer, start, zero, from)?;
+    }
     Ok(())
 }
 
-/// Plays the kept buffer from `offset` seconds into it; returns the audio clock time it starts at.
+/// Plays the kept parts from `offset` seconds into the clip (parts still to come join in as they
+/// arrive); returns the audio clock time it starts at.
 pub fn play_buffer(offset: f64) -> Result<f64, JsValue> {
     stop();
     let ctx = context()?;
-    let buffer = BUFFER.with(|b| b.borrow().clone()).ok_or_else(|| JsValue::from_str("nothing rendered to play"))?;
-    let source = ctx.create_buffer_source()?;
-    source.set_buffer(Some(&buffer));
-    source.connect_with_audio_node(&ctx.destination())?;
+    let parts = PARTS.with(|p| p.borrow().clone());
+    if parts.is_empty() {
+        return Err(JsValue::from_str("nothing rendered to play"));
+    }
     let start = ctx.current_time() + 0.05;
-    source.start_with_when_and_grain_offset(start, offset.clamp(0.0, buffer.duration()))?;
-    VOICES.with(|v| *v.borrow_mut() = vec![source.into()]);
+    let zero = start - offset;
+    PLAYING.with(|p| p.set(Some((zero, offset))));
+    for (at, buffer) in &parts {
+        schedule(&ctx, buffer, *at, zero, offset)?;
+    }
     Ok(start)
 }
+
+/// Plays the part starting `at` seconds into the clip where it belongs when second 0 sounds at
+/// audio time `zero`, leaving out what lies before `from` or is already past.
+fn schedule(ctx: &AudioContext, buffer: &web_sys::AudioBuffer, at: f64, zero: f64, from: f64) -> Result<(), JsValue> {
+    let skip = (from - at).max(ctx.current_time() - (zero + at)).max(0.0);
+    if skip >= buffer.duration() {
+        return Ok(());
+    }
+    let source = ctx.create_buffer_source()?;
+    source.set_buffer(Some(buffer));
+    source.connect_with_audio_node(&ctx.destination())?;
+    source.start_with_when_and_grain_offset(zero + at + skip, skip)?;
+    VOICES.with(|v| v.borrow_mut().push(source.into()));
+    Ok(())
+}
+
+/// The sample rate the worker renders at and the AudioContext runs at.
+pub const RENDER_RATE: u32 = 44_100;
 
 fn context() -> Result<AudioContext, JsValue> {
     CONTEXT.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            *c = Some(AudioContext::new()?);
+            // At the worker's sample rate, the parts of a rendering join without resampling at
+            // their seams; a browser that cannot run at that rate gets its own.
+            let options = web_sys::AudioContextOptions::new();
+            options.set_sample_rate(RENDER_RATE as f32);
+            *c = Some(AudioContext::new_with_context_options(&options).or_else(|_| AudioContext::new())?);
         }
         Ok(c.clone().expect("just set"))
     })
@@ -128,6 +170,7 @@ pub fn now() -> f64 {
 }
 
 pub fn stop() {
+    PLAYING.with(|p| p.set(None));
     VOICES.with(|v| {
         for osc in v.borrow_mut().drain(..) {
             let _ = osc.stop();

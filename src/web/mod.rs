@@ -12,14 +12,36 @@ mod worker;
 /// Where Trunk copies the SoundFont (see index.html and static/soundfont/LICENSE.md); the worker
 /// fetches it on the first Play.
 const SOUNDFONT_URL: &str = "./soundfont/TimGM6mb.sf2";
+/// The first clip's sound bank: the SoundFont's two pianos alone (192 KB of its 6 MB, cut by
+/// `scripts/soundfont_subset.py`, byte for byte the same instruments), so the first click's clip
+/// (the starter writes for acoustic and honky-tonk piano) does not wait for the whole font.
+const PIANO_SOUNDFONT_URL: &str = "./soundfont/piano.sf2";
+/// The General MIDI programs the piano bank holds.
+const PIANO_PROGRAMS: [u8; 2] = [0, 3];
+
+// cubecl registers its kernel compilers' pieces through `inventory`, i.e. static constructors.
+// Unless a module calls them itself, wasm-ld runs all of them at the top of *every* exported
+// function — every event handler, closure and message into the wasm, in the page and the worker
+// (measured: about 2 s of a first visit's click-to-sound went to them). Calling them once, at
+// start, tells the linker not to (inventory's documentation recommends exactly this).
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
+fn run_constructors_once() {
+    // SAFETY: called once, first thing at each binary's start, before any other code runs.
+    unsafe { __wasm_call_ctors() }
+}
 
 /// Entry point of the page binary.
 pub fn start_app() {
+    run_constructors_once();
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(ui::App);
 }
 
 /// Entry point of the worker binary.
 pub fn start_worker() {
+    run_constructors_once();
     worker::start();
 }

@@ -2,11 +2,11 @@
 //! trained and its optimizer. The page talks to it only through [`ToWorker`] / [`FromWorker`]
 //! messages, so neither a large corpus nor training blocks the UI.
 
-use super::{gpu, SOUNDFONT_URL};
+use super::{gpu, PIANO_PROGRAMS, PIANO_SOUNDFONT_URL, SOUNDFONT_URL};
 use crate::encoding::{BarVocab, Conditioning, MusicVocab, Vocab};
 use crate::midi::{read_notes, Song};
 use crate::sequences::{self, Prepared, Selection};
-use crate::generate::generate;
+use crate::generate::{generate, generate_with_opening};
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
 use crate::protocol::{Answer, FileRead, FromWorker, Request, ToWorker};
 use crate::synth::Renderer;
@@ -33,11 +33,25 @@ struct State {
     /// Why a model file that passed its header checks still could not be loaded, by fingerprint.
     broken: RefCell<HashMap<String, String>>,
     training: Cell<bool>,
-    /// The SoundFont renderer, loaded on the first Render (or PrepareSound).
-    renderer: RefCell<Option<Rc<Renderer>>>,
-    loading_sound: Cell<bool>,
+    /// The SoundFont renderers, each loaded on first need: the whole General MIDI font, and the
+    /// piano bank that plays a first piano clip before the whole font is here.
+    sound: [SoundSlot; 2],
     paused: Cell<bool>,
     stop: Cell<bool>,
+}
+
+/// One sound bank's renderer, and whether it is being loaded.
+#[derive(Default)]
+struct SoundSlot {
+    renderer: RefCell<Option<Rc<Renderer>>>,
+    loading: Cell<bool>,
+}
+
+/// The sound banks, as indexes of `State::sound`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bank {
+    Full = 0,
+    Piano = 1,
 }
 
 /// Loaded models kept at once (a model of the largest preset is about 25 MB).
@@ -54,6 +68,15 @@ fn post(id: u64, body: FromWorker) {
 
 fn fail(id: u64, message: impl Into<String>) {
     post(id, FromWorker::Failed { message: message.into() });
+}
+
+/// A named moment on the worker's timeline (`performance.mark`): where the first clip's time goes
+/// shows in the browser's profiler and in `arrival.test.mjs`.
+fn mark(name: &str) {
+    if let Ok(performance) = js_sys::Reflect::get(&scope(), &"performance".into()) {
+        let performance: web_sys::Performance = performance.unchecked_into();
+        let _ = performance.mark(name);
+    }
 }
 
 /// Lets the worker's event loop run (and deliver Pause/Stop messages) between training steps.
@@ -83,6 +106,7 @@ pub fn start() {
     });
     scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
+    mark("cantor: worker ready");
     post(0, FromWorker::Ready);
 }
 
@@ -156,22 +180,30 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             state.stop.set(true);
             state.paused.set(false);
         }
-        ToWorker::Render { notes, speed, wav } => wasm_bindgen_futures::spawn_local(async move {
-            match render(&state, id, &notes, speed, wav).await {
-                Ok(msg) => post(id, msg),
-                Err(e) => fail(id, format!("the sound could not be rendered: {e}")),
+        ToWorker::Render { notes, speed, wav, from_frame } => wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = render(&state, id, &notes, speed, wav, from_frame as usize).await {
+                fail(id, format!("the sound could not be rendered: {e}"));
             }
         }),
+        // The first screen's click: the piano bank for its clip (the whole font follows that clip).
         ToWorker::PrepareSound => wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = renderer(&state).await {
-                web_sys::console::warn_1(&format!("the SoundFont could not be loaded ahead: {e}").into()); // Render will say why
+            if let Err(e) = renderer(&state, Bank::Piano).await {
+                web_sys::console::warn_1(&format!("the piano sound bank could not be loaded ahead: {e}").into()); // Render will say why
             }
         }),
         ToWorker::Load { model_file } => match load(&state, &model_file) {
-            Ok(fingerprint) => post(id, FromWorker::Loaded { fingerprint }),
+            Ok(fingerprint) => {
+                mark("cantor: model loaded");
+                post(id, FromWorker::Loaded { fingerprint })
+            }
             Err(e) => fail(id, format!("the model could not be loaded: {e}")),
         },
-        ToWorker::Generate { model, primer, config } => wasm_bindgen_futures::spawn_local(async move {
+        ToWorker::Generate { model, primer, config, opening } => wasm_bindgen_futures::spawn_local(async move {
+            // The opening sounds only if a sound bank is here when it is written: the piano bank
+            // (small, already on its way since the first click) is waited for.
+            if opening && renderer(&state, Bank::Piano).await.is_err() {
+                web_sys::console::warn_1(&"the piano sound bank could not be loaded: the clip sounds once it is whole".into());
+            }
             let latest = state.model.borrow().clone();
             let loaded = match (model, latest) {
                 (Some(fingerprint), _) => loaded(&state, &fingerprint),
@@ -179,7 +211,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
                 (None, None) => Err("there is no trained model yet".to_string()),
             };
             let result = match loaded {
-                Ok(m) => generate_clip(id, &m, &primer, &config).await,
+                Ok(m) => generate_clip(&state, id, &m, &primer, &config, opening).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -389,16 +421,19 @@ async fn epoch_sample(model: &LstmLm, vocab: &MusicVocab, epoch: usize) -> Resul
     Ok(sample(model, vocab, &config, &[epoch as u64]).await?.pop().unwrap_or_default())
 }
 
-async fn generate_clip(id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig) -> Result<(), String> {
+async fn generate_clip(state: &State, id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig, opening: bool) -> Result<(), String> {
     let (model, vocab) = loaded;
     let t0 = web_time::Instant::now();
-    let out = generate(model, vocab, primer, config, &Device::flex(), |n| {
+    let progress = |n| {
         if n % 100 == 0 {
             post(id, FromWorker::GenerateProgress { tokens: n });
         }
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    };
+    let on_opening = |tokens: &[u16], beats: f64| post_opening(state, id, vocab, tokens, beats, config);
+    let out = generate_with_opening(model, vocab, primer, config, &Device::flex(), progress, opening.then_some(OPENING_BEATS), on_opening)
+        .await
+        .map_err(|e| e.to_string())?;
+    mark("cantor: clip generated");
     post(id, FromWorker::Generated {
         notes: out.notes,
         tokens: out.tokens,
@@ -420,42 +455,124 @@ async fn sample(model: &LstmLm, vocab: &MusicVocab, config: &crate::generate::Ge
     Ok(clips)
 }
 
-const SAMPLE_RATE: u32 = 44_100;
-
-/// The SoundFont renderer, fetched and loaded on first use (one fetch even when a Render arrives
+/// A sound bank's renderer, fetched and loaded on first use (one fetch even when a Render arrives
 /// while PrepareSound is still loading it).
-async fn renderer(state: &State) -> Result<Rc<Renderer>, String> {
+async fn renderer(state: &State, bank: Bank) -> Result<Rc<Renderer>, String> {
+    let slot = &state.sound[bank as usize];
     loop {
-        if let Some(r) = state.renderer.borrow().clone() {
+        if let Some(r) = slot.renderer.borrow().clone() {
             return Ok(r);
         }
-        if !state.loading_sound.get() {
+        if !slot.loading.get() {
             break;
         }
         sleep(20).await;
     }
-    state.loading_sound.set(true);
+    slot.loading.set(true);
+    let (url, what) = match bank {
+        Bank::Full => (SOUNDFONT_URL, "the SoundFont"),
+        Bank::Piano => (PIANO_SOUNDFONT_URL, "the piano sound bank"),
+    };
     let loaded = async {
-        let bytes = super::files::fetch_bytes(scope().fetch_with_str(SOUNDFONT_URL), "the SoundFont").await?;
-        Renderer::new(&bytes, SAMPLE_RATE).map(Rc::new)
+        let bytes = super::files::fetch_bytes(scope().fetch_with_str(url), what).await?;
+        Renderer::new(&bytes, super::audio::RENDER_RATE).map(Rc::new)
     }
     .await;
-    state.loading_sound.set(false);
+    slot.loading.set(false);
     let r = loaded?;
-    *state.renderer.borrow_mut() = Some(r.clone());
+    mark(if bank == Bank::Full { "cantor: SoundFont loaded" } else { "cantor: piano bank loaded" });
+    *slot.renderer.borrow_mut() = Some(r.clone());
     Ok(r)
 }
 
-async fn render(state: &State, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool) -> Result<FromWorker, String> {
-    let renderer = renderer(state).await?;
+/// The renderer for `notes`: the whole SoundFont once it is here; before that, piano notes alone
+/// (the first clip) play from the piano bank, and the whole font loads after them.
+async fn renderer_for(state: &Rc<State>, notes: &[crate::midi::Note]) -> Result<Rc<Renderer>, String> {
+    if let Some(r) = state.sound[Bank::Full as usize].renderer.borrow().clone() {
+        return Ok(r);
+    }
+    if notes.iter().all(|n| !n.drum && PIANO_PROGRAMS.contains(&n.program)) {
+        if let Ok(r) = renderer(state, Bank::Piano).await {
+            let state = state.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = renderer(&state, Bank::Full).await; // the next Render says why, if it fails
+            });
+            return Ok(r);
+        }
+    }
+    renderer(state, Bank::Full).await
+}
+
+/// Seconds of audio in the first part of a rendering for playing (it sounds as soon as it
+/// arrives) and in each part after it (each arrives long before it is needed: the synth runs many
+/// times faster than real time).
+const OPENING_S: f64 = 1.5;
+const PART_S: f64 = 6.0;
+
+/// Stereo f32 samples as the page's `audio::keep_part` reads them: left, then right.
+fn pcm_bytes(part: &crate::synth::Part) -> Vec<u8> {
+    let mut pcm = Vec::with_capacity((part.left.len() + part.right.len()) * 4);
+    for s in part.left.iter().chain(&part.right) {
+        pcm.extend_from_slice(&s.to_le_bytes());
+    }
+    pcm
+}
+
+/// Renders for playing in parts, each posted as it is done ([`FromWorker::Rendered`]; from
+/// `from_frame` on, what comes before already sounds), or whole as a WAV file.
+async fn render(state: &Rc<State>, id: u64, notes: &[crate::midi::Note], speed: f64, wav: bool, from_frame: usize) -> Result<(), String> {
     if wav {
+        let renderer = renderer(state, Bank::Full).await?;
         let pcm = renderer.render_with_progress(notes, speed, |fraction| post(id, FromWorker::RenderProgress { fraction }))?;
-        return Ok(FromWorker::Wav { bytes: pcm.to_wav() });
+        post(id, FromWorker::Wav { bytes: pcm.to_wav() });
+        return Ok(());
     }
-    let pcm = renderer.render(notes, speed)?;
-    let mut bytes = Vec::with_capacity((pcm.left.len() + pcm.right.len()) * 4);
-    for s in pcm.left.iter().chain(&pcm.right) {
-        bytes.extend_from_slice(&s.to_le_bytes());
+    let renderer = renderer_for(state, notes).await?;
+    let sample_rate = renderer.sample_rate;
+    let part_frames = (PART_S * sample_rate as f64) as usize;
+    let first = if from_frame > 0 { from_frame } else { (OPENING_S * sample_rate as f64) as usize };
+    renderer.render_parts(notes, speed, first, part_frames, |part| {
+        if part.at < from_frame {
+            // Already sounding; only the request's end is said if nothing follows.
+            if part.last {
+                post(id, FromWorker::Rendered { pcm: Vec::new(), sample_rate, at: part.total as u64, last: true });
+            }
+            return true;
+        }
+        if part.at == 0 {
+            mark("cantor: opening rendered");
+        }
+        post(id, FromWorker::Rendered { pcm: pcm_bytes(&part), sample_rate, at: part.at as u64, last: part.last });
+        true
+    })
+}
+
+/// Beats of the first screen's clip written before its opening sounds (to the next bar line).
+const OPENING_BEATS: f64 = 4.0;
+
+/// A renderer already loaded for `notes` (no waiting inside a generation): the whole font, or
+/// the piano bank for piano notes.
+fn renderer_now(state: &State, notes: &[crate::midi::Note]) -> Option<Rc<Renderer>> {
+    let slot = |b: Bank| state.sound[b as usize].renderer.borrow().clone();
+    slot(Bank::Full).or_else(|| notes.iter().all(|n| !n.drum && PIANO_PROGRAMS.contains(&n.program)).then(|| slot(Bank::Piano)).flatten())
+}
+
+/// The first bars of a clip being generated, as the page's clip holds them, rendered up to the
+/// bar line after them and posted ([`FromWorker::Opening`]); nothing if no sound bank for them
+/// is loaded yet (the clip then plays the usual way, once it is whole).
+fn post_opening(state: &State, id: u64, vocab: &MusicVocab, tokens: &[u16], beats: f64, config: &crate::generate::GenerateConfig) {
+    let steps = crate::encoding::EventVocab::default().steps_per_beat;
+    let notes = crate::share::Clip::new(vocab.decode(tokens, config.program, config.bpm), config.bpm, steps, None).notes;
+    let Some(renderer) = renderer_now(state, &notes) else { return };
+    let frames = (beats * 60.0 / config.bpm * renderer.sample_rate as f64) as usize;
+    let sample_rate = renderer.sample_rate;
+    let mut opening = None;
+    let rendered = renderer.render_parts(&notes, 1.0, frames, frames, |part| {
+        opening = Some(pcm_bytes(&part));
+        false
+    });
+    if let (Ok(()), Some(pcm)) = (rendered, opening) {
+        mark("cantor: opening rendered");
+        post(id, FromWorker::Opening { notes, pcm, sample_rate });
     }
-    Ok(FromWorker::Rendered { pcm: bytes, sample_rate: pcm.sample_rate })
 }

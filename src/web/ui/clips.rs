@@ -48,6 +48,11 @@ impl ClipsState {
         self.generate_now.update(|n| *n += 1);
     }
 
+    /// Whether the clip asked for is the first screen's (played from its opening as it is written).
+    pub fn hearing(self) -> bool {
+        self.autoplay.get_untracked()
+    }
+
     /// A generation is being prepared (the starter model may still be loading).
     pub fn preparing(self) {
         self.generating.set(Some(0));
@@ -86,9 +91,26 @@ impl ClipsState {
         share::keep(state, &clip);
         if self.autoplay.get_untracked() {
             self.autoplay.set(false);
-            state.player.start(clip.notes.clone(), 1.0);
+            // Its opening may already be sounding: the whole clip carries on from there.
+            if !state.player.extend(clip.notes.clone()) {
+                state.player.start(clip.notes.clone(), 1.0);
+            }
+            // The first screen's clip: its roll, player and share controls come into view.
+            if let Some(listen) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("listen")) {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_behavior(web_sys::ScrollBehavior::Smooth);
+                listen.scroll_into_view_with_scroll_into_view_options(&options);
+            }
         }
         self.clip.set(Some(clip));
+    }
+
+    /// The first bars of the clip being written, with their sound: played at once when the first
+    /// screen asked for the clip.
+    pub fn on_opening(self, state: AppState, notes: Vec<Note>, pcm: &[u8], sample_rate: u32) {
+        if self.autoplay.get_untracked() {
+            state.player.start_opening(Arc::new(notes), pcm, sample_rate);
+        }
     }
 
     pub fn on_failed(self) {
@@ -100,6 +122,6 @@ impl ClipsState {
     pub fn export_wav(self) {
         let Some(clip) = self.clip.get_untracked() else { return };
         self.wav_progress.set(Some(0.0));
-        bridge::send(&ToWorker::Render { notes: clip.notes.to_vec(), speed: 1.0, wav: true });
+        bridge::send(&ToWorker::Render { notes: clip.notes.to_vec(), speed: 1.0, wav: true, from_frame: 0 });
     }
 }

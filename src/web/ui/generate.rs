@@ -114,7 +114,9 @@ pub fn Generate() -> impl IntoView {
             };
             let model = state.models.id.get_untracked().unwrap_or_default();
             let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None };
-            state.clips.ask(request, ToWorker::Generate { model: state.models.loaded(), primer, config });
+            // The first screen's clip starts to sound from its first bars while the rest is written.
+            let opening = state.clips.hearing();
+            state.clips.ask(request, ToWorker::Generate { model: state.models.loaded(), primer, config, opening });
         });
     };
 
@@ -259,7 +261,7 @@ pub fn Generate() -> impl IntoView {
             <PianoRoll playhead=player.playhead on_seek=Callback::new(seek)/>
             <div class="buttons">
                 <button data-testid="play" data-scheduled=move || player.scheduled.get() data-sound=move || player.sound.get()
-                    data-sounded=move || player.sounded.get()
+                    data-sounded=move || player.sounded.get() data-parts=move || player.parts.get() data-parts-at-start=move || player.parts_at_start.get()
                     disabled=move || state.roll.get().is_none() || player.preparing.get() on:click=play>
                     {move || if player.preparing.get() { "Preparing sound…" } else { "Play" }}
                 </button>

@@ -17,7 +17,7 @@ pub use training::TrainStatus;
 
 use super::{bridge, storage};
 use crate::midi::{Note, Song};
-use crate::protocol::{BackendChoice, FromWorker, RequestKind, ToWorker};
+use crate::protocol::{FromWorker, RequestKind, ToWorker};
 use crate::share::Recipe;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -183,6 +183,7 @@ impl AppState {
                 self.evaluate_now.update(|n| *n += 1);
             }
             FromWorker::GenerateProgress { tokens } => self.clips.generating.set(Some(tokens)),
+            FromWorker::Opening { notes, pcm, sample_rate } => self.clips.on_opening(self, notes, &pcm, sample_rate),
             FromWorker::Generated { notes, tokens, primer_len, millis } => self.clips.on_generated(self, notes, &tokens, primer_len, millis),
             FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
             FromWorker::Speeds(s) => crate::web::storage::remember_speeds(s),
@@ -194,9 +195,12 @@ impl AppState {
                     self.error.set(Some(e));
                 }
             }
-            FromWorker::Rendered { pcm, sample_rate } => {
-                super::files::keep_for_offline(crate::web::SOUNDFONT_URL);
-                self.player.on_rendered(&pcm, sample_rate);
+            FromWorker::Rendered { pcm, sample_rate, at, last } => {
+                if last {
+                    super::files::keep_for_offline(crate::web::SOUNDFONT_URL);
+                    super::files::keep_for_offline(crate::web::PIANO_SOUNDFONT_URL);
+                }
+                self.player.on_rendered(&pcm, sample_rate, at, last);
             }
             // The bridge turns a crash into one `Failed` per request in flight (and restarts the
             // worker), so `Crashed` never reaches the page.
@@ -232,15 +236,6 @@ pub fn App() -> impl IntoView {
     // A share link opens its clip at once; saved work comes back from storage meanwhile.
     share::open_from_address(state);
     leptos::task::spawn_local(restore(state));
-    let choose = move |ev| {
-        let choice = match event_target_value(&ev).as_str() {
-            "gpu" => BackendChoice::WebGpu,
-            "cpu" => BackendChoice::Cpu,
-            _ => BackendChoice::Auto,
-        };
-        state.backend.set("checking…".into());
-        bridge::send(&ToWorker::Init { choice });
-    };
     // One click to sound: the audio starts on this gesture, the clip is generated (the worker,
     // the starter model and the SoundFont load on the way) and plays when it arrives.
     let hear = move |_| {
@@ -257,6 +252,13 @@ pub fn App() -> impl IntoView {
                 <h1>"Cantor"</h1>
                 <p class="tagline">"Train a music model on your own MIDI files, in this page, on your own machine. Nothing is uploaded."</p>
             </header>
+            <section class="card hero" aria-label="Listen first">
+                <p class="lead">"Cantor learns from your MIDI files and writes new music like them, trained in this page on your own machine."</p>
+                <button class="big" data-testid="hear-starter" on:click=hear disabled=move || state.clips.generating.get().is_some()>
+                    "▶ Hear what it writes"
+                </button>
+                <p class="detail">"That clip comes from the starter model (public-domain ragtime and piano). Then make it yours: drop your MIDI files below."</p>
+            </section>
             // The way through, music → train → generate → share; each step is ticked once done.
             <nav class="steps" aria-label="Steps">
                 <a href="#music" data-testid="step-music" class:done=move || state.corpus.report.get().is_some()>"1 · Your music"</a>
@@ -264,28 +266,11 @@ pub fn App() -> impl IntoView {
                 <a href="#listen" data-testid="step-listen" class:done=move || state.clips.clip.get().is_some()>"3 · Generate and listen"</a>
                 <a href="#share" data-testid="step-share">"4 · Share"</a>
             </nav>
-            <section class="card compute">
-                <span>"Compute: "</span>
-                <strong data-testid="backend">{move || state.backend.get()}</strong>
-                <select on:change=choose aria-label="Backend" data-testid="backend-choice">
-                    <option value="auto">"automatic"</option>
-                    <option value="gpu">"WebGPU"</option>
-                    <option value="cpu">"CPU"</option>
-                </select>
-                <p class="detail" data-testid="backend-reason">{move || state.backend_reason.get()}</p>
-            </section>
             <Show when=move || state.error.get().is_some()>
                 <p class="error" data-testid="error" on:click=move |_| state.error.set(None)>
                     {move || state.error.get().unwrap_or_default()}
                 </p>
             </Show>
-            <section class="card hero">
-                <p class="lead">"Cantor learns from your MIDI files and writes new music like them, trained in this page on your own machine."</p>
-                <button class="big" data-testid="hear-starter" on:click=hear disabled=move || state.clips.generating.get().is_some()>
-                    "▶ Hear what it writes"
-                </button>
-                <p class="detail">"That clip comes from the starter model (public-domain ragtime and piano). Then make it yours: drop your MIDI files below."</p>
-            </section>
             <share::SharedBanner/>
             <corpus::Corpus/>
             <train::Train/>

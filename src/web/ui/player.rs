@@ -1,7 +1,8 @@
 //! Playback in one place, as magenta-js's `BasePlayer`: one clip at a time with start, pause,
 //! resume, seek and stop, a playhead, and a note callback. It owns the rendering (the worker
-//! renders the clip with the SoundFont once; pause, resume and seek replay that buffer from any
-//! point) and the fallback to oscillators when the SoundFont cannot be used.
+//! renders the clip with the SoundFont once, in parts, and the clip sounds as soon as the first
+//! part is here; pause, resume and seek replay those parts from any point) and the fallback to
+//! oscillators when the SoundFont cannot be used.
 
 use crate::midi::Note;
 use crate::protocol::ToWorker;
@@ -26,6 +27,8 @@ struct Loaded {
     speed: f64,
     sound: Sound,
     from: f64,
+    /// Holding only a clip's opening (frames of it rendered): the whole clip extends it.
+    opening: Option<u64>,
 }
 
 thread_local! {
@@ -35,6 +38,8 @@ thread_local! {
     static RUN: Cell<u64> = const { Cell::new(0) };
     /// Renderings asked for and not answered yet: only the last answer is the clip held.
     static RENDERS: Cell<u32> = const { Cell::new(0) };
+    /// Of those, the oldest ones that no longer belong to the clip held (an opening took over).
+    static STALE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// The player's state on the page (signals only; the clip and the sound live beside it).
@@ -50,6 +55,10 @@ pub struct Player {
     pub sound: RwSignal<&'static str>,
     /// Notes the note callback reported since the last start from the beginning.
     pub sounded: RwSignal<usize>,
+    /// Parts of the clip's rendering kept so far, and how many were there when it last started
+    /// to sound (1 when the opening alone started it).
+    pub parts: RwSignal<usize>,
+    pub parts_at_start: RwSignal<usize>,
     error: RwSignal<Option<String>>,
 }
 
@@ -62,6 +71,8 @@ impl Player {
             scheduled: RwSignal::new(0),
             sound: RwSignal::new(""),
             sounded: RwSignal::new(0),
+            parts: RwSignal::new(0),
+            parts_at_start: RwSignal::new(0),
             error,
         }
     }
@@ -87,7 +98,7 @@ impl Player {
             match c.as_mut() {
                 Some(l) if Arc::ptr_eq(&l.notes, &notes) && l.speed == speed && l.sound != Sound::Preparing => true,
                 _ => {
-                    *c = Some(Loaded { notes: notes.clone(), speed, sound: Sound::Preparing, from });
+                    *c = Some(Loaded { notes: notes.clone(), speed, sound: Sound::Preparing, from, opening: None });
                     false
                 }
             }
@@ -98,24 +109,67 @@ impl Player {
         self.halt();
         self.preparing.set(true);
         RENDERS.with(|r| r.set(r.get() + 1));
-        bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed, wav: false });
+        bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed, wav: false, from_frame: 0 });
     }
 
-    /// The worker's rendering arrived: the clip plays with the SoundFont.
-    pub fn on_rendered(self, pcm: &[u8], sample_rate: u32) {
-        if !last_render() {
+    /// Plays a clip's opening, rendered while the rest was written ([`FromWorker::Opening`]);
+    /// [`extend`](Self::extend) carries on with the whole clip from where the opening ends.
+    ///
+    /// [`FromWorker::Opening`]: crate::protocol::FromWorker::Opening
+    pub fn start_opening(self, notes: Arc<Vec<Note>>, pcm: &[u8], sample_rate: u32) {
+        if audio::unlock().is_err() {
+            return; // the whole clip then says why, the usual way
+        }
+        self.halt();
+        if audio::keep_part(pcm, sample_rate, 0).is_err() {
             return;
         }
-        let sound = match audio::keep_pcm(pcm, sample_rate) {
-            Ok(()) => Sound::SoundFont,
-            Err(_) => Sound::Oscillators,
-        };
-        self.ready(sound);
+        // Renderings still on their way belong to the clip held before.
+        STALE.with(|s| s.set(RENDERS.with(Cell::get)));
+        let frames = (pcm.len() / 8) as u64;
+        CLIP.with(|c| *c.borrow_mut() = Some(Loaded { notes, speed: 1.0, sound: Sound::SoundFont, from: 0.0, opening: Some(frames) }));
+        self.parts.set(1);
+        self.preparing.set(false);
+        self.begin(0.0);
+    }
+
+    /// The whole clip whose opening the player holds: it becomes the clip held, and its sound
+    /// after the opening is asked for and joins as it arrives. False if the player holds no
+    /// opening (another clip was started meanwhile).
+    pub fn extend(self, notes: Arc<Vec<Note>>) -> bool {
+        let frames = CLIP.with(|c| {
+            let mut c = c.borrow_mut();
+            let l = c.as_mut()?;
+            let frames = l.opening.take()?;
+            l.notes = notes.clone();
+            Some(frames)
+        });
+        let Some(frames) = frames else { return false };
+        RENDERS.with(|r| r.set(r.get() + 1));
+        bridge::send(&ToWorker::Render { notes: notes.to_vec(), speed: 1.0, wav: false, from_frame: frames });
+        true
+    }
+
+    /// A part of the worker's rendering arrived (in order, the opening first): the clip plays
+    /// with the SoundFont as soon as its opening is here; later parts join it as they arrive.
+    pub fn on_rendered(self, pcm: &[u8], sample_rate: u32, at: u64, last: bool) {
+        // Parts of an earlier rendering (a newer one is asked for) are not the clip held.
+        let current = if last { answered() } else { is_current() };
+        if !current {
+            return;
+        }
+        let kept = audio::keep_part(pcm, sample_rate, at).is_ok();
+        if at == 0 {
+            self.parts.set(1);
+            self.ready(if kept { Sound::SoundFont } else { Sound::Oscillators });
+        } else if kept {
+            self.parts.update(|n| *n += 1);
+        }
     }
 
     /// The worker could not render the clip: it plays with the built-in oscillators instead.
     pub fn on_render_failed(self) {
-        if last_render() {
+        if answered() {
             self.ready(Sound::Oscillators);
         }
     }
@@ -153,14 +207,15 @@ impl Player {
         });
         self.scheduled.set(notes.iter().filter(|n| n.start_s + n.duration_s > from).count());
         self.sound.set(if sound == Sound::SoundFont { "soundfont" } else { "oscillators" });
+        self.parts_at_start.set(self.parts.get_untracked());
         if from == 0.0 {
             self.sounded.set(0);
         }
         self.paused.set(false);
         self.playhead.set(Some(from));
-        let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
         // Follow the audio clock until the clip ends or another start, pause or stop; then the
         // timer clears itself. Notes whose onset the playhead passed go to the note callback.
+        // The clip is read at each tick: an opening grows into the whole clip while it plays.
         let last = Cell::new(from);
         let own: std::rc::Rc<Cell<Option<IntervalHandle>>> = Default::default();
         let me = own.clone();
@@ -172,6 +227,8 @@ impl Player {
                 return;
             }
             let t = from + (audio::now() - start).max(0.0) * speed;
+            let Some((notes, opening)) = CLIP.with(|c| c.borrow().as_ref().map(|l| (l.notes.clone(), l.opening.is_some()))) else { return };
+            let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
             let passed: Vec<&Note> = notes.iter().filter(|n| n.start_s >= last.get() && n.start_s < t).collect();
             if !passed.is_empty() {
                 ON_NOTE.with(|f| {
@@ -182,7 +239,8 @@ impl Player {
                 self.sounded.update(|s| *s += passed.len());
             }
             last.set(t);
-            if t > end {
+            // An opening's end is not the clip's: the rest is on its way.
+            if t > end && !opening {
                 self.stop();
             } else {
                 self.playhead.set(Some(t));
@@ -244,10 +302,16 @@ impl Player {
     }
 }
 
-/// Counts an answer to a rendering; true when it answers the last one asked for.
-fn last_render() -> bool {
-    RENDERS.with(|r| {
-        r.set(r.get().saturating_sub(1));
-        r.get() == 0
-    })
+/// Whether the rendering answering now (the oldest one asked for) is the clip held's: the only
+/// one in flight, and not one an opening took over from.
+fn is_current() -> bool {
+    RENDERS.with(Cell::get) == 1 && STALE.with(Cell::get) == 0
+}
+
+/// Counts a rendering's last answer; true when it was the clip held's.
+fn answered() -> bool {
+    let current = is_current();
+    RENDERS.with(|r| r.set(r.get().saturating_sub(1)));
+    STALE.with(|s| s.set(s.get().saturating_sub(1)));
+    current
 }

@@ -141,7 +141,7 @@ fn remake(state: AppState, vary: bool) {
         recipe.config.sampling.seed = random_seed();
     }
     let request = Request { recipe: recipe.clone(), expect: (!vary).then(|| clip.notes.clone()) };
-    state.clips.ask(request, ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config });
+    state.clips.ask(request, ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config, opening: false });
 }
 
 /// What a shared link holds (or why it could not be opened), with regenerate / vary.

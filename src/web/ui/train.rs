@@ -43,6 +43,34 @@ fn eta(s: f64) -> String {
     }
 }
 
+/// Where training runs: the backend in use, why, and the choice (automatic, WebGPU, CPU).
+#[component]
+fn Compute() -> impl IntoView {
+    use crate::protocol::BackendChoice;
+    let state = expect_context::<AppState>();
+    let choose = move |ev| {
+        let choice = match event_target_value(&ev).as_str() {
+            "gpu" => BackendChoice::WebGpu,
+            "cpu" => BackendChoice::Cpu,
+            _ => BackendChoice::Auto,
+        };
+        state.backend.set("checking…".into());
+        crate::web::bridge::send(&ToWorker::Init { choice });
+    };
+    view! {
+        <div class="compute">
+            <span>"Trains on: "</span>
+            <strong data-testid="backend">{move || state.backend.get()}</strong>
+            <select on:change=choose aria-label="Backend" data-testid="backend-choice">
+                <option value="auto">"automatic"</option>
+                <option value="gpu">"WebGPU"</option>
+                <option value="cpu">"CPU"</option>
+            </select>
+            <p class="detail" data-testid="backend-reason">{move || state.backend_reason.get()}</p>
+        </div>
+    }
+}
+
 #[component]
 pub fn Train() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -113,6 +141,7 @@ pub fn Train() -> impl IntoView {
     view! {
         <section class="card" id="train">
             <h2>"2. Train"</h2>
+            <Compute/>
             <div class="presets">
                 {PRESETS.iter().map(|&preset| preset_button(preset, "", embed, hidden, layers)).collect_view()}
                 <Show when=move || state.backend_gpu.get()>
