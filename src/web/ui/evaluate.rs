@@ -99,7 +99,7 @@ pub fn Evaluate() -> impl IntoView {
 
     view! {
         <section class="card">
-            <h2>"4. Is it any good?"</h2>
+            <h2>"Is it any good?"</h2>
             <p class="detail">"After every training run, six clips are generated and compared with your files: copying, style, and whether a classifier can tell them from your held-out music."</p>
             <p data-testid="eval-heldout">{move || held_out().unwrap_or_else(|| "Held-out figures appear after training.".into())}</p>
             <div class="buttons">

@@ -248,7 +248,7 @@ pub fn Generate() -> impl IntoView {
                 {fields::real("tempo (bpm)", "gen-bpm", settings::BPM, "1", bpm, problems)}
             </div>
             <div class="buttons">
-                <button data-testid="generate" on:click=move |_| generate() disabled=move || state.clips.generating.get().is_some()
+                <button class="primary" data-testid="generate" on:click=move |_| generate() disabled=move || state.clips.generating.get().is_some()
                     title="with no model of your own yet, the starter model writes the music">"Generate"</button>
                 <span data-testid="gen-status">{move || match (state.clips.generating.get(), state.clips.clip.get()) {
                     (Some(n), _) => format!("Generating… {n} tokens"),
@@ -260,7 +260,7 @@ pub fn Generate() -> impl IntoView {
             </div>
             <PianoRoll playhead=player.playhead on_seek=Callback::new(seek)/>
             <div class="buttons">
-                <button data-testid="play" data-scheduled=move || player.scheduled.get() data-sound=move || player.sound.get()
+                <button class="primary" data-testid="play" data-scheduled=move || player.scheduled.get() data-sound=move || player.sound.get()
                     data-sounded=move || player.sounded.get() data-parts=move || player.parts.get() data-parts-at-start=move || player.parts_at_start.get()
                     disabled=move || state.roll.get().is_none() || player.preparing.get() on:click=play>
                     {move || if player.preparing.get() { "Preparing sound…" } else { "Play" }}
@@ -268,7 +268,7 @@ pub fn Generate() -> impl IntoView {
                 <button data-testid="pause" disabled=move || player.playhead.get().is_none() on:click=pause>
                     {move || if player.paused.get() { "Resume" } else { "Pause" }}
                 </button>
-                <button data-testid="stop" on:click=stop>"Stop"</button>
+                <button data-testid="stop" disabled=move || player.playhead.get().is_none() && !player.preparing.get() on:click=stop>"Stop"</button>
                 <label class="field">"speed"
                     <input type="range" min="0.5" max="2" step="0.05" prop:value=move || speed.get().to_string()
                         on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { speed.set(v) }/>

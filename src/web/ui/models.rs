@@ -162,12 +162,14 @@ pub fn Models() -> impl IntoView {
                     }
                 </For>
             </ul>
-            <button data-testid="starter-load" on:click=move |_| leptos::task::spawn_local(async move {
-                if let Err(e) = use_starter(state).await { state.error.set(Some(e)) }
-            })>"Use the starter model"</button>
-            <label class="button">"import a model file"
-                <input type="file" accept=".cantor,application/octet-stream" data-testid="model-import" on:change=on_import/>
-            </label>
+            <div class="buttons">
+                <button data-testid="starter-load" on:click=move |_| leptos::task::spawn_local(async move {
+                    if let Err(e) = use_starter(state).await { state.error.set(Some(e)) }
+                })>"Use the starter model"</button>
+                <label class="button">"import a model file"
+                    <input type="file" accept=".cantor,application/octet-stream" data-testid="model-import" on:change=on_import/>
+                </label>
+            </div>
         </section>
     }
 }

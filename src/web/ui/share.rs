@@ -115,6 +115,8 @@ pub fn ShareControls() -> impl IntoView {
     };
     view! {
         <div class="share" id="share">
+            <h3>"4. Share"</h3>
+            <p class="detail">"The link holds the clip itself (notes, tempo, instruments and how it was made): whoever opens it hears it, with nothing uploaded anywhere."</p>
             <button data-testid="copy-link" disabled=move || state.clips.clip.get().is_none() on:click=copy>"Copy link"</button>
             <Show when=move || link.get().is_some()>
                 <a data-testid="share-link" class="share-link" href=move || link.get().unwrap_or_default()>{move || link.get().unwrap_or_default()}</a>

@@ -175,7 +175,7 @@ pub fn Train() -> impl IntoView {
                 <p class="detail">"On a GPU each layer runs its whole time loop in one kernel, so a larger batch or model costs little more per step: the ETA below is measured on this GPU."</p>
             </Show>
             <div class="buttons">
-                <button data-testid="train-start" on:click=start disabled=running>"Start training"</button>
+                <button class="primary" data-testid="train-start" on:click=start disabled=running>"Start training"</button>
                 <button data-testid="train-pause" disabled=move || state.training.status.get() != TrainStatus::Training
                     on:click=move |_| training.pause()>"Pause"</button>
                 <button data-testid="train-resume" disabled=move || state.training.status.get() != TrainStatus::Paused
