@@ -40,11 +40,27 @@ struct State {
     stop: Cell<bool>,
 }
 
-/// One sound bank's renderer, and whether it is being loaded.
+/// One sound bank's renderer, whether it is being loaded, and who waits for that load.
 #[derive(Default)]
 struct SoundSlot {
     renderer: RefCell<Option<Rc<Renderer>>>,
     loading: Cell<bool>,
+    waiting: RefCell<Vec<std::task::Waker>>,
+}
+
+impl SoundSlot {
+    /// Resolves when no load of this bank is in flight (the one that was has ended, either way).
+    async fn idle(&self) {
+        std::future::poll_fn(|cx| {
+            if self.loading.get() {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await
+    }
 }
 
 /// The sound banks, as indexes of `State::sound`.
@@ -456,17 +472,12 @@ async fn sample(model: &LstmLm, vocab: &MusicVocab, config: &crate::generate::Ge
 }
 
 /// A sound bank's renderer, fetched and loaded on first use (one fetch even when a Render arrives
-/// while PrepareSound is still loading it).
+/// while PrepareSound is still loading it: it waits for that load to end).
 async fn renderer(state: &State, bank: Bank) -> Result<Rc<Renderer>, String> {
     let slot = &state.sound[bank as usize];
-    loop {
-        if let Some(r) = slot.renderer.borrow().clone() {
-            return Ok(r);
-        }
-        if !slot.loading.get() {
-            break;
-        }
-        sleep(20).await;
+    slot.idle().await;
+    if let Some(r) = slot.renderer.borrow().clone() {
+        return Ok(r);
     }
     slot.loading.set(true);
     let (url, what) = match bank {
@@ -479,6 +490,9 @@ async fn renderer(state: &State, bank: Bank) -> Result<Rc<Renderer>, String> {
     }
     .await;
     slot.loading.set(false);
+    for waiter in slot.waiting.take() {
+        waiter.wake(); // they find the renderer, or load again after a failure
+    }
     let r = loaded?;
     mark(if bank == Bank::Full { "cantor: SoundFont loaded" } else { "cantor: piano bank loaded" });
     *slot.renderer.borrow_mut() = Some(r.clone());
