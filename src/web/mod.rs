@@ -19,29 +19,14 @@ const PIANO_SOUNDFONT_URL: &str = "./soundfont/piano.sf2";
 /// The General MIDI programs the piano bank holds.
 const PIANO_PROGRAMS: [u8; 2] = [0, 3];
 
-// cubecl registers its kernel compilers' pieces through `inventory`, i.e. static constructors.
-// Unless a module calls them itself, wasm-ld runs all of them at the top of *every* exported
-// function — every event handler, closure and message into the wasm, in the page and the worker
-// (measured: about 2 s of a first visit's click-to-sound went to them). Calling them once, at
-// start, tells the linker not to (inventory's documentation recommends exactly this).
-unsafe extern "C" {
-    fn __wasm_call_ctors();
-}
-
-fn run_constructors_once() {
-    // SAFETY: called once, first thing at each binary's start, before any other code runs.
-    unsafe { __wasm_call_ctors() }
-}
-
-/// Entry point of the page binary.
+/// Entry point of the page binary (which first runs the static constructors once: see
+/// `src/bin/app.rs`).
 pub fn start_app() {
-    run_constructors_once();
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(ui::App);
 }
 
 /// Entry point of the worker binary.
 pub fn start_worker() {
-    run_constructors_once();
     worker::start();
 }

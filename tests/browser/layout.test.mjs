@@ -34,6 +34,9 @@ test("no serious accessibility violation, and a phone-size page without horizont
       const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
       assert.ok(scroll <= width, `${name}: the page is ${scroll} px wide in a ${width} px window`);
       await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+      // On a touch screen the drop zone is one big file-picker button; with a mouse, a drop zone.
+      assert.equal(await page.locator('[data-testid="dropzone"] .pick-words').isVisible(), name === "phone", `${name}: the picker button`);
+      assert.equal(await page.locator('[data-testid="dropzone"] p.drop-words').isVisible(), name !== "phone", `${name}: the words about dropping`);
       // The temperature slider speaks in words and sets the number the link will carry.
       await page.locator('[data-testid="gen-temperature-slider"]').fill("1.5");
       assert.equal(await page.inputValue('[data-testid="gen-temperature"]'), "1.5");

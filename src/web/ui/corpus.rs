@@ -321,9 +321,10 @@ pub fn Corpus() -> impl IntoView {
                 on:dragleave=move |_| over.set(false)
                 on:drop=on_drop
             >
-                <p>"Drop MIDI files or whole folders here, or "</p>
-                <label class="button">
-                    "choose files"
+                <p class="drop-words">"Drop MIDI files or whole folders here, or "</p>
+                <label class="button pick">
+                    <span class="drop-words">"choose files"</span>
+                    <span class="pick-words">"Choose MIDI files"</span>
                     <input type="file" multiple accept=".mid,.midi,.kar,.rmi" data-testid="corpus-input" on:change=on_pick/>
                 </label>
             </div>
