@@ -19,6 +19,13 @@ const PIANO_SOUNDFONT_URL: &str = "./soundfont/piano.sf2";
 /// The General MIDI programs the piano bank holds.
 const PIANO_PROGRAMS: [u8; 2] = [0, 3];
 
+/// A clip on the event vocabulary's grid, notes in canonical order (as a link carries them). The
+/// page holds every clip this way, and the worker renders a clip's opening from exactly these
+/// notes, so the whole clip's rendering continues it without a seam.
+fn share_clip(notes: Vec<crate::midi::Note>, bpm: f64, recipe: Option<crate::share::Recipe>) -> crate::share::Clip {
+    crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, recipe)
+}
+
 /// Entry point of the page binary (which first runs the static constructors once: see
 /// `src/bin/app.rs`).
 pub fn start_app() {

@@ -499,13 +499,18 @@ async fn renderer(state: &State, bank: Bank) -> Result<Rc<Renderer>, String> {
     Ok(r)
 }
 
+/// Whether the piano bank holds every instrument of `notes`.
+fn piano_only(notes: &[crate::midi::Note]) -> bool {
+    notes.iter().all(|n| !n.drum && PIANO_PROGRAMS.contains(&n.program))
+}
+
 /// The renderer for `notes`: the whole SoundFont once it is here; before that, piano notes alone
 /// (the first clip) play from the piano bank, and the whole font loads after them.
 async fn renderer_for(state: &Rc<State>, notes: &[crate::midi::Note]) -> Result<Rc<Renderer>, String> {
     if let Some(r) = state.sound[Bank::Full as usize].renderer.borrow().clone() {
         return Ok(r);
     }
-    if notes.iter().all(|n| !n.drum && PIANO_PROGRAMS.contains(&n.program)) {
+    if piano_only(notes) {
         if let Ok(r) = renderer(state, Bank::Piano).await {
             let state = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -568,15 +573,14 @@ const OPENING_BEATS: f64 = 4.0;
 /// the piano bank for piano notes.
 fn renderer_now(state: &State, notes: &[crate::midi::Note]) -> Option<Rc<Renderer>> {
     let slot = |b: Bank| state.sound[b as usize].renderer.borrow().clone();
-    slot(Bank::Full).or_else(|| notes.iter().all(|n| !n.drum && PIANO_PROGRAMS.contains(&n.program)).then(|| slot(Bank::Piano)).flatten())
+    slot(Bank::Full).or_else(|| piano_only(notes).then(|| slot(Bank::Piano)).flatten())
 }
 
 /// The first bars of a clip being generated, as the page's clip holds them, rendered up to the
 /// bar line after them and posted ([`FromWorker::Opening`]); nothing if no sound bank for them
 /// is loaded yet (the clip then plays the usual way, once it is whole).
 fn post_opening(state: &State, id: u64, vocab: &MusicVocab, tokens: &[u16], beats: f64, config: &crate::generate::GenerateConfig) {
-    let steps = crate::encoding::EventVocab::default().steps_per_beat;
-    let notes = crate::share::Clip::new(vocab.decode(tokens, config.program, config.bpm), config.bpm, steps, None).notes;
+    let notes = super::share_clip(vocab.decode(tokens, config.program, config.bpm), config.bpm, None).notes;
     let Some(renderer) = renderer_now(state, &notes) else { return };
     let frames = (beats * 60.0 / config.bpm * renderer.sample_rate as f64) as usize;
     let sample_rate = renderer.sample_rate;

@@ -2,7 +2,8 @@
 //! in flight and its recipe, "regenerate" and the WAV export. Its methods are the actions and the
 //! worker's answers, so the generate panel and the share controls meet here, not in each other.
 
-use super::{share, share_clip, AppState, Clip, ClipOrigin, Request};
+use super::{share, AppState, Clip, ClipOrigin, Request};
+use crate::web::share_clip;
 use crate::midi::Note;
 use crate::protocol::ToWorker;
 use crate::web::bridge;

@@ -15,7 +15,7 @@ mod train;
 mod training;
 pub use training::TrainStatus;
 
-use super::{bridge, storage};
+use super::{bridge, share_clip, storage};
 use crate::midi::{Note, Song};
 use crate::protocol::{FromWorker, RequestKind, ToWorker};
 use crate::share::Recipe;
@@ -91,11 +91,6 @@ impl Clip {
     pub fn shareable(&self) -> crate::share::Clip {
         share_clip(self.notes.to_vec(), self.bpm, self.recipe.clone())
     }
-}
-
-/// A clip on the event vocabulary's grid, notes in canonical order (as a link carries them).
-fn share_clip(notes: Vec<Note>, bpm: f64, recipe: Option<Recipe>) -> crate::share::Clip {
-    crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, recipe)
 }
 
 /// A generation request in flight: its recipe and, for "regenerate", the notes it should give back.
