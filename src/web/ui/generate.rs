@@ -268,7 +268,7 @@ pub fn Generate() -> impl IntoView {
                 <button data-testid="pause" disabled=move || player.playhead.get().is_none() on:click=pause>
                     {move || if player.paused.get() { "Resume" } else { "Pause" }}
                 </button>
-                <button data-testid="stop" disabled=move || player.playhead.get().is_none() && !player.preparing.get() on:click=stop>"Stop"</button>
+                <button data-testid="stop" on:click=stop>"Stop"</button>
                 <label class="field">"speed"
                     <input type="range" min="0.5" max="2" step="0.05" prop:value=move || speed.get().to_string()
                         on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { speed.set(v) }/>
