@@ -112,6 +112,30 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
   });
 });
 
+// Start pressed the moment files are added (the worker is not even running yet): training waits
+// for them to be read instead of starting without them.
+test("training started while files are still being read waits for them, then trains on them", { timeout: 200_000 }, async () => {
+  await withBrowser(async (browser, base) => {
+    const { page, errors } = await openPage(browser, base);
+    await page.click('[data-testid="preset-small"]');
+    await setFields(page, { "field-hidden": 32, "field-embed": 16, "field-steps": 3, "field-epochs": 1, "field-seq": 32, "field-batch": 4 });
+    // Whether Start was ever disabled with its reason shown, seen by the page itself.
+    await page.evaluate(() => {
+      window.sawWaiting = false;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="train-start"]').disabled && document.querySelector('[data-testid="train-waits"]')) window.sawWaiting = true;
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.setInputFiles('[data-testid="corpus-input"]', join(MIDI, "test-karaoke-kar.mid"));
+    await page.click('[data-testid="train-start"]'); // waits while the button is disabled
+    await page.waitForSelector('[data-testid="train-stats"][data-status="done"]', { timeout: 120_000 });
+    assert.ok(await page.evaluate(() => window.sawWaiting), "Start waited, saying why");
+    assert.equal(await rows(page).count(), 1);
+    assert.equal(await page.locator('[data-testid="error"]').count(), 0, "no error: the file was there when training started");
+    assert.deepEqual(errors, []);
+  });
+});
+
 test("choosing WebGPU trains in the worker and the model is saved with async reads", { timeout: 400_000 }, async () => {
   await withBrowser(async (browser, base) => {
     const { page, errors } = await openPage(browser, base);

@@ -21,6 +21,8 @@ pub struct CorpusState {
     pub drums: RwSignal<bool>,
     pub melody: RwSignal<bool>,
     pub piano: RwSignal<bool>,
+    /// Drops and picks whose bytes the browser is still reading (before they go to the worker).
+    opening: RwSignal<usize>,
     /// Files sent to the worker to be read, by id: they get their row when the answer comes.
     reading: RwSignal<Vec<CorpusFile>>,
     next_id: StoredValue<u32>,
@@ -37,6 +39,7 @@ impl CorpusState {
             drums: RwSignal::new(true),
             melody: RwSignal::new(false),
             piano: RwSignal::new(false),
+            opening: RwSignal::new(0),
             reading: RwSignal::new(Vec::new()),
             next_id: StoredValue::new(0),
             report: RwSignal::new(None),
@@ -149,6 +152,24 @@ impl CorpusState {
         self.reading.with(Vec::len)
     }
 
+    /// Whether files just dropped or picked are still being read (by the browser or the worker):
+    /// training waits for them, or it would start without them.
+    pub fn busy(self) -> bool {
+        self.opening.get() > 0 || self.reading() > 0
+    }
+
+    /// Reads a drop or a pick in the browser, then hands it on; [`busy`](Self::busy) from the
+    /// moment it is called (the event's handler), not only once the bytes are here.
+    fn open(self, picked: impl std::future::Future<Output = Vec<Picked>> + 'static, then: impl FnOnce() + 'static) {
+        self.opening.update(|n| *n += 1);
+        leptos::task::spawn_local(async move {
+            let picked = picked.await;
+            self.add(picked);
+            self.opening.update(|n| *n -= 1);
+            then();
+        });
+    }
+
     /// Applies `change` to file `id` and stores the result.
     fn change(self, state: AppState, id: usize, change: impl FnOnce(&mut CorpusFile)) {
         let mut stored = None;
@@ -258,16 +279,13 @@ pub fn Corpus() -> impl IntoView {
         ev.prevent_default();
         over.set(false);
         if let Some(data) = ev.data_transfer() {
-            leptos::task::spawn_local(async move { state.corpus.add(files::from_drop(data).await) });
+            state.corpus.open(files::from_drop(data), || ());
         }
     };
     let on_pick = move |ev: web_sys::Event| {
         let input: HtmlInputElement = event_target(&ev);
         if let Some(list) = input.files() {
-            leptos::task::spawn_local(async move {
-                state.corpus.add(files::from_file_list(list).await);
-                input.set_value("");
-            });
+            state.corpus.open(files::from_file_list(list), move || input.set_value(""));
         }
     };
     let corpus = state.corpus;
@@ -285,6 +303,9 @@ pub fn Corpus() -> impl IntoView {
         let reading = corpus.reading();
         if reading > 0 {
             return format!("Reading {reading} file(s)…");
+        }
+        if corpus.busy() {
+            return "Reading your files…".to_string();
         }
         if corpus.counting.get() > 0 {
             return "Counting…".to_string();

@@ -92,6 +92,9 @@ pub fn Train() -> impl IntoView {
             state.error.set(Some(format!("Training did not start: {problem}")));
             return;
         }
+        if state.corpus.busy() {
+            return; // the button is disabled meanwhile
+        }
         if state.corpus.selection(0).files.is_empty() {
             state.error.set(Some("Add at least one MIDI file with notes before training.".into()));
             return;
@@ -175,7 +178,7 @@ pub fn Train() -> impl IntoView {
                 <p class="detail">"On a GPU each layer runs its whole time loop in one kernel, so a larger batch or model costs little more per step: the ETA below is measured on this GPU."</p>
             </Show>
             <div class="buttons">
-                <button class="primary" data-testid="train-start" on:click=start disabled=running>"Start training"</button>
+                <button class="primary" data-testid="train-start" on:click=start disabled=move || running() || state.corpus.busy()>"Start training"</button>
                 <button data-testid="train-pause" disabled=move || state.training.status.get() != TrainStatus::Training
                     on:click=move |_| training.pause()>"Pause"</button>
                 <button data-testid="train-resume" disabled=move || state.training.status.get() != TrainStatus::Paused
@@ -183,6 +186,9 @@ pub fn Train() -> impl IntoView {
                 <button data-testid="train-stop" disabled=move || !running()
                     on:click=move |_| training.stop()>"Stop"</button>
             </div>
+            <Show when=move || state.corpus.busy() && !running()>
+                <p class="detail" data-testid="train-waits">"Training can start once your files are read."</p>
+            </Show>
             <progress data-testid="train-progress"
                 max=move || state.training.progress.get().map_or(1, |p| p.total_steps.max(1))
                 value=move || state.training.progress.get().map_or(0, |p| p.step)></progress>
