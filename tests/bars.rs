@@ -220,7 +220,7 @@ fn train_small(songs: &[Song], styles: &[Option<String>]) -> (cantor::model::Lst
     let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
     let vocab = learn_bar_vocab(&BarVocab::default(), songs, styles, &options);
     let corpus = bar_corpus(songs, styles, &vocab, &options);
-    let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default() };
+    let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
     // 800 steps: at 400 the style was learned only for some seeds, whichever recurrence ran
     // (the losses agree to three decimals); at 800 every seed tried separates the registers.
     let tc = TrainConfig { seq_len: 48, batch: 16, lr: 1e-2, warmup_steps: 5, max_epochs: 1, steps_per_epoch: Some(800), seed: 3, ..TrainConfig::default() };
@@ -272,7 +272,7 @@ fn the_opening_handed_over_early_is_the_finished_clips_first_bars() {
     let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
     let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
     let music = MusicVocab::Bars(vocab.clone());
-    let model = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default() }.init(&Device::flex());
+    let model = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false }.init(&Device::flex());
     let prompt = music.prompt(&Conditioning::default());
     for seed in 1..=3 {
         let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 2_000, max_beats: Some(16.0), bpm: 100.0, ..GenerateConfig::default() };

@@ -170,3 +170,34 @@ fn primer_is_the_opening_without_end() {
     let back = v.decode(&p, 0, 120.0);
     assert_eq!(back.iter().map(|n| (n.pitch, n.start, n.duration)).collect::<Vec<_>>(), vec![(60, 0.0, 1.0), (64, 1.5, 0.5)]);
 }
+
+#[test]
+fn frame_context_holds_the_previous_frame_and_the_current_one_so_far() {
+    let v = FrameVocab::default();
+    let size = v.size();
+    let p = |n: u8| v.pitch(n).unwrap() as usize;
+    let piece: Vec<i64> = v.encode(&[vec![60, 64], vec![62], vec![]]).unwrap().into_iter().map(i64::from).collect();
+    // START C4 E4 END D4 END END, then a second piece.
+    let second: Vec<i64> = v.encode(&[vec![67]]).unwrap().into_iter().map(i64::from).collect();
+    let stream = [piece.clone(), second].concat();
+    let ctx = v.context(&stream, 0, stream.len());
+    let on = |k: usize| -> (Vec<usize>, Vec<usize>) {
+        let row = &ctx[k * 2 * size..(k + 1) * 2 * size];
+        ((0..size).filter(|&i| row[i] == 1.0).collect(), (0..size).filter(|&i| row[size + i] == 1.0).collect())
+    };
+    assert_eq!(on(0), (vec![], vec![]), "START: nothing before");
+    assert_eq!(on(2), (vec![], vec![p(60), p(64)]), "inside the first frame");
+    assert_eq!(on(3), (vec![p(60), p(64)], vec![]), "after its FRAME_END it is the previous frame");
+    assert_eq!(on(4), (vec![p(60), p(64)], vec![p(62)]));
+    assert_eq!(on(5), (vec![p(62)], vec![]));
+    assert_eq!(on(6), (vec![], vec![]), "an empty frame is a previous frame too");
+    assert_eq!(on(7), (vec![], vec![]), "the next piece's START clears it");
+    // A window anywhere in the stream gets the features of the whole stream (the lookback).
+    for from in 0..stream.len() {
+        for len in 1..=stream.len() - from {
+            assert_eq!(v.context(&stream, from, len), ctx[from * 2 * size..(from + len) * 2 * size], "window {from}+{len}");
+        }
+    }
+    // Past the end (padding): zeros.
+    assert!(v.context(&stream, stream.len() - 1, 3)[2 * size..].iter().all(|&x| x == 0.0));
+}

@@ -32,7 +32,7 @@ async fn gpu() -> Device {
 const TOLERANCE: f64 = 2e-3;
 
 fn setup() -> (ModelConfig, TrainConfig, TokenCorpus) {
-    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused, awd: Default::default() };
+    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
     let config = TrainConfig { seq_len: 8, batch: 4, lr: 1e-2, warmup_steps: 1, seed: 5, ..TrainConfig::default() };
     let corpus = TokenCorpus {
         train: vec![(0..120u16).map(|i| (i * 7 + 3) % 40).collect()],

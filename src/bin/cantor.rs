@@ -264,6 +264,10 @@ struct BenchArgs {
     /// Train on every piece in all 12 keys (shifts −5…+6) instead of ±`--transpose`.
     #[arg(long)]
     all_keys: bool,
+    /// Give each token the previous frame's pitches and the current frame's so far, in its input
+    /// and its output (a held note can be copied); needs the frame mask.
+    #[arg(long)]
+    frame_context: bool,
     /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
     /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
     #[arg(long)]
@@ -406,6 +410,7 @@ fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
         dropout: m.dropout,
         cell: if m.cell == Cell::Burn { CellKind::Burn } else { CellKind::Fused },
         awd: AwdOptions { variational: m.variational, weight_dropout: m.weight_dropout, tied: m.tied },
+        frame_context: false,
     }
 }
 
@@ -743,9 +748,12 @@ fn bench(a: BenchArgs) -> Res {
     let shifts: Vec<i32> = if a.all_keys { (-5..=6).collect() } else { (-t..=t).collect() };
     let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &shifts);
     let device = device(a.model.wgpu)?;
-    let config = model_config(vocab.size(), &a.model);
-    println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
     let masked = !a.no_frame_mask;
+    if a.frame_context && !masked {
+        return Err("--frame-context needs the frame mask: leave out --no-frame-mask".into());
+    }
+    let config = ModelConfig { frame_context: a.frame_context, ..model_config(vocab.size(), &a.model) };
+    println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
     let tc = TrainConfig { frame_mask: masked.then_some(vocab), ..train_config(&a.train) };
     let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
     trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());

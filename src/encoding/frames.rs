@@ -89,6 +89,56 @@ impl FrameVocab {
         mask
     }
 
+    /// Frame context of the input tokens `stream[from..from + len]`: for each, two multi-hot
+    /// rows over the vocabulary (`2 × size()` floats), the pitches of the previous whole frame and
+    /// those of the current frame so far, as they stand after that token (after FRAME_END the
+    /// frame just ended is the previous one and the current one is empty; START clears both).
+    /// Tokens before `from` are read as far back as needed, so a window of a longer stream gets
+    /// the same features as the whole stream; positions past its end (padding) get zeros.
+    ///
+    /// An LSTM must otherwise carry the last frame in its state to continue a held note; with
+    /// these (the pitch-wise view of Johnson 2017's biaxial model) it can copy it.
+    pub fn context(&self, stream: &[i64], from: usize, len: usize) -> Vec<f32> {
+        let v = self.size();
+        let is_boundary = |t: i64| t == self.frame_end() as i64 || t == self.start() as i64;
+        // Start two boundaries back: the first one read sets up the previous frame, the second
+        // one (if there) makes it whole.
+        let mut begin = from.min(stream.len());
+        let mut seen = 0;
+        while begin > 0 && seen < 2 {
+            begin -= 1;
+            if is_boundary(stream[begin]) {
+                seen += 1;
+            }
+        }
+        let (mut previous, mut current): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+        let step = |t: i64, previous: &mut Vec<usize>, current: &mut Vec<usize>| {
+            if t == self.frame_end() as i64 {
+                *previous = std::mem::take(current);
+            } else if self.pitch_of(t as TokenId).is_some() && t >= 0 {
+                current.push(t as usize);
+            } else {
+                previous.clear();
+                current.clear();
+            }
+        };
+        for &t in &stream[begin..from.min(stream.len())] {
+            step(t, &mut previous, &mut current);
+        }
+        let mut out = vec![0.0f32; len * 2 * v];
+        for (k, row) in out.chunks_mut(2 * v).enumerate() {
+            let Some(&t) = stream.get(from + k) else { break };
+            step(t, &mut previous, &mut current);
+            for &p in &previous {
+                row[p] = 1.0;
+            }
+            for &p in &current {
+                row[v + p] = 1.0;
+            }
+        }
+        out
+    }
+
     /// Frames → `[START, p…, FRAME_END, p…, FRAME_END, …]`. Pitches are sorted in the vocabulary's
     /// order and deduplicated;
     /// pitches outside the range are an error because dropping them would change the benchmark.

@@ -57,6 +57,11 @@ pub struct ModelConfig {
     /// AWD-LSTM regularisers (off in models saved before they existed).
     #[serde(default)]
     pub awd: AwdOptions,
+    /// Piano-roll frames: each token also sees the previous frame's pitches and the current
+    /// frame's so far (see [`FrameVocab::context`](crate::encoding::FrameVocab::context)), in its
+    /// input and, through a learned map, in its output logits (a held note can be copied).
+    #[serde(default)]
+    pub frame_context: bool,
 }
 
 /// What AWD-LSTM (Merity et al. 2017) found helps word-level LSTMs, as options.
@@ -85,6 +90,7 @@ impl ModelConfig {
             dropout: DROPOUT.default,
             cell: CellKind::Fused,
             awd: AwdOptions::default(),
+            frame_context: false,
         }
     }
 
@@ -109,13 +115,21 @@ impl ModelConfig {
             project: self.awd.tied.then(|| LinearConfig::new(self.hidden, self.embed).with_bias(false).init(device)),
             output_bias: self.awd.tied.then(|| Param::from_tensor(Tensor::zeros([self.vocab_size], device))),
             recurrence: Recurrence::Auto,
+            context_in: self.frame_context.then(|| LinearConfig::new(self.context_width(), self.embed).with_bias(false).init(device)),
+            context_out: self.frame_context.then(|| LinearConfig::new(self.context_width(), self.vocab_size).with_bias(false).init(device)),
         }
+    }
+
+    /// Features per token of [`frame_context`](Self::frame_context): two multi-hot rows over the
+    /// vocabulary (0 without it).
+    pub fn context_width(&self) -> usize {
+        if self.frame_context { 2 * self.vocab_size } else { 0 }
     }
 
     /// Number of trainable parameters, without building the model.
     pub fn param_count(&self) -> usize {
         let output = if self.awd.tied { self.hidden * self.embed } else { self.hidden * self.vocab_size };
-        let mut n = self.vocab_size * self.embed + output + self.vocab_size;
+        let mut n = self.vocab_size * self.embed + output + self.vocab_size + self.context_width() * (self.embed + self.vocab_size);
         for l in 0..self.layers {
             let d_in = if l == 0 { self.embed } else { self.hidden };
             n += 4 * self.hidden * (d_in + self.hidden + 1);
@@ -178,16 +192,41 @@ pub struct LstmLm {
     /// hidden → embed, then the embedding matrix transposed, when tied.
     project: Option<Linear>,
     output_bias: Option<Param<Tensor<1>>>,
+    /// Frame context → embedding space, added to each token's embedding.
+    context_in: Option<Linear>,
+    /// Frame context → logits.
+    context_out: Option<Linear>,
 }
 
 impl LstmLm {
     /// `tokens` `[B, T]` → logits `[B, T, V]` and the state after the last step.
     pub fn forward(&self, tokens: Tensor<2, Int>, state: Option<State>) -> (Tensor<3>, State) {
+        self.forward_with(tokens, state, None)
+    }
+
+    /// The width of the frame context features the model takes (`[B, T, width]` in
+    /// [`forward_with`](Self::forward_with)); 0 for a model without them.
+    pub fn context_width(&self) -> usize {
+        self.context_in.as_ref().map_or(0, |l| l.weight.dims()[0])
+    }
+
+    /// Token embeddings `[B, T, E]`, with the frame context added where the model has it.
+    fn embed(&self, tokens: Tensor<2, Int>, context: Option<&Tensor<3>>) -> Tensor<3> {
+        let e = self.embedding.forward(tokens);
+        match (&self.context_in, context) {
+            (Some(project), Some(c)) => e + project.forward(c.clone()),
+            _ => e,
+        }
+    }
+
+    /// [`forward`](Self::forward) with the frame context features of each token, for a model
+    /// with [`ModelConfig::frame_context`] (ignored without it).
+    pub fn forward_with(&self, tokens: Tensor<2, Int>, state: Option<State>, context: Option<Tensor<3>>) -> (Tensor<3>, State) {
         let n_layers = self.fused.len() + self.reference.len();
         let mut states = state.map(|s| s.0.into_iter().map(Some).collect::<Vec<_>>()).unwrap_or_else(|| vec![None; n_layers]);
         let mut out_states = Vec::with_capacity(n_layers);
         let x = if self.fused.is_empty() {
-            let mut x = self.embedding.forward(tokens);
+            let mut x = self.embed(tokens, context.as_ref());
             for (l, cell) in self.reference.iter().enumerate() {
                 let init = states[l].take().map(|(h, c)| LstmState::new(c, h));
                 let (y, st) = cell.forward(x, init);
@@ -199,7 +238,7 @@ impl LstmLm {
             // Time-major `[T, B, ·]` through the layers: each layer is one input matmul and one
             // sequence operation (one kernel each way on a GPU).
             let train = tokens.device().is_autodiff();
-            let mut x = self.embedding.forward(tokens).swap_dims(0, 1);
+            let mut x = self.embed(tokens, context.as_ref()).swap_dims(0, 1);
             if self.variational {
                 x = self.locked_dropout_seq(x);
             }
@@ -215,7 +254,8 @@ impl LstmLm {
             let [b, t] = tokens.dims();
             let mut xs: Vec<Tensor<2>> = (0..t)
                 .map(|k| {
-                    let e = self.embedding.forward(tokens.clone().narrow(1, k, 1));
+                    let step = context.as_ref().map(|c| c.clone().narrow(1, k, 1));
+                    let e = self.embed(tokens.clone().narrow(1, k, 1), step.as_ref());
                     let [_, _, d] = e.dims();
                     e.reshape([b, d])
                 })
@@ -231,7 +271,11 @@ impl LstmLm {
             }
             Tensor::stack(xs, 1)
         };
-        (self.logits(x), State(out_states))
+        let logits = match (&self.context_out, context) {
+            (Some(copy), Some(c)) => self.logits(x) + copy.forward(c),
+            _ => self.logits(x),
+        };
+        (logits, State(out_states))
     }
 
     fn locked_dropout(&self, xs: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
@@ -281,11 +325,12 @@ impl LstmLm {
     /// Natural-log likelihood of each target token: `tokens` `[B, T+1]` → `[B, T]` of
     /// `-log p(tokens[:, t+1] | tokens[:, ..=t])`.
     /// `mask`, if given, is added to the logits first (`[B, T, V]`, 0 or a large negative number).
-    pub fn token_nll(&self, tokens: Tensor<2, Int>, state: Option<State>, mask: Option<Tensor<3>>) -> (Tensor<2>, State) {
+    /// `context`: the frame context of the `T` input tokens (see [`forward_with`](Self::forward_with)).
+    pub fn token_nll(&self, tokens: Tensor<2, Int>, state: Option<State>, mask: Option<Tensor<3>>, context: Option<Tensor<3>>) -> (Tensor<2>, State) {
         let [b, t1] = tokens.dims();
         let input = tokens.clone().narrow(1, 0, t1 - 1);
         let target = tokens.narrow(1, 1, t1 - 1);
-        let (mut logits, state) = self.forward(input, state);
+        let (mut logits, state) = self.forward_with(input, state, context);
         if let Some(m) = mask {
             logits = logits + m;
         }

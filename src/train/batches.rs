@@ -16,6 +16,8 @@ pub struct WindowSampler {
     rng: StdRng,
     /// (head start in `stream`, head length, body start in `stream`) per allowed window start.
     anchors: Vec<(usize, usize, usize)>,
+    /// Where in `stream` each window of the last batch starts (windows without heads).
+    starts: Vec<usize>,
 }
 
 impl WindowSampler {
@@ -47,7 +49,7 @@ impl WindowSampler {
                 offset += seq.len();
             }
         }
-        Some(WindowSampler { stream, seq_len, rng: StdRng::seed_from_u64(seed ^ 0x5eed), anchors })
+        Some(WindowSampler { stream, seq_len, rng: StdRng::seed_from_u64(seed ^ 0x5eed), anchors, starts: Vec::new() })
     }
 
     pub fn tokens(&self) -> usize {
@@ -58,14 +60,27 @@ impl WindowSampler {
         self.seq_len
     }
 
+    /// The training sequences laid end to end.
+    pub fn stream(&self) -> &[i64] {
+        &self.stream
+    }
+
+    /// Where each window of the last [`batch`](Self::batch) starts in [`stream`](Self::stream)
+    /// (empty when windows have heads: they are not one stretch of the stream).
+    pub fn starts(&self) -> &[usize] {
+        &self.starts
+    }
+
     /// `[batch, seq_len + 1]` token ids, and the same ids on the host.
     pub fn batch(&mut self, batch: usize, device: &Device) -> (Tensor<2, Int>, Vec<i64>) {
         let w = self.seq_len + 1;
         let max_start = self.stream.len() - w;
         let mut data = Vec::with_capacity(batch * w);
+        self.starts.clear();
         for _ in 0..batch {
             if self.anchors.is_empty() {
                 let s = self.rng.random_range(0..=max_start);
+                self.starts.push(s);
                 data.extend_from_slice(&self.stream[s..s + w]);
             } else {
                 let (head_at, head, body) = self.anchors[self.rng.random_range(0..self.anchors.len())];

@@ -58,7 +58,17 @@ pub async fn evaluate(
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [b, t + 1]), device);
             let input = tokens.clone().narrow(1, 0, t);
             let target = tokens.narrow(1, 1, t);
-            let (mut logits, next) = model.forward(input, state);
+            let context = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
+                let data: Vec<f32> = group
+                    .iter()
+                    .flat_map(|&i| {
+                        let s: Vec<i64> = sequences[i].iter().map(|&x| x as i64).collect();
+                        v.context(&s, pos, t)
+                    })
+                    .collect();
+                Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device)
+            });
+            let (mut logits, next) = model.forward_with(input, state, context);
             state = Some(next);
             if let Some(v) = frame_mask {
                 let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();

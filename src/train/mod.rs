@@ -207,6 +207,12 @@ impl Trainer {
     pub fn with_model(model: LstmLm, model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
         model_config.validate()?;
         config.validate()?;
+        let frames = config.frame_mask.is_some_and(|v| v.size() == model_config.vocab_size) && corpus.train_heads.is_empty();
+        if model_config.frame_context && !frames {
+            return Err(TrainError::Setting(crate::settings::SettingError(
+                "A model with frame context trains on piano-roll frames only (with the frame order mask).".into(),
+            )));
+        }
         if corpus.train.iter().chain(&corpus.valid).flatten().any(|&t| t as usize >= model_config.vocab_size) {
             return Err(TrainError::Setting(crate::settings::SettingError(
                 "The corpus holds tokens the model's vocabulary does not have.".into(),
@@ -269,7 +275,12 @@ impl Trainer {
             let data = TensorData::new(v.order_mask(&inputs), [b, w - 1, v.size()]);
             Tensor::<3>::from_data(data, &ad)
         });
-        let (nll, _) = self.model.token_nll(batch, None, mask);
+        let context = self.config.frame_mask.filter(|_| self.model_config.frame_context).map(|v| {
+            let (b, t) = (self.config.batch, self.sampler.seq_len());
+            let data: Vec<f32> = self.sampler.starts().iter().flat_map(|&s| v.context(self.sampler.stream(), s, t)).collect();
+            Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), &ad)
+        });
+        let (nll, _) = self.model.token_nll(batch, None, mask, context);
         let loss = nll.mean();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.lr();
