@@ -115,7 +115,7 @@ impl FrameVocab {
         let step = |t: i64, previous: &mut Vec<usize>, current: &mut Vec<usize>| {
             if t == self.frame_end() as i64 {
                 *previous = std::mem::take(current);
-            } else if self.pitch_of(t as TokenId).is_some() && t >= 0 {
+            } else if t >= 0 && self.pitch_of(t as TokenId).is_some() {
                 current.push(t as usize);
             } else {
                 previous.clear();

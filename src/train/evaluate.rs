@@ -46,6 +46,11 @@ pub async fn evaluate(
     for group in order.chunks(batch.max(1)) {
         let b = group.len();
         let max_len = group.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
+        // The group's sequences as the frame context reads them, once per group (not per chunk).
+        let context_of = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
+            let streams: Vec<Vec<i64>> = group.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
+            (v, streams)
+        });
         let mut state = None;
         let mut pos = 0;
         while pos + 1 < max_len {
@@ -58,14 +63,8 @@ pub async fn evaluate(
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [b, t + 1]), device);
             let input = tokens.clone().narrow(1, 0, t);
             let target = tokens.narrow(1, 1, t);
-            let context = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
-                let data: Vec<f32> = group
-                    .iter()
-                    .flat_map(|&i| {
-                        let s: Vec<i64> = sequences[i].iter().map(|&x| x as i64).collect();
-                        v.context(&s, pos, t)
-                    })
-                    .collect();
+            let context = context_of.as_ref().map(|(v, streams)| {
+                let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
                 Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device)
             });
             let (mut logits, next) = model.forward_with(input, state, context);
