@@ -9,6 +9,14 @@ use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
 use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
 
+/// The backend's random generator is one for the process: tests that seed it and build models
+/// take turns, so each one's weights (and what it asserts of them) do not depend on which other
+/// test happened to draw in between.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tiny(vocab: usize, cell: CellKind) -> ModelConfig {
     ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell, awd: Default::default(), frame_context: false }
 }
@@ -45,6 +53,7 @@ fn pattern_corpus(vocab: &EventVocab, files: usize) -> TokenCorpus {
 
 #[test]
 fn fused_cell_matches_burn_lstm() {
+    let _serial = serial();
     let device = Device::flex();
     device.seed(3);
     let reference = tiny(40, CellKind::Burn).init(&device);
@@ -63,6 +72,7 @@ fn fused_cell_matches_burn_lstm() {
 
 #[test]
 fn state_carrying_evaluation_is_exact() {
+    let _serial = serial();
     let device = Device::flex();
     device.seed(5);
     let model = tiny(30, CellKind::Fused).init(&device);
@@ -81,6 +91,7 @@ fn state_carrying_evaluation_is_exact() {
 
 #[test]
 fn training_learns_a_pattern_and_is_reproducible() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let corpus = pattern_corpus(&vocab, 1);
     let device = Device::flex();
@@ -111,6 +122,7 @@ fn training_learns_a_pattern_and_is_reproducible() {
 
 #[test]
 fn early_stopping_and_cancel() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let corpus = pattern_corpus(&vocab, 2);
     let device = Device::flex();
@@ -136,6 +148,7 @@ fn trained_model(vocab: &EventVocab) -> (cantor::model::LstmLm, ModelConfig) {
 
 #[test]
 fn sampling_is_seeded_valid_and_respects_the_key() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let (model, _) = trained_model(&vocab);
     let device = Device::flex();
@@ -177,6 +190,7 @@ fn sampling_is_seeded_valid_and_respects_the_key() {
 
 #[test]
 fn model_files_round_trip_and_reject_damage() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let (model, config) = trained_model(&vocab);
     let summary = TrainingSummary { epochs: 3, files: vec!["a.mid".into()], ..TrainingSummary::default() };
@@ -203,6 +217,7 @@ fn model_files_round_trip_and_reject_damage() {
 
 #[test]
 fn frame_nll_sums_token_nll_per_frame() {
+    let _serial = serial();
     let v = FrameVocab::default();
     let t = v.encode(&[vec![60, 64], vec![], vec![67]]).unwrap();
     // Targets: 60, 64, END | END | 67, END
@@ -212,6 +227,7 @@ fn frame_nll_sums_token_nll_per_frame() {
 
 #[test]
 fn parameter_count_matches_the_module() {
+    let _serial = serial();
     for cell in [CellKind::Fused, CellKind::Burn] {
         let c = ModelConfig::new(323);
         let c = ModelConfig { cell, ..c };
@@ -226,6 +242,7 @@ fn parameter_count_matches_the_module() {
 /// one mask over time; weight dropout changes training outputs and nothing at inference.
 #[test]
 fn awd_options_train_save_and_regularise() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let corpus = pattern_corpus(&vocab, 1);
     let device = Device::flex();
@@ -269,6 +286,7 @@ fn awd_options_train_save_and_regularise() {
 
 #[test]
 fn async_copy_reproduces_the_model() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let (model, config) = trained_model(&vocab);
     let copy = block_on(cantor::model::copy_to_device(&model, &config, &Device::flex())).unwrap();
@@ -282,6 +300,7 @@ fn async_copy_reproduces_the_model() {
 
 #[test]
 fn fine_tuning_a_loaded_model_trains() {
+    let _serial = serial();
     let vocab = EventVocab::default();
     let (model, config) = trained_model(&vocab);
     let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
@@ -317,6 +336,7 @@ fn held_chords(pieces: usize, seed: u64) -> Vec<Vec<Vec<u8>>> {
 
 #[test]
 fn frame_context_is_used_exactly_and_helps_copy_held_notes() {
+    let _serial = serial();
     let vocab = FrameVocab::default();
     let device = Device::flex();
     let encode = |pieces: Vec<Vec<Vec<u8>>>| -> Vec<Vec<u16>> { pieces.iter().map(|p| vocab.encode(p).unwrap()).collect() };
