@@ -179,3 +179,50 @@ fn a_model_made_with_the_first_vocabulary_still_generates_and_fine_tunes() {
     assert_eq!(tuned.vocab, file.vocab);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// The last number after `label` in `text` (the CLI's figures).
+fn figure(text: &str, label: &str) -> f64 {
+    let at = text.rfind(label).unwrap_or_else(|| panic!("no {label:?} in {text}")) + label.len();
+    text[at..].split_whitespace().next().unwrap().trim_end_matches(',').parse().unwrap()
+}
+
+#[test]
+fn a_benchmark_model_is_saved_then_rescored_with_dynamic_evaluation() {
+    let tmp = std::env::temp_dir().join(format!("cantor-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A small piano-roll set in the benchmarks' layout (pieces of frames of MIDI pitches).
+    let piece = |shift: u8| -> Vec<Vec<u8>> { (0..24u8).map(|k| vec![48 + shift + (k % 8) * 2, 64 + shift + (k % 4) * 3]).collect() };
+    let data = tmp.join("rolls.json");
+    let json = serde_json::json!({ "train": [piece(0), piece(1), piece(2), piece(3)], "valid": [piece(4), piece(6)], "test": [piece(5)] });
+    std::fs::write(&data, json.to_string()).unwrap();
+    let model = tmp.join("rolls.cantor");
+    let small = ["--embed", "8", "--hidden", "16", "--layers", "1", "--seq-len", "16", "--batch", "2", "--transpose", "0"];
+    let out = cantor()
+        .args(["bench", "jsb", "--data", data.to_str().unwrap(), "--epochs", "1", "--steps-per-epoch", "3", "--out", model.to_str().unwrap()])
+        .args(small)
+        .output()
+        .unwrap();
+    let trained = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{trained}{}", String::from_utf8_lossy(&out.stderr));
+    let out = cantor()
+        .args(["bench", "jsb", "--data", data.to_str().unwrap(), "--model-file", model.to_str().unwrap()])
+        .args(["--dynamic-lr", "0,0.5", "--dynamic-chunk", "8", "--dynamic-rms", "2"])
+        .output()
+        .unwrap();
+    let rescored = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{rescored}{}", String::from_utf8_lossy(&out.stderr));
+    // The saved model scores as it did when it was trained …
+    assert_eq!(figure(&trained, "TEST NLL:"), figure(&rescored, "TEST NLL:"));
+    // … step 0 of dynamic evaluation is the static figure, and the test set is scored at the step validation chose.
+    assert_eq!(figure(&rescored, "step 0, decay 0: valid NLL"), figure(&rescored, "valid NLL:"));
+    assert!(figure(&rescored, "step 0.5, decay 0: valid NLL").is_finite());
+    assert!(figure(&rescored, "chosen on validation):").is_finite(), "{rescored}");
+    // A model that is not a benchmark model, and a file that is not a model: a sentence, no panic.
+    for (file, says) in [(fixture("starter-v1.cantor"), "not trained on a piano-roll benchmark"), (data.clone(), "")] {
+        let out = cantor().args(["bench", "jsb", "--data", data.to_str().unwrap(), "--model-file", file.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success());
+        assert!(err.starts_with("error: ") && err.contains(says) && !err.contains("panicked"), "{err}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}

@@ -7,7 +7,7 @@ use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
-use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, Control, DynamicConfig, StopReason, TrainConfig, Trainer};
 
 /// The backend's random generator is one for the process: tests that seed it and build models
 /// take turns, so each one's weights (and what it asserts of them) do not depend on which other
@@ -364,4 +364,52 @@ fn frame_context_is_used_exactly_and_helps_copy_held_notes() {
     // A model with frame context refuses a corpus it cannot build the context for.
     let events = Trainer::new(config(true), TrainConfig { frame_mask: None, ..tc }, &corpus, &device);
     assert!(events.is_err());
+}
+
+#[test]
+fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
+    let _serial = serial();
+    let vocab = FrameVocab::default();
+    let device = Device::flex();
+    device.seed(13);
+    let model = ModelConfig { dropout: 0.3, ..tiny(vocab.size(), CellKind::Fused) }.init(&device);
+    // One random phrase of chords played four times: nothing the untrained model knows, and
+    // everything after its first hearing is a repeat.
+    let phrase: Vec<Vec<u8>> = held_chords(1, 7).remove(0).into_iter().step_by(4).collect();
+    let piece: Vec<Vec<u8>> = std::iter::repeat_n(phrase, 4).flatten().collect();
+    let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
+    let seqs = vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()];
+    let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
+    let config = |lr| DynamicConfig { lr, chunk: 8, batch: 1, clip_norm: 5.0, decay: 0.0 };
+    // Step 0: exactly the static figures (and dropout is off while it reads).
+    let still = block_on(evaluate_dynamic(&model, &seqs, config(0.0), Some(&vocab), None, &device)).unwrap();
+    for (a, b) in fixed.token_nll.iter().zip(&still.token_nll) {
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "step 0 is static evaluation");
+    }
+    let adapted = block_on(evaluate_dynamic(&model, &seqs, config(2.0), Some(&vocab), None, &device)).unwrap();
+    let (f, d) = (&fixed.token_nll[0], &adapted.token_nll[0]);
+    assert_eq!(f.len(), d.len());
+    // The first chunk is scored before any update: the same figures as the static model's.
+    assert!(f[..8].iter().zip(&d[..8]).all(|(x, y)| (x - y).abs() < 1e-4), "scored before it learns");
+    assert!(f[8..].iter().zip(&d[8..]).any(|(x, y)| (x - y).abs() > 1e-3), "later chunks see updated weights");
+    // The last hearing of the phrase is predicted far better than by the static model.
+    let last = f.len() * 3 / 4;
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (before, after) = (mean(&f[last..]), mean(&d[last..]));
+    eprintln!("last repeat: {before:.3} static vs {after:.3} nats/token dynamic");
+    assert!(after < 0.75 * before, "the repeat is learnt while reading: {after:.3} vs {before:.3}");
+    // The RMS-normalised update (each weight's step divided by its typical gradient on other music) adapts too.
+    let others: Vec<Vec<u16>> = held_chords(16, 9).iter().map(|p| vocab.encode(p).unwrap()).collect();
+    let rms = block_on(gradient_rms(&model, &others, 8, 16, Some(&vocab), &device)).unwrap().expect("a model with weights");
+    assert_eq!(rms.dims(), [model.num_params()]);
+    let normalised = block_on(evaluate_dynamic(&model, &seqs, DynamicConfig { lr: 0.001, ..config(0.0) }, Some(&vocab), Some(&rms), &device)).unwrap();
+    let r = &normalised.token_nll[0];
+    assert!(f[..8].iter().zip(&r[..8]).all(|(x, y)| (x - y).abs() < 1e-4), "scored before it learns");
+    let after_rms = mean(&r[last..]);
+    eprintln!("last repeat with RMS-normalised steps: {after_rms:.3} nats/token");
+    assert!(after_rms < 0.85 * before, "RMS-normalised adaptation learns the repeat: {after_rms:.3} vs {before:.3}");
+    // The caller's model is left as it was.
+    let again = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
+    assert_eq!(again.token_nll, fixed.token_nll);
 }

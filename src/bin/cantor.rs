@@ -8,7 +8,7 @@ use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
 use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence, ModelFile};
 use cantor::settings;
-use cantor::train::{block_on, Control, Progress, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate_dynamic, Control, DynamicConfig, Progress, TrainConfig, Trainer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -268,6 +268,31 @@ struct BenchArgs {
     /// and its output (a held note can be copied); needs the frame mask.
     #[arg(long)]
     frame_context: bool,
+    /// Score this saved benchmark model (`--out` of an earlier run) instead of training one.
+    #[arg(long)]
+    model_file: Option<PathBuf>,
+    /// Also score with dynamic evaluation (the model takes an SGD step on each chunk after
+    /// scoring it), at each of these step sizes on the validation pieces, then on the test pieces
+    /// at the one validation liked best.
+    #[arg(long, value_delimiter = ',')]
+    dynamic_lr: Vec<f64>,
+    /// Dynamic evaluation: tokens scored between updates.
+    #[arg(long, default_value_t = 32)]
+    dynamic_chunk: usize,
+    /// Dynamic evaluation: after each update the weights move this share of the way back to the
+    /// trained ones (each value is tried with each step size).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    dynamic_decay: Vec<f64>,
+    /// Dynamic evaluation: the largest global L2 norm of a chunk's gradient.
+    #[arg(long, default_value_t = settings::CLIP_NORM.default as f32)]
+    dynamic_clip: f32,
+    /// Dynamic evaluation: divide each weight's step by its RMS gradient over this many chunks of
+    /// the training pieces (0: plain SGD steps).
+    #[arg(long, default_value_t = 0)]
+    dynamic_rms: usize,
+    /// Dynamic evaluation: pieces read side by side.
+    #[arg(long, default_value_t = 1)]
+    dynamic_batch: usize,
     /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
     /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
     #[arg(long)]
@@ -742,37 +767,77 @@ fn bench(a: BenchArgs) -> Res {
         return Ok(ExitCode::SUCCESS);
     }
     let order = if a.descending { FrameOrder::Descending } else { FrameOrder::Ascending };
-    let vocab = FrameVocab::default().with_order(order);
+    let saved = match &a.model_file {
+        Some(path) => {
+            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
+            let Vocab::Frames(vocab) = file.vocab else { return Err("that model was not trained on a piano-roll benchmark".into()) };
+            Some((file, vocab))
+        }
+        None => None,
+    };
+    let vocab = saved.as_ref().map_or_else(|| FrameVocab::default().with_order(order), |(_, v)| *v);
     check_args(&a.train, &a.model, FrameVocab::default().size())?;
     let t = a.train.transpose as i32;
     let shifts: Vec<i32> = if a.all_keys { (-5..=6).collect() } else { (-t..=t).collect() };
-    let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &shifts);
     let device = device(a.model.wgpu)?;
     let masked = !a.no_frame_mask;
     if a.frame_context && !masked {
         return Err("--frame-context needs the frame mask: leave out --no-frame-mask".into());
     }
-    let config = ModelConfig { frame_context: a.frame_context, ..model_config(vocab.size(), &a.model) };
-    println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
-    let tc = TrainConfig { frame_mask: masked.then_some(vocab), ..train_config(&a.train) };
-    let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
-    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
-    let bar = progress_bar(trainer.total_steps() as u64);
-    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
-    bar.finish_and_clear();
-    let model = trainer.best_model();
+    let (model, config, summary) = if let Some((file, _)) = &saved {
+        let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &[0]);
+        let model = file.load(&device)?.with_recurrence(a.model.recurrence());
+        println!("scoring the saved model {} ({} parameters)", a.model_file.as_ref().map_or(String::new(), |p| p.display().to_string()), file.config.param_count());
+        (model, file.config.clone(), (file.summary.clone(), corpus, test))
+    } else {
+        let (corpus, test) = benchmark::frame_corpus(&data, &vocab, &shifts);
+        let config = ModelConfig { frame_context: a.frame_context, ..model_config(vocab.size(), &a.model) };
+        println!("training {} parameters on {} tokens per epoch", config.param_count(), corpus.train_tokens());
+        let tc = TrainConfig { frame_mask: masked.then_some(vocab), ..train_config(&a.train) };
+        let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
+        trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
+        let bar = progress_bar(trainer.total_steps() as u64);
+        let reason = block_on(trainer.run(|p| report(&bar, p)))?;
+        bar.finish_and_clear();
+        println!(
+            "stopped: {reason:?} after {} epochs, {} steps, {:.1} min",
+            trainer.epoch,
+            trainer.step,
+            trainer.elapsed_s() / 60.0
+        );
+        (trainer.best_model(), config, (trainer.summary.clone(), corpus, test))
+    };
+    let (summary, corpus, test) = summary;
     let valid = block_on(benchmark::test_nll(&model, &corpus.valid, &vocab, masked, &device))?;
     let score = block_on(benchmark::test_nll(&model, &test, &vocab, masked, &device))?;
-    println!(
-        "stopped: {reason:?} after {} epochs, {} steps, {:.1} min",
-        trainer.epoch,
-        trainer.step,
-        trainer.elapsed_s() / 60.0
-    );
     println!("valid NLL: {:.3} nats/frame", valid.nll_per_frame);
     println!("TEST NLL: {:.3} nats/frame over {} frames ({:.4} nats/token)", score.nll_per_frame, score.frames, score.nll_per_token);
+    if !a.dynamic_lr.is_empty() {
+        let rms = block_on(cantor::train::gradient_rms(&model, &corpus.train, a.dynamic_chunk, a.dynamic_rms, masked.then_some(&vocab), &device))?;
+        let dynamic = |(lr, decay): (f64, f64), pieces: &[Vec<u16>]| -> Result<benchmark::FrameScore, cantor::train::TrainError> {
+            let config = DynamicConfig { lr, chunk: a.dynamic_chunk, batch: a.dynamic_batch, clip_norm: a.dynamic_clip, decay };
+            let eval = block_on(evaluate_dynamic(&model, pieces, config, masked.then_some(&vocab), rms.as_ref(), &device))?;
+            Ok(benchmark::score(&eval, pieces, &vocab))
+        };
+        let mut best = (f64::INFINITY, (0.0, 0.0));
+        for &lr in &a.dynamic_lr {
+            for &decay in &a.dynamic_decay {
+                let t0 = std::time::Instant::now();
+                let v = dynamic((lr, decay), &corpus.valid)?;
+                println!("dynamic evaluation, step {lr}, decay {decay}: valid NLL {:.3} nats/frame ({:.0} s)", v.nll_per_frame, t0.elapsed().as_secs_f64());
+                if v.nll_per_frame < best.0 {
+                    best = (v.nll_per_frame, (lr, decay));
+                }
+            }
+        }
+        let s = dynamic(best.1, &test)?;
+        println!(
+            "TEST NLL with dynamic evaluation (step {}, decay {}, chosen on validation): {:.3} nats/frame over {} frames ({:.4} nats/token)",
+            best.1 .0, best.1 .1, s.nll_per_frame, s.frames, s.nll_per_token
+        );
+    }
     if let Some(out) = a.out {
-        let file = ModelFile::from_model(&model, &config, &Vocab::Frames(vocab), trainer.summary.clone())?;
+        let file = ModelFile::from_model(&model, &config, &Vocab::Frames(vocab), summary)?;
         std::fs::write(out, file.to_bytes())?;
     }
     Ok(ExitCode::SUCCESS)

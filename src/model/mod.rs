@@ -292,6 +292,11 @@ impl LstmLm {
         x * mask
     }
 
+    /// The same model with every dropout off (for adapting it while scoring: dynamic evaluation).
+    pub fn without_dropout(self) -> Self {
+        LstmLm { dropout: DropoutConfig::new(0.0).init(), weight_dropout: DropoutConfig::new(0.0).init(), ..self }
+    }
+
     /// Chooses how the fused layers run their time loop (see [`Recurrence`]).
     pub fn with_recurrence(self, recurrence: Recurrence) -> Self {
         LstmLm { recurrence, ..self }

@@ -86,6 +86,51 @@ impl FlatAdam {
     }
 }
 
+/// One plain SGD step of `module` with step size `lr`, the gradient clipped to the global norm
+/// `clip_norm` (dynamic evaluation's update: no moments to carry from chunk to chunk). With
+/// `anchor = (θ₀, λ)` the weights also decay by `λ` of the way back to `θ₀` (Krause et al. 2018's
+/// prior, so what one piece taught fades over the next ones).
+/// With `rms`, each weight's step is divided by that weight's typical gradient size (Krause's
+/// RMS normalisation; see [`flat_grads`]).
+pub fn sgd_step<M: Module>(lr: f64, clip_norm: f32, module: M, grads: GradientsParams, anchor: Option<(&Tensor<1>, f64)>, rms: Option<&Tensor<1>>) -> M {
+    let Some(grad) = flat_grads(&module, grads) else { return module };
+    let norm = grad.clone().square().sum().sqrt();
+    let scale = norm.add_scalar(f32::MIN_POSITIVE).recip().mul_scalar(clip_norm).clamp_max(1.0);
+    let mut update = grad * scale.mul_scalar(lr as f32);
+    if let Some(rms) = rms {
+        update = update / rms.clone().add_scalar(1e-5);
+    }
+    if let Some((start, decay)) = anchor.filter(|(_, d)| *d > 0.0) {
+        update = update + (flat_weights(&module) - start.clone()).mul_scalar(decay as f32);
+    }
+    module.map(&mut Apply { update, offset: 0 })
+}
+
+/// The gradient of every trainable weight of `module`, end to end in visiting order (zeros where
+/// the loss did not reach); `None` for a module with nothing to train.
+pub fn flat_grads<M: Module>(module: &M, mut grads: GradientsParams) -> Option<Tensor<1>> {
+    let mut gather = Gather { grads: &mut grads, flat: Vec::new(), layout: Vec::new() };
+    module.visit(&mut gather);
+    (!gather.flat.is_empty()).then(|| Tensor::cat(std::mem::take(&mut gather.flat), 0))
+}
+
+/// The trainable weights of `module` end to end, in the order [`sgd_step`] visits them.
+pub fn flat_weights<M: Module>(module: &M) -> Tensor<1> {
+    struct Weights(Vec<Tensor<1>>);
+    impl ModuleVisitor for Weights {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            if value.is_require_grad() {
+                let n = value.shape().num_elements();
+                self.0.push(value.inner().reshape([n]));
+            }
+        }
+    }
+    let mut w = Weights(Vec::new());
+    module.visit(&mut w);
+    Tensor::cat(w.0, 0)
+}
+
 /// Takes each parameter's gradient, flattened, in visiting order (zeros for a parameter the loss
 /// did not reach, so the layout stays the same from step to step).
 struct Gather<'a> {

@@ -5,10 +5,12 @@
 //! browser (where a synchronous read panics) and, through [`block_on`], natively on Flex.
 
 mod batches;
+mod dynamic;
 mod evaluate;
 mod flat_adam;
 
 pub use batches::WindowSampler;
+pub use dynamic::{evaluate_dynamic, gradient_rms, DynamicConfig};
 pub use evaluate::{evaluate, Evaluation};
 
 use crate::encoding::FrameVocab;
