@@ -380,7 +380,7 @@ fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
     let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
     let seqs = vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()];
     let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
-    let config = |lr| DynamicConfig { lr, chunk: 8, batch: 1, clip_norm: 5.0, decay: 0.0 };
+    let config = |lr| DynamicConfig { lr, chunk: 8, batch: 1, clip_norm: 5.0, decay: 0.0, per_piece: false };
     // Step 0: exactly the static figures (and dropout is off while it reads).
     let still = block_on(evaluate_dynamic(&model, &seqs, config(0.0), Some(&vocab), None, &device)).unwrap();
     for (a, b) in fixed.token_nll.iter().zip(&still.token_nll) {
@@ -399,6 +399,12 @@ fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
     let (before, after) = (mean(&f[last..]), mean(&d[last..]));
     eprintln!("last repeat: {before:.3} static vs {after:.3} nats/token dynamic");
     assert!(after < 0.75 * before, "the repeat is learnt while reading: {after:.3} vs {before:.3}");
+    // Across pieces the adapted weights carry on; per piece, each starts from the trained ones.
+    let first_chunk_of_other = |e: &cantor::train::Evaluation| e.token_nll[1][..8].to_vec();
+    assert!(first_chunk_of_other(&fixed).iter().zip(&first_chunk_of_other(&adapted)).any(|(x, y)| (x - y).abs() > 1e-3));
+    let per_piece = block_on(evaluate_dynamic(&model, &seqs, DynamicConfig { per_piece: true, ..config(2.0) }, Some(&vocab), None, &device)).unwrap();
+    assert_eq!(per_piece.token_nll[0], adapted.token_nll[0]);
+    assert!(first_chunk_of_other(&fixed).iter().zip(&first_chunk_of_other(&per_piece)).all(|(x, y)| (x - y).abs() < 1e-4));
     // The RMS-normalised update (each weight's step divided by its typical gradient on other music) adapts too.
     let others: Vec<Vec<u16>> = held_chords(16, 9).iter().map(|p| vocab.encode(p).unwrap()).collect();
     let rms = block_on(gradient_rms(&model, &others, 8, 16, Some(&vocab), &device)).unwrap().expect("a model with weights");

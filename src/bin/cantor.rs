@@ -290,6 +290,10 @@ struct BenchArgs {
     /// the training pieces (0: plain SGD steps).
     #[arg(long, default_value_t = 0)]
     dynamic_rms: usize,
+    /// Dynamic evaluation: start each piece (each group of `--dynamic-batch`) from the trained
+    /// weights, so the model adapts within a piece only.
+    #[arg(long)]
+    dynamic_per_piece: bool,
     /// Dynamic evaluation: pieces read side by side.
     #[arg(long, default_value_t = 1)]
     dynamic_batch: usize,
@@ -815,7 +819,7 @@ fn bench(a: BenchArgs) -> Res {
     if !a.dynamic_lr.is_empty() {
         let rms = block_on(cantor::train::gradient_rms(&model, &corpus.train, a.dynamic_chunk, a.dynamic_rms, masked.then_some(&vocab), &device))?;
         let dynamic = |(lr, decay): (f64, f64), pieces: &[Vec<u16>]| -> Result<benchmark::FrameScore, cantor::train::TrainError> {
-            let config = DynamicConfig { lr, chunk: a.dynamic_chunk, batch: a.dynamic_batch, clip_norm: a.dynamic_clip, decay };
+            let config = DynamicConfig { lr, chunk: a.dynamic_chunk, batch: a.dynamic_batch, clip_norm: a.dynamic_clip, decay, per_piece: a.dynamic_per_piece };
             let eval = block_on(evaluate_dynamic(&model, pieces, config, masked.then_some(&vocab), rms.as_ref(), &device))?;
             Ok(benchmark::score(&eval, pieces, &vocab))
         };

@@ -27,6 +27,8 @@ pub struct DynamicConfig {
     pub clip_norm: f32,
     /// After each update the weights move this share of the way back to the trained ones.
     pub decay: f64,
+    /// Start every group of sequences from the trained weights (adapt within a piece only).
+    pub per_piece: bool,
 }
 
 /// Each weight's root-mean-square gradient over `chunks` chunks of `training` music (`chunk`
@@ -71,7 +73,8 @@ pub async fn evaluate_dynamic(
 ) -> Result<Evaluation, TrainError> {
     let ad = device.clone().autodiff();
     // Adaptation sees the music as it is: no dropout.
-    let mut model = model.clone().without_dropout().train();
+    let trained = model.clone().without_dropout().train();
+    let mut model = trained.clone();
     let start = (config.decay > 0.0).then(|| flat_weights(&model));
     let order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
     let mut out = Evaluation {
@@ -80,6 +83,9 @@ pub async fn evaluate_dynamic(
     };
     let chunk = config.chunk.max(1);
     for group in order.chunks(config.batch.max(1)) {
+        if config.per_piece {
+            model = trained.clone();
+        }
         let b = group.len();
         let max_len = group.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
         let context_of = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
