@@ -1,18 +1,19 @@
 //! Dynamic evaluation (Krause et al. 2018, "Dynamic Evaluation of Neural Sequence Models"): the
-//! held-out music is read in order, each chunk is scored first and then the model takes one SGD
-//! step on that chunk, so what follows (the rest of the piece, a repeated phrase, the next pieces)
+//! held-out music is read in order, each chunk is scored first and then the model takes one
+//! gradient step on that chunk (plain SGD, or Krause's RMS-normalised step with a decay back to the
+//! trained weights), so what follows (the rest of the piece, a repeated phrase, the next pieces)
 //! is predicted by a model that has adapted to what it has already heard. It is still an exact
 //! sequential likelihood: no token is scored by weights that have trained on it. The benchmark
 //! reports it beside the static figure, never instead of it.
 
 use super::flat_adam::{flat_grads, flat_weights, sgd_step};
+use super::evaluate::{score, Group};
 use super::{Evaluation, TrainError};
 use crate::encoding::FrameVocab;
 use crate::model::LstmLm;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Transaction, TensorData};
+use burn::tensor::TensorData;
 
 /// How the model adapts while it reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,72 +78,27 @@ pub async fn evaluate_dynamic(
     let mut model = trained.clone();
     let start = (config.decay > 0.0).then(|| flat_weights(&model));
     let order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
-    let mut out = Evaluation {
-        token_nll: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
-        correct: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
-    };
+    let mut out = Evaluation::for_sequences(sequences);
     let chunk = config.chunk.max(1);
-    for group in order.chunks(config.batch.max(1)) {
+    for rows in order.chunks(config.batch.max(1)) {
         if config.per_piece {
             model = trained.clone();
         }
-        let b = group.len();
-        let max_len = group.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
-        let context_of = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
-            let streams: Vec<Vec<i64>> = group.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
-            (v, streams)
-        });
+        let group = Group::new(&model, sequences, rows, frame_mask);
         let mut state = None;
         let mut pos = 0;
-        while pos + 1 < max_len {
-            let t = chunk.min(max_len - 1 - pos);
-            let mut data = Vec::with_capacity(b * (t + 1));
-            let mut real = Vec::with_capacity(b * t);
-            for &i in group {
-                let s = &sequences[i];
-                data.extend((pos..pos + t + 1).map(|k| s.get(k).copied().unwrap_or(0) as i64));
-                real.extend((0..t).map(|k| if pos + k + 1 < s.len() { 1.0f32 } else { 0.0 }));
-            }
-            let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [b, t + 1]), &ad);
-            let input = tokens.clone().narrow(1, 0, t);
-            let target = tokens.narrow(1, 1, t);
-            let context = context_of.as_ref().map(|(v, streams)| {
-                let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
-                Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), &ad)
-            });
-            let (mut logits, next) = model.forward_with(input, state, context);
+        while pos + 1 < group.max_len {
+            let t = chunk.min(group.max_len - 1 - pos);
+            let c = group.chunk(pos, t, &ad);
+            let (logits, next) = model.forward_with(c.input, state, c.context);
             state = Some(next.detach());
-            if let Some(v) = frame_mask {
-                let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
-                logits = logits + Tensor::<3>::from_data(TensorData::new(v.order_mask(&inputs), [b, t, v.size()]), &ad);
-            }
-            let logp = log_softmax(logits, 2);
-            let best = logp.clone().detach().argmax(2).reshape([b, t]);
-            let nll = logp.gather(2, target.clone().reshape([b, t, 1])).reshape([b, t]).neg();
-            let hit = best.equal(target);
+            let (nll, hit) = score(logits, c.mask, c.target);
             // Scored first (these figures come from the weights before this chunk's update) …
-            let [scores, hits] = Transaction::default()
-                .register(nll.clone().detach())
-                .register(hit.int())
-                .execute_async()
-                .await
-                .map_err(|e| TrainError::Read(format!("{e:?}")))?
-                .try_into()
-                .map_err(|_| TrainError::Read("transaction size".into()))?;
-            let scores: Vec<f32> = scores.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-            let hits: Vec<i64> = hits.convert::<i64>().try_to_vec::<i64>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-            for (row, &i) in group.iter().enumerate() {
-                for k in 0..t {
-                    if real[row * t + k] > 0.0 {
-                        out.token_nll[i].push(scores[row * t + k]);
-                        out.correct[i].push(hits[row * t + k] != 0);
-                    }
-                }
-            }
+            group.record(&mut out, pos, t, nll.clone().detach(), hit).await?;
             // … then learnt from: the mean NLL of the chunk's real tokens (padding has no say).
             if config.lr > 0.0 {
-                let count = real.iter().sum::<f32>().max(1.0);
-                let weight = Tensor::<2>::from_data(TensorData::new(real, [b, t]), &ad);
+                let count = c.real.iter().sum::<f32>().max(1.0);
+                let weight = Tensor::<2>::from_data(TensorData::new(c.real, [rows.len(), t]), &ad);
                 let loss = (nll * weight).sum().div_scalar(count);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = sgd_step(config.lr, config.clip_norm, model, grads, start.as_ref().map(|s| (s, config.decay)), rms);

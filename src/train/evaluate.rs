@@ -38,66 +38,125 @@ pub async fn evaluate(
 ) -> Result<Evaluation, TrainError> {
     let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
     order.sort_by_key(|&i| sequences[i].len());
-    let mut out = Evaluation {
-        token_nll: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
-        correct: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
-    };
+    let mut out = Evaluation::for_sequences(sequences);
     let chunk = chunk.max(1);
-    for group in order.chunks(batch.max(1)) {
-        let b = group.len();
-        let max_len = group.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
-        // The group's sequences as the frame context reads them, once per group (not per chunk).
-        let context_of = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
-            let streams: Vec<Vec<i64>> = group.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
-            (v, streams)
-        });
+    for rows in order.chunks(batch.max(1)) {
+        let group = Group::new(model, sequences, rows, frame_mask);
         let mut state = None;
         let mut pos = 0;
-        while pos + 1 < max_len {
-            let t = chunk.min(max_len - 1 - pos);
-            let mut data = Vec::with_capacity(b * (t + 1));
-            for &i in group {
-                let s = &sequences[i];
-                data.extend((pos..pos + t + 1).map(|k| s.get(k).copied().unwrap_or(0) as i64));
-            }
-            let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [b, t + 1]), device);
-            let input = tokens.clone().narrow(1, 0, t);
-            let target = tokens.narrow(1, 1, t);
-            let context = context_of.as_ref().map(|(v, streams)| {
-                let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
-                Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device)
-            });
-            let (mut logits, next) = model.forward_with(input, state, context);
+        while pos + 1 < group.max_len {
+            let t = chunk.min(group.max_len - 1 - pos);
+            let c = group.chunk(pos, t, device);
+            let (logits, next) = model.forward_with(c.input, state, c.context);
             state = Some(next);
-            if let Some(v) = frame_mask {
-                let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
-                logits = logits + Tensor::<3>::from_data(TensorData::new(v.order_mask(&inputs), [b, t, v.size()]), device);
-            }
-            let logp = log_softmax(logits, 2);
-            let best = logp.clone().argmax(2).reshape([b, t]);
-            let nll = logp.gather(2, target.clone().reshape([b, t, 1])).reshape([b, t]).neg();
-            let hit = best.equal(target);
-            let [nll, hit] = Transaction::default()
-                .register(nll)
-                .register(hit.int())
-                .execute_async()
-                .await
-                .map_err(|e| TrainError::Read(format!("{e:?}")))?
-                .try_into()
-                .map_err(|_| TrainError::Read("transaction size".into()))?;
-            let nll: Vec<f32> = nll.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-            let hit: Vec<i64> = hit.convert::<i64>().try_to_vec::<i64>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
-            for (row, &i) in group.iter().enumerate() {
-                let len = sequences[i].len();
-                for k in 0..t {
-                    if pos + k + 1 < len {
-                        out.token_nll[i].push(nll[row * t + k]);
-                        out.correct[i].push(hit[row * t + k] != 0);
-                    }
-                }
-            }
+            let (nll, hit) = score(logits, c.mask, c.target);
+            group.record(&mut out, pos, t, nll, hit).await?;
             pos += t;
         }
     }
     Ok(out)
+}
+
+impl Evaluation {
+    /// Room for the figures of `sequences`, none scored yet.
+    pub(super) fn for_sequences(sequences: &[Vec<u16>]) -> Self {
+        Evaluation {
+            token_nll: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
+            correct: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
+        }
+    }
+}
+
+/// Some sequences read side by side, chunk by chunk, each from its START token (a shorter one is
+/// padded with 0 past its end; padding is never scored).
+pub(super) struct Group<'a> {
+    sequences: &'a [Vec<u16>],
+    rows: &'a [usize],
+    frame_mask: Option<&'a FrameVocab>,
+    /// The rows as the frame context reads them, once per group (not per chunk), for a model with it.
+    context: Option<(&'a FrameVocab, Vec<Vec<i64>>)>,
+    pub max_len: usize,
+}
+
+/// One chunk of a [`Group`] as the model takes it.
+pub(super) struct Chunk {
+    pub input: Tensor<2, Int>,
+    pub target: Tensor<2, Int>,
+    pub context: Option<Tensor<3>>,
+    /// The frame order mask for the chunk's logits.
+    pub mask: Option<Tensor<3>>,
+    /// 1 where the target is a real token, 0 where it is padding (`[b * t]`, row-major).
+    pub real: Vec<f32>,
+}
+
+impl<'a> Group<'a> {
+    pub fn new(model: &LstmLm, sequences: &'a [Vec<u16>], rows: &'a [usize], frame_mask: Option<&'a FrameVocab>) -> Self {
+        let context = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
+            let streams: Vec<Vec<i64>> = rows.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
+            (v, streams)
+        });
+        let max_len = rows.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
+        Group { sequences, rows, frame_mask, context, max_len }
+    }
+
+    /// Tokens `pos..pos + t` as inputs and the `t` tokens after each as targets.
+    pub fn chunk(&self, pos: usize, t: usize, device: &Device) -> Chunk {
+        let b = self.rows.len();
+        let mut data = Vec::with_capacity(b * (t + 1));
+        let mut real = Vec::with_capacity(b * t);
+        for &i in self.rows {
+            let s = &self.sequences[i];
+            data.extend((pos..pos + t + 1).map(|k| s.get(k).copied().unwrap_or(0) as i64));
+            real.extend((0..t).map(|k| if pos + k + 1 < s.len() { 1.0f32 } else { 0.0 }));
+        }
+        let mask = self.frame_mask.map(|v| {
+            let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
+            Tensor::<3>::from_data(TensorData::new(v.order_mask(&inputs), [b, t, v.size()]), device)
+        });
+        let context = self.context.as_ref().map(|(v, streams)| {
+            let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
+            Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device)
+        });
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(data, [b, t + 1]), device);
+        Chunk { input: tokens.clone().narrow(1, 0, t), target: tokens.narrow(1, 1, t), context, mask, real }
+    }
+
+    /// Reads a chunk's figures back (asynchronously) into `out`, leaving out the padding.
+    pub async fn record(&self, out: &mut Evaluation, pos: usize, t: usize, nll: Tensor<2>, hit: Tensor<2, Bool>) -> Result<(), TrainError> {
+        let read = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
+        let [nll, hit] = Transaction::default()
+            .register(nll)
+            .register(hit.int())
+            .execute_async()
+            .await
+            .map_err(|e| read(&e))?
+            .try_into()
+            .map_err(|_| TrainError::Read("transaction size".into()))?;
+        let nll: Vec<f32> = nll.convert::<f32>().try_to_vec::<f32>().map_err(|e| read(&e))?;
+        let hit: Vec<i64> = hit.convert::<i64>().try_to_vec::<i64>().map_err(|e| read(&e))?;
+        for (row, &i) in self.rows.iter().enumerate() {
+            let len = self.sequences[i].len();
+            for k in 0..t {
+                if pos + k + 1 < len {
+                    out.token_nll[i].push(nll[row * t + k]);
+                    out.correct[i].push(hit[row * t + k] != 0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each target's NLL `[b, t]` under `logits` (the frame mask added first) and whether it was the
+/// most likely token.
+pub(super) fn score(logits: Tensor<3>, mask: Option<Tensor<3>>, target: Tensor<2, Int>) -> (Tensor<2>, Tensor<2, Bool>) {
+    let [b, t, _] = logits.dims();
+    let logits = match mask {
+        Some(m) => logits + m,
+        None => logits,
+    };
+    let logp = log_softmax(logits, 2);
+    let best = logp.clone().detach().argmax(2).reshape([b, t]);
+    let nll = logp.gather(2, target.clone().reshape([b, t, 1])).reshape([b, t]).neg();
+    (nll, best.equal(target))
 }
