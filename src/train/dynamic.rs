@@ -44,11 +44,10 @@ pub async fn gradient_rms(model: &LstmLm, training: &[Vec<u16>], chunk: usize, c
     let long: Vec<&Vec<u16>> = training.iter().filter(|p| p.len() > chunk).collect();
     let every = (long.len() / chunks.max(1)).max(1);
     for piece in long.into_iter().step_by(every).take(chunks) {
-        let data: Vec<i64> = piece[..=chunk].iter().map(|&x| x as i64).collect();
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(data.clone(), [1, chunk + 1]), &ad);
-        let mask = frame_mask.map(|v| Tensor::<3>::from_data(TensorData::new(v.order_mask(&data[..chunk]), [1, chunk, v.size()]), &ad));
-        let context = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| Tensor::<3>::from_data(TensorData::new(v.context(&data, 0, chunk), [1, chunk, 2 * v.size()]), &ad));
-        let (nll, _) = model.token_nll(tokens, None, mask, context);
+        let one = std::slice::from_ref(piece);
+        let c = Group::new(&model, one, &[0], frame_mask).chunk(0, chunk, &ad);
+        let (logits, _) = model.forward_with(c.input, None, c.context);
+        let (nll, _) = score(logits, c.mask, c.target);
         let grads = GradientsParams::from_grads(nll.mean().backward(), &model);
         let Some(g) = flat_grads(&model, grads) else { return Ok(None) };
         sum = Some(match sum {
