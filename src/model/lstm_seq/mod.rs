@@ -14,10 +14,12 @@
 //! in time for `dgx` and `dstate0`; `dW_hh = H_prevᵀ·dG` is one matmul over the whole sequence.
 //!
 //! Backends: [`cube`] (WebGPU in the browser, Vulkan/Metal natively: one kernel per direction),
-//! Flex (the same mathematics in burn tensor operations, step by step, without an autodiff
-//! graph — see [`reference`]), and `Autodiff` over either ([`autodiff`]).
+//! Flex ([`cpu`]: the time loop on plain slices, one gemm call and one pass over the gates per
+//! step; [`reference`] states the same mathematics in burn tensor operations), and `Autodiff` over
+//! either ([`autodiff`]).
 
 mod autodiff;
+mod cpu;
 #[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
 mod cube;
 pub mod reference;
@@ -26,7 +28,7 @@ pub mod reference;
 /// WebGPU guarantees 16 KiB. Larger layers run step by step.
 pub const MAX_HIDDEN: usize = 819;
 
-use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
+use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 
 #[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
@@ -77,8 +79,9 @@ pub trait LstmOps: Backend {
 
 impl LstmOps for burn::backend::Flex {
     fn lstm_forward(gx: FloatTensor<Self>, w_hh: FloatTensor<Self>, state0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (y, gates) = reference::forward(flex(gx), flex(w_hh), flex(state0));
-        (unflex(y), unflex(gates))
+        let [t, b, g4] = gx.shape().dims::<3>();
+        let (y, gates) = cpu::forward(floats(gx), &floats(w_hh), &floats(state0), t, b, g4 / 4);
+        (from_floats(y, [t, b, g4 / 2]), from_floats(gates, [t, b, g4]))
     }
 
     fn lstm_backward(
@@ -88,17 +91,19 @@ impl LstmOps for burn::backend::Flex {
         dy: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (dgx, ds) = reference::backward(flex(gates), flex(y), flex(state0), flex(dy), flex(w_hh));
-        (unflex(dgx), unflex(ds))
+        let [t, b, g4] = gates.shape().dims::<3>();
+        let (dgx, ds) = cpu::backward(floats(gates), &floats(y), &floats(state0), &floats(dy), &floats(w_hh), t, b, g4 / 4);
+        (from_floats(dgx, [t, b, g4]), from_floats(ds, [b, g4 / 2]))
     }
 }
 
-fn flex<const D: usize>(t: FloatTensor<burn::backend::Flex>) -> Tensor<D> {
-    Tensor::from_primitive::<burn::backend::Flex>(t)
+/// A Flex tensor's values in row-major order (no copy when it is contiguous and not shared).
+fn floats(t: FloatTensor<burn::backend::Flex>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("a float tensor holds floats")
 }
 
-fn unflex<const D: usize>(t: Tensor<D>) -> FloatTensor<burn::backend::Flex> {
-    t.try_into_primitive::<burn::backend::Flex>().expect("the reference LSTM stays on Flex")
+fn from_floats<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FloatTensor<burn::backend::Flex> {
+    burn::backend::flex::FlexTensor::from_data(burn::tensor::TensorData::new(values, shape))
 }
 
 /// `gx` `[T, B, 4H]`, `w_hh` `[H, 4H]`, `state0` `[B, 2H]` → `y` `[T, B, 2H]`, differentiable on
