@@ -324,6 +324,7 @@ struct SpeedArgs {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { files, json } => inspect(&files, json),
@@ -338,6 +339,25 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Training frees and reallocates tensors of several MB every step. glibc's malloc hands such
+/// blocks back to the kernel (mmap/munmap, heap trimming), so each step faulted its pages in again,
+/// zeroed: 5–10 % of a training step (BENCHMARKS.md). Keep them in the heap instead.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets malloc's tuning parameters; called before any thread starts.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's largest; blocks above it are rare here
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
         }
     }
 }
