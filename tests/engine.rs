@@ -7,7 +7,7 @@ use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
-use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, Control, DynamicConfig, StopReason, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, read_for_cache, Control, DynamicConfig, StopReason, TrainConfig, Trainer};
 
 /// The backend's random generator is one for the process: tests that seed it and build models
 /// take turns, so each one's weights (and what it asserts of them) do not depend on which other
@@ -418,4 +418,50 @@ fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
     // The caller's model is left as it was.
     let again = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
     assert_eq!(again.token_nll, fixed.token_nll);
+}
+
+#[test]
+fn the_neural_cache_expects_a_phrase_again_and_stays_a_distribution() {
+    let _serial = serial();
+    let vocab = FrameVocab::default();
+    let device = Device::flex();
+    device.seed(21);
+    let model = tiny(vocab.size(), CellKind::Fused).init(&device);
+    let phrase: Vec<Vec<u8>> = held_chords(1, 7).remove(0).into_iter().step_by(4).collect();
+    let piece: Vec<Vec<u8>> = std::iter::repeat_n(phrase, 4).flatten().collect();
+    let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
+    let seqs = vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()];
+    let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
+    // Read in chunks of 5 and two pieces side by side: the readings are still the whole pieces'.
+    let readings = block_on(read_for_cache(&model, &seqs, 5, 2, Some(&vocab), &device)).unwrap();
+    let [model_alone, mixed]: [cantor::train::Evaluation; 2] = readings.evaluate(20.0, &[0.0, 0.3]).try_into().unwrap();
+    for (a, b) in fixed.token_nll.iter().zip(&model_alone.token_nll) {
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "λ = 0 is the static evaluation");
+    }
+    // The cache's distribution: nothing before the first token, then a distribution over what
+    // the frame order allows after each token.
+    assert!(readings.cache_distribution(0, 0, 20.0).is_none());
+    let tokens = &seqs[0];
+    let repeats_from = (tokens.len() - 1) / 4 + 1;
+    for t in 1..tokens.len() - 1 {
+        let Some(p) = readings.cache_distribution(0, t, 20.0) else {
+            // Only where nothing heard so far may follow: never once the phrase repeats.
+            assert!(t < repeats_from, "the cache has the phrase's earlier hearing at {t}");
+            continue;
+        };
+        let allowed = vocab.order_mask(&[tokens[t] as i64]);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9, "sums to one at {t}");
+        assert!(p.iter().zip(&allowed).all(|(&q, &m)| m == 0.0 || q == 0.0), "nothing the frame order forbids at {t}");
+    }
+    // Probabilities stay probabilities, and the last hearing of the phrase is expected.
+    assert!(mixed.token_nll.iter().flatten().all(|&x| x >= -1e-6));
+    let (f, m) = (&fixed.token_nll[0], &mixed.token_nll[0]);
+    let last = f.len() * 3 / 4;
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (before, after) = (mean(&f[last..]), mean(&m[last..]));
+    eprintln!("last repeat: {before:.3} static vs {after:.3} nats/token with the cache");
+    assert!(after < 0.75 * before, "the repeat is expected: {after:.3} vs {before:.3}");
+    // Each piece has its own cache: the other piece's first token is the model's alone.
+    assert!((mixed.token_nll[1][0] - fixed.token_nll[1][0]).abs() < 1e-6);
 }

@@ -297,6 +297,15 @@ struct BenchArgs {
     /// Dynamic evaluation: pieces read side by side.
     #[arg(long, default_value_t = 1)]
     dynamic_batch: usize,
+    /// Also score with a neural cache (the model's prediction mixed with the tokens that followed
+    /// earlier, similar states of the same piece): each of these θ (the sharpness of the cosine
+    /// similarity) is tried with each `--cache-lambda` on the validation pieces, the test pieces are
+    /// scored at the pair validation liked best.
+    #[arg(long, value_delimiter = ',')]
+    cache_theta: Vec<f32>,
+    /// Neural cache: the share of the probability the cache gets.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.3")]
+    cache_lambda: Vec<f64>,
     /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
     /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
     #[arg(long)]
@@ -858,6 +867,30 @@ fn bench(a: BenchArgs) -> Res {
         println!(
             "TEST NLL with dynamic evaluation (step {}, decay {}, chosen on validation): {:.3} nats/frame over {} frames ({:.4} nats/token)",
             best.1 .0, best.1 .1, s.nll_per_frame, s.frames, s.nll_per_token
+        );
+    }
+    if !a.cache_theta.is_empty() {
+        let t0 = std::time::Instant::now();
+        let read = |pieces: &[Vec<u16>]| block_on(cantor::train::read_for_cache(&model, pieces, 256, 16, masked.then_some(&vocab), &device));
+        let (valid_read, test_read) = (read(&corpus.valid)?, read(&test)?);
+        let mut best = (f64::INFINITY, (0.0f32, 0.0f64));
+        for &theta in &a.cache_theta {
+            for (eval, &lambda) in valid_read.evaluate(theta, &a.cache_lambda).iter().zip(&a.cache_lambda) {
+                let v = benchmark::score(eval, &corpus.valid, &vocab);
+                println!("neural cache, θ {theta}, λ {lambda}: valid NLL {:.3} nats/frame", v.nll_per_frame);
+                if v.nll_per_frame < best.0 {
+                    best = (v.nll_per_frame, (theta, lambda));
+                }
+            }
+        }
+        let (theta, lambda) = best.1;
+        let s = benchmark::score(&test_read.evaluate(theta, &[lambda])[0], &test, &vocab);
+        println!(
+            "TEST NLL with the neural cache (θ {theta}, λ {lambda}, chosen on validation): {:.3} nats/frame over {} frames ({:.4} nats/token; {:.0} s)",
+            s.nll_per_frame,
+            s.frames,
+            s.nll_per_token,
+            t0.elapsed().as_secs_f64()
         );
     }
     if let Some(out) = a.out {

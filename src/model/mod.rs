@@ -204,6 +204,11 @@ impl LstmLm {
         self.forward_with(tokens, state, None)
     }
 
+    /// How many tokens the model predicts over.
+    pub fn vocab_size(&self) -> usize {
+        self.embedding.weight.dims()[0]
+    }
+
     /// The width of the frame context features the model takes (`[B, T, width]` in
     /// [`forward_with`](Self::forward_with)); 0 for a model without them.
     pub fn context_width(&self) -> usize {
@@ -222,6 +227,13 @@ impl LstmLm {
     /// [`forward`](Self::forward) with the frame context features of each token, for a model
     /// with [`ModelConfig::frame_context`] (ignored without it).
     pub fn forward_with(&self, tokens: Tensor<2, Int>, state: Option<State>, context: Option<Tensor<3>>) -> (Tensor<3>, State) {
+        let (logits, _, state) = self.forward_hidden(tokens, state, context);
+        (logits, state)
+    }
+
+    /// [`forward_with`](Self::forward_with) that also gives the top layer's output `[B, T, H]`
+    /// (what the output layer reads; the neural cache compares these).
+    pub fn forward_hidden(&self, tokens: Tensor<2, Int>, state: Option<State>, context: Option<Tensor<3>>) -> (Tensor<3>, Tensor<3>, State) {
         let n_layers = self.fused.len() + self.reference.len();
         let mut states = state.map(|s| s.0.into_iter().map(Some).collect::<Vec<_>>()).unwrap_or_else(|| vec![None; n_layers]);
         let mut out_states = Vec::with_capacity(n_layers);
@@ -272,10 +284,10 @@ impl LstmLm {
             Tensor::stack(xs, 1)
         };
         let logits = match (&self.context_out, context) {
-            (Some(copy), Some(c)) => self.logits(x) + copy.forward(c),
-            _ => self.logits(x),
+            (Some(copy), Some(c)) => self.logits(x.clone()) + copy.forward(c),
+            _ => self.logits(x.clone()),
         };
-        (logits, State(out_states))
+        (logits, x, State(out_states))
     }
 
     fn locked_dropout(&self, xs: Vec<Tensor<2>>) -> Vec<Tensor<2>> {

@@ -5,11 +5,13 @@
 //! browser (where a synchronous read panics) and, through [`block_on`], natively on Flex.
 
 mod batches;
+mod cache;
 mod dynamic;
 mod evaluate;
 mod flat_adam;
 
 pub use batches::WindowSampler;
+pub use cache::{read_for_cache, CacheReadings};
 pub use dynamic::{evaluate_dynamic, gradient_rms, DynamicConfig};
 pub use evaluate::{evaluate, Evaluation};
 
