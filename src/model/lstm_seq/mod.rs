@@ -80,7 +80,8 @@ pub trait LstmOps: Backend {
 impl LstmOps for burn::backend::Flex {
     fn lstm_forward(gx: FloatTensor<Self>, w_hh: FloatTensor<Self>, state0: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let [t, b, g4] = gx.shape().dims::<3>();
-        let (y, gates) = cpu::forward(floats(gx), &floats(w_hh), &floats(state0), t, b, g4 / 4);
+        let (w_hh, state0) = (contiguous(w_hh), contiguous(state0));
+        let (y, gates) = cpu::forward(floats(gx), slice(&w_hh), slice(&state0), t, b, g4 / 4);
         (from_floats(y, [t, b, g4 / 2]), from_floats(gates, [t, b, g4]))
     }
 
@@ -92,12 +93,24 @@ impl LstmOps for burn::backend::Flex {
         w_hh: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let [t, b, g4] = gates.shape().dims::<3>();
-        let (dgx, ds) = cpu::backward(floats(gates), &floats(y), &floats(state0), &floats(dy), &floats(w_hh), t, b, g4 / 4);
+        let (y, state0, dy, w_hh) = (contiguous(y), contiguous(state0), contiguous(dy), contiguous(w_hh));
+        let (dgx, ds) = cpu::backward(floats(gates), slice(&y), slice(&state0), slice(&dy), slice(&w_hh), t, b, g4 / 4);
         (from_floats(dgx, [t, b, g4]), from_floats(ds, [b, g4 / 2]))
     }
 }
 
-/// A Flex tensor's values in row-major order (no copy when it is contiguous and not shared).
+/// The tensor itself when its values lie in row-major order already (weights, saved states: read
+/// in place, not copied per call), else a row-major copy.
+fn contiguous(t: FloatTensor<burn::backend::Flex>) -> FloatTensor<burn::backend::Flex> {
+    if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() }
+}
+
+fn slice(t: &FloatTensor<burn::backend::Flex>) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous float tensor")
+}
+
+/// A Flex tensor's values in row-major order, to write into (no copy when it is contiguous and
+/// not shared).
 fn floats(t: FloatTensor<burn::backend::Flex>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("a float tensor holds floats")
 }
