@@ -187,7 +187,7 @@ fn figure(text: &str, label: &str) -> f64 {
 }
 
 #[test]
-fn a_benchmark_model_is_saved_then_rescored_with_dynamic_evaluation() {
+fn a_benchmark_model_is_saved_then_rescored_with_dynamic_evaluation_and_the_cache() {
     let tmp = std::env::temp_dir().join(format!("cantor-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     // A small piano-roll set in the benchmarks' layout (pieces of frames of MIDI pitches).
@@ -217,6 +217,29 @@ fn a_benchmark_model_is_saved_then_rescored_with_dynamic_evaluation() {
     assert_eq!(figure(&rescored, "step 0, decay 0: valid NLL"), figure(&rescored, "valid NLL:"));
     assert!(figure(&rescored, "step 0.5, decay 0: valid NLL").is_finite());
     assert!(figure(&rescored, "chosen on validation):").is_finite(), "{rescored}");
+    // The neural cache: λ = 0 (always tried) is the static figure, and the test set is scored
+    // at the pair validation chose.
+    let out = cantor()
+        .args(["bench", "jsb", "--data", data.to_str().unwrap(), "--model-file", model.to_str().unwrap()])
+        .args(["--cache-theta", "5,20", "--cache-lambda", "0.3"])
+        .output()
+        .unwrap();
+    let cached = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{cached}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(figure(&cached, "θ 5, λ 0: valid NLL"), figure(&cached, "valid NLL:"));
+    let chosen = ["θ 5, λ 0:", "θ 5, λ 0.3:", "θ 20, λ 0:", "θ 20, λ 0.3:"].map(|k| figure(&cached, &format!("{k} valid NLL")));
+    assert!(chosen.iter().all(|v| v.is_finite()), "{cached}");
+    let best = chosen.iter().copied().fold(f64::INFINITY, f64::min);
+    let picked = cached.lines().find(|l| l.starts_with("TEST NLL with the neural cache")).expect("a test figure with the cache");
+    let (theta, lambda) = (picked.split("θ ").nth(1).unwrap().split(',').next().unwrap(), picked.split("λ ").nth(1).unwrap().split(',').next().unwrap());
+    assert_eq!(figure(&cached, &format!("θ {theta}, λ {lambda}: valid NLL")), best, "{cached}");
+    // Settings out of range: a sentence, no panic.
+    let out = cantor()
+        .args(["bench", "jsb", "--data", data.to_str().unwrap(), "--model-file", model.to_str().unwrap(), "--cache-theta", "5", "--cache-lambda", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && err.starts_with("error: --cache-theta takes values from 0 to 1000") && !err.contains("panicked"), "{err}");
     // A model that is not a benchmark model, and a file that is not a model: a sentence, no panic.
     for (file, says) in [(fixture("starter-v1.cantor"), "not trained on a piano-roll benchmark"), (data.clone(), "")] {
         let out = cantor().args(["bench", "jsb", "--data", data.to_str().unwrap(), "--model-file", file.to_str().unwrap()]).output().unwrap();

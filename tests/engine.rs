@@ -7,7 +7,7 @@ use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
-use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, read_for_cache, Control, DynamicConfig, StopReason, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, read_for_cache, Control, DynamicConfig, Mix, StopReason, TrainConfig, Trainer};
 
 /// The backend's random generator is one for the process: tests that seed it and build models
 /// take turns, so each one's weights (and what it asserts of them) do not depend on which other
@@ -434,7 +434,7 @@ fn the_neural_cache_expects_a_phrase_again_and_stays_a_distribution() {
     let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
     // Read in chunks of 5 and two pieces side by side: the readings are still the whole pieces'.
     let readings = block_on(read_for_cache(&model, &seqs, 5, 2, Some(&vocab), &device)).unwrap();
-    let [model_alone, mixed]: [cantor::train::Evaluation; 2] = readings.evaluate(20.0, &[0.0, 0.3]).try_into().unwrap();
+    let [model_alone, mixed]: [cantor::train::Evaluation; 2] = readings.evaluate(20.0, &[Mix::plain(0.0), Mix::plain(0.3)]).try_into().unwrap();
     for (a, b) in fixed.token_nll.iter().zip(&model_alone.token_nll) {
         assert_eq!(a.len(), b.len());
         assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "λ = 0 is the static evaluation");
@@ -462,6 +462,22 @@ fn the_neural_cache_expects_a_phrase_again_and_stays_a_distribution() {
     let (before, after) = (mean(&f[last..]), mean(&m[last..]));
     eprintln!("last repeat: {before:.3} static vs {after:.3} nats/token with the cache");
     assert!(after < 0.75 * before, "the repeat is expected: {after:.3} vs {before:.3}");
-    // Each piece has its own cache: the other piece's first token is the model's alone.
+    // With a second share where an earlier state is alike: τ = −1 always applies it, τ above 1
+    // never; at a real τ the repeat (whose states come back) gets the larger share.
+    let [always, never, near]: [cantor::train::Evaluation; 3] = readings
+        .evaluate(20.0, &[Mix { lambda: 0.1, near: Some((-1.0, 0.3)) }, Mix { lambda: 0.3, near: Some((1.5, 0.9)) }, Mix { lambda: 0.05, near: Some((0.95, 0.8)) }])
+        .try_into()
+        .unwrap();
+    assert_eq!(always.token_nll, mixed.token_nll);
+    assert_eq!(never.token_nll, mixed.token_nll);
+    let after_near = mean(&near.token_nll[0][last..]);
+    eprintln!("last repeat with λ 0.8 where a state comes back: {after_near:.3} nats/token");
+    assert!(after_near < after, "the nearly identical states of the repeat trust the cache more: {after_near:.3} vs {after:.3}");
+    // Each piece has its own cache: the other piece scores the same read after the repeated
+    // phrase as read alone (and its first token is the model's alone).
+    let alone = block_on(read_for_cache(&model, &seqs[1..], 1000, 1, Some(&vocab), &device)).unwrap();
+    let alone = alone.evaluate(20.0, &[Mix::plain(0.3)]).remove(0);
+    assert_eq!(alone.token_nll[0].len(), mixed.token_nll[1].len());
+    assert!(alone.token_nll[0].iter().zip(&mixed.token_nll[1]).all(|(x, y)| (x - y).abs() < 1e-5));
     assert!((mixed.token_nll[1][0] - fixed.token_nll[1][0]).abs() < 1e-6);
 }

@@ -140,14 +140,15 @@ fn reference_backward_is_the_gradient_of_reference_forward() {
         let analytic = data(ds0.clone())[k] as f64;
         assert!((numeric - analytic).abs() < 2e-3, "dstate0[{k}]: {analytic} vs finite difference {numeric}");
     }
-    // And through the public op (autodiff): the same dgx arrives at gx.
+    // And through the public op (autodiff; on Flex the slice loop, with its rational σ and
+    // tanh): the same dgx arrives at gx.
     let ad = flex.autodiff();
     let gx_ad = Tensor::<3>::from_data(gx.into_data(), &ad).require_grad();
     let y = lstm_sequence(gx_ad.clone(), Tensor::from_data(w.into_data(), &ad), Tensor::from_data(s0.into_data(), &ad));
     let grads = (y * Tensor::<3>::from_data(weights.into_data(), &ad)).sum().backward();
     let through_op = data(gx_ad.grad(&grads).unwrap());
     let direct = data(dgx);
-    assert!(through_op.iter().zip(&direct).all(|(a, b)| (a - b).abs() < 1e-6));
+    assert!(through_op.iter().zip(&direct).all(|(a, b)| (a - b).abs() < 1e-5));
 }
 
 /// The cubecl kernels on a wgpu device: lavapipe in CI, a GPU where there is one.

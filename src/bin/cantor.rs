@@ -8,7 +8,7 @@ use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
 use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence, ModelFile};
 use cantor::settings;
-use cantor::train::{block_on, evaluate_dynamic, Control, DynamicConfig, Progress, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate_dynamic, Control, DynamicConfig, Mix, Progress, TrainConfig, Trainer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -306,6 +306,13 @@ struct BenchArgs {
     /// Neural cache: the share of the probability the cache gets.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.3")]
     cache_lambda: Vec<f64>,
+    /// Neural cache: where an earlier state of the piece is at least this alike (cosine), the cache
+    /// gets `--cache-lambda-near` instead (each τ is tried with each pair of λs, and without).
+    #[arg(long, value_delimiter = ',')]
+    cache_near: Vec<f32>,
+    /// Neural cache: the cache's share where the piece comes back to a state it has been in.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5")]
+    cache_lambda_near: Vec<f64>,
     /// Write the dataset's training and validation pieces as MIDI files into this folder (4/4,
     /// 96 bpm; JSB frames are quarter notes, Nottingham's eighths) and stop.
     #[arg(long)]
@@ -870,23 +877,40 @@ fn bench(a: BenchArgs) -> Res {
         );
     }
     if !a.cache_theta.is_empty() {
+        let shares = a.cache_lambda.iter().chain(&a.cache_lambda_near);
+        if a.cache_theta.iter().any(|t| !(0.0..=1000.0).contains(t)) || shares.clone().any(|l| !(0.0..1.0).contains(l)) || a.cache_near.iter().any(|t| !(-1.0..=1.0).contains(t)) {
+            return Err("--cache-theta takes values from 0 to 1000, --cache-lambda and --cache-lambda-near values from 0 up to (not including) 1, --cache-near cosines from -1 to 1".into());
+        }
+        // The model alone (λ = 0) is always a candidate: validation may prefer no cache.
+        let lambdas: Vec<f64> = std::iter::once(0.0).chain(a.cache_lambda.iter().copied().filter(|&l| l > 0.0)).collect();
+        let mut mixes: Vec<Mix> = lambdas.iter().map(|&l| Mix::plain(l)).collect();
+        for &tau in &a.cache_near {
+            for &lambda in &lambdas {
+                mixes.extend(a.cache_lambda_near.iter().map(|&near| Mix { lambda, near: Some((tau, near)) }));
+            }
+        }
+        let name = |m: &Mix| match m.near {
+            None => format!("λ {}", m.lambda),
+            Some((tau, near)) => format!("λ {}, {near} from cos {tau}", m.lambda),
+        };
         let t0 = std::time::Instant::now();
         let read = |pieces: &[Vec<u16>]| block_on(cantor::train::read_for_cache(&model, pieces, 256, 16, masked.then_some(&vocab), &device));
         let (valid_read, test_read) = (read(&corpus.valid)?, read(&test)?);
-        let mut best = (f64::INFINITY, (0.0f32, 0.0f64));
+        let mut best = (f64::INFINITY, (0.0f32, Mix::plain(0.0)));
         for &theta in &a.cache_theta {
-            for (eval, &lambda) in valid_read.evaluate(theta, &a.cache_lambda).iter().zip(&a.cache_lambda) {
+            for (eval, mix) in valid_read.evaluate(theta, &mixes).iter().zip(&mixes) {
                 let v = benchmark::score(eval, &corpus.valid, &vocab);
-                println!("neural cache, θ {theta}, λ {lambda}: valid NLL {:.3} nats/frame", v.nll_per_frame);
+                println!("neural cache, θ {theta}, {}: valid NLL {:.3} nats/frame", name(mix), v.nll_per_frame);
                 if v.nll_per_frame < best.0 {
-                    best = (v.nll_per_frame, (theta, lambda));
+                    best = (v.nll_per_frame, (theta, *mix));
                 }
             }
         }
-        let (theta, lambda) = best.1;
-        let s = benchmark::score(&test_read.evaluate(theta, &[lambda])[0], &test, &vocab);
+        let (theta, mix) = best.1;
+        let s = benchmark::score(&test_read.evaluate(theta, &[mix])[0], &test, &vocab);
         println!(
-            "TEST NLL with the neural cache (θ {theta}, λ {lambda}, chosen on validation): {:.3} nats/frame over {} frames ({:.4} nats/token; {:.0} s)",
+            "TEST NLL with the neural cache (θ {theta}, {}, chosen on validation): {:.3} nats/frame over {} frames ({:.4} nats/token; {:.0} s)",
+            name(&mix),
             s.nll_per_frame,
             s.frames,
             s.nll_per_token,

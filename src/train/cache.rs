@@ -90,6 +90,9 @@ pub async fn read_for_cache(
         }
     }
     let vocab_size = model.vocab_size();
+    if frame_mask.is_some_and(|v| v.size() != vocab_size) {
+        return Err(TrainError::Setting(crate::settings::SettingError("The frame vocabulary is not the model's.".into())));
+    }
     let pieces = sequences
         .iter()
         .zip(hidden.into_iter().zip(nll_of))
@@ -113,22 +116,41 @@ pub async fn read_for_cache(
     Ok(CacheReadings { pieces, vocab_size })
 }
 
+/// How much of the probability the cache gets at a position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mix {
+    pub lambda: f64,
+    /// `(τ, λ′)`: where some earlier state of the piece is at least τ alike (cosine), the cache
+    /// gets λ′ instead: a passage the piece has played before is trusted more than a loose
+    /// resemblance. Which λ applies depends only on the states so far, so it is still one fixed
+    /// model's distribution.
+    pub near: Option<(f32, f64)>,
+}
+
+impl Mix {
+    /// The same λ everywhere (Grave et al.'s mixture).
+    pub fn plain(lambda: f64) -> Self {
+        Mix { lambda, near: None }
+    }
+}
+
 impl CacheReadings {
     /// The cache's own distribution at position `t` of piece `piece` (over the vocabulary; zero
     /// where the frame order forbids a token), or `None` before anything allowed has been heard.
     pub fn cache_distribution(&self, piece: usize, t: usize, theta: f32) -> Option<Vec<f64>> {
         let p = &self.pieces[piece];
         let scores: Vec<f32> = (0..t).map(|i| dot(p.row(t), p.row(i))).collect();
-        let mass = p.mass(t, &scores, theta, self.vocab_size);
+        let (mass, _) = p.mass(t, &scores, theta, self.vocab_size);
         let total: f64 = mass.iter().sum();
         (total > 0.0).then(|| mass.into_iter().map(|m| m / total).collect())
     }
 
-    /// Each target's NLL under the model mixed with the cache, for each λ in `lambdas` at this θ
-    /// (λ = 0 is the model alone). The hits are left empty: the cache changes probabilities, not
-    /// which token the model ranks first.
-    pub fn evaluate(&self, theta: f32, lambdas: &[f64]) -> Vec<Evaluation> {
-        let mut out: Vec<Evaluation> = lambdas
+    /// Each target's NLL under the model mixed with the cache, for each of `mixes` at this θ
+    /// (λ = 0 is the model alone; θ ≥ 0 and λ < 1 are the caller's to check). The hits are left
+    /// empty (so `metrics().accuracy` reads 0): the cache changes probabilities, not which token
+    /// the model ranks first. Holds one piece's `[n, n]` similarities at a time.
+    pub fn evaluate(&self, theta: f32, mixes: &[Mix]) -> Vec<Evaluation> {
+        let mut out: Vec<Evaluation> = mixes
             .iter()
             .map(|_| Evaluation { token_nll: vec![Vec::new(); self.pieces.len()], correct: vec![Vec::new(); self.pieces.len()] })
             .collect();
@@ -136,11 +158,15 @@ impl CacheReadings {
             let gram = p.gram();
             let n = p.nll.len();
             for t in 0..n {
-                let mass = p.mass(t, &gram[t * n..t * n + t], theta, self.vocab_size);
+                let (mass, nearest) = p.mass(t, &gram[t * n..t * n + t], theta, self.vocab_size);
                 let total: f64 = mass.iter().sum();
                 let cache = (total > 0.0).then(|| mass[p.targets[t]] / total);
                 let model = (-(p.nll[t] as f64)).exp();
-                for (e, &lambda) in out.iter_mut().zip(lambdas) {
+                for (e, mix) in out.iter_mut().zip(mixes) {
+                    let lambda = match mix.near {
+                        Some((tau, near)) if nearest >= tau => near,
+                        _ => mix.lambda,
+                    };
                     let nll = match cache {
                         Some(c) if lambda > 0.0 => -((1.0 - lambda) * model + lambda * c).ln(),
                         _ => p.nll[t] as f64,
@@ -176,8 +202,8 @@ impl PieceReading {
 
     /// The cache's unnormalised weight on each token at position `t`: `scores[i] = cos(h_t, h_i)` for the
     /// earlier positions `i < t`, each adding `exp(θ·score)` to the token that followed it, where
-    /// the frame order allows that token at `t`.
-    fn mass(&self, t: usize, scores: &[f32], theta: f32, vocab: usize) -> Vec<f64> {
+    /// the frame order allows that token at `t`; and the highest of those scores (−∞ for none).
+    fn mass(&self, t: usize, scores: &[f32], theta: f32, vocab: usize) -> (Vec<f64>, f32) {
         let allowed = &self.allowed[t * vocab..(t + 1) * vocab];
         let top = (0..t).filter(|&i| allowed[self.targets[i]]).map(|i| scores[i]).fold(f32::NEG_INFINITY, f32::max);
         let mut mass = vec![0.0f64; vocab];
@@ -187,7 +213,7 @@ impl PieceReading {
                 mass[w] += ((theta * (scores[i] - top)) as f64).exp();
             }
         }
-        mass
+        (mass, top)
     }
 }
 

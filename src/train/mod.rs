@@ -11,7 +11,7 @@ mod evaluate;
 mod flat_adam;
 
 pub use batches::WindowSampler;
-pub use cache::{read_for_cache, CacheReadings};
+pub use cache::{read_for_cache, CacheReadings, Mix};
 pub use dynamic::{evaluate_dynamic, gradient_rms, DynamicConfig};
 pub use evaluate::{evaluate, Evaluation};
 

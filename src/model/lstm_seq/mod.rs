@@ -106,7 +106,7 @@ fn contiguous(t: FloatTensor<burn::backend::Flex>) -> FloatTensor<burn::backend:
 }
 
 fn slice(t: &FloatTensor<burn::backend::Flex>) -> &[f32] {
-    t.as_slice::<f32>().expect("a contiguous float tensor")
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
 /// A Flex tensor's values in row-major order, to write into (no copy when it is contiguous and
@@ -126,9 +126,10 @@ pub fn lstm_sequence(gx: Tensor<3>, w_hh: Tensor<2>, state0: Tensor<2>) -> Tenso
 }
 
 /// Whether the automatic choice uses the sequence operation on `device`, as measured
-/// (BENCHMARKS.md): on a GPU always (the kernels); on Flex natively too (its tensor-operation
-/// forward and backward, with no per-step autodiff graph, is 1.3× faster per training step), but
-/// not on Flex in wasm, where the per-step cell measured 1.1× faster in the page.
+/// (BENCHMARKS.md): on a GPU always (the kernels); on Flex natively too (no per-step autodiff
+/// graph: the first, tensor-operation loop was 1.3× faster per training step, the slice loop of
+/// `cpu.rs` 1.5× faster again), but not on Flex in wasm, where the per-step cell measured 1.1×
+/// faster than the tensor-operation loop in the page (the slice loop is not measured there).
 pub fn sequence_is_faster(device: &Device) -> bool {
     #[cfg(target_arch = "wasm32")]
     {

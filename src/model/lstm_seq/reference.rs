@@ -1,6 +1,6 @@
-//! The LSTM recurrence and its gradient written out step by step in tensor operations: Flex's
-//! implementation of the sequence operation, and the readable statement of what the GPU kernels
-//! in `cube.rs` compute (tests compare both with burn's autodiff of the plain cell).
+//! The LSTM recurrence and its gradient written out step by step in tensor operations: the
+//! readable statement of what Flex's slice loop (`cpu.rs`) and the GPU kernels (`cube.rs`)
+//! compute (tests compare them with it and with burn's autodiff of the plain cell).
 
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
