@@ -366,6 +366,15 @@ fn frame_context_is_used_exactly_and_helps_copy_held_notes() {
     assert!(events.is_err());
 }
 
+/// One random phrase of chords played four times (nothing an untrained model knows, and
+/// everything after its first hearing a repeat), then another piece, as frame tokens.
+fn phrase_four_times_and_another_piece(vocab: &FrameVocab) -> Vec<Vec<u16>> {
+    let phrase: Vec<Vec<u8>> = held_chords(1, 7).remove(0).into_iter().step_by(4).collect();
+    let piece: Vec<Vec<u8>> = std::iter::repeat_n(phrase, 4).flatten().collect();
+    let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
+    vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()]
+}
+
 #[test]
 fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
     let _serial = serial();
@@ -373,12 +382,7 @@ fn dynamic_evaluation_scores_before_it_learns_and_adapts_to_a_repeat() {
     let device = Device::flex();
     device.seed(13);
     let model = ModelConfig { dropout: 0.3, ..tiny(vocab.size(), CellKind::Fused) }.init(&device);
-    // One random phrase of chords played four times: nothing the untrained model knows, and
-    // everything after its first hearing is a repeat.
-    let phrase: Vec<Vec<u8>> = held_chords(1, 7).remove(0).into_iter().step_by(4).collect();
-    let piece: Vec<Vec<u8>> = std::iter::repeat_n(phrase, 4).flatten().collect();
-    let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
-    let seqs = vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()];
+    let seqs = phrase_four_times_and_another_piece(&vocab);
     let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
     let config = |lr| DynamicConfig { lr, chunk: 8, batch: 1, clip_norm: 5.0, decay: 0.0, per_piece: false };
     // Step 0: exactly the static figures (and dropout is off while it reads).
@@ -427,10 +431,7 @@ fn the_neural_cache_expects_a_phrase_again_and_stays_a_distribution() {
     let device = Device::flex();
     device.seed(21);
     let model = tiny(vocab.size(), CellKind::Fused).init(&device);
-    let phrase: Vec<Vec<u8>> = held_chords(1, 7).remove(0).into_iter().step_by(4).collect();
-    let piece: Vec<Vec<u8>> = std::iter::repeat_n(phrase, 4).flatten().collect();
-    let other: Vec<Vec<u8>> = held_chords(1, 8).remove(0);
-    let seqs = vec![vocab.encode(&piece).unwrap(), vocab.encode(&other).unwrap()];
+    let seqs = phrase_four_times_and_another_piece(&vocab);
     let fixed = block_on(evaluate(&model, &seqs, 1000, 1, Some(&vocab), &device)).unwrap();
     // Read in chunks of 5 and two pieces side by side: the readings are still the whole pieces'.
     let readings = block_on(read_for_cache(&model, &seqs, 5, 2, Some(&vocab), &device)).unwrap();

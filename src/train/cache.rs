@@ -14,7 +14,7 @@
 //! likelihood of the held-out music under a fixed model, scored as the static evaluation is.
 //! θ and λ are chosen on the validation pieces.
 
-use super::evaluate::{score, Group};
+use super::evaluate::{by_length, read_back, score, values, Group};
 use super::{Evaluation, TrainError};
 use crate::encoding::FrameVocab;
 use crate::model::LstmLm;
@@ -51,42 +51,21 @@ pub async fn read_for_cache(
     frame_mask: Option<&FrameVocab>,
     device: &Device,
 ) -> Result<CacheReadings, TrainError> {
-    let read = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); sequences.len()];
     let mut nll_of: Vec<Vec<f32>> = vec![Vec::new(); sequences.len()];
     let mut width = 0;
-    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
-    order.sort_by_key(|&i| sequences[i].len());
-    for rows in order.chunks(batch.max(1)) {
+    for rows in by_length(sequences).chunks(batch.max(1)) {
         let group = Group::new(model, sequences, rows, frame_mask);
         let mut state = None;
-        let mut pos = 0;
-        while pos + 1 < group.max_len {
-            let t = chunk.max(1).min(group.max_len - 1 - pos);
+        for (pos, t) in group.spans(chunk) {
             let c = group.chunk(pos, t, device);
             let (logits, h, next) = model.forward_hidden(c.input, state, c.context);
             state = Some(next);
             width = h.dims()[2];
             let (nll, _) = score(logits, c.mask, c.target);
-            let [nll, h] = Transaction::default()
-                .register(nll)
-                .register(h)
-                .execute_async()
-                .await
-                .map_err(|e| read(&e))?
-                .try_into()
-                .map_err(|_| TrainError::Read("transaction size".into()))?;
-            let nll: Vec<f32> = nll.convert::<f32>().try_to_vec::<f32>().map_err(|e| read(&e))?;
-            let h: Vec<f32> = h.convert::<f32>().try_to_vec::<f32>().map_err(|e| read(&e))?;
-            for (row, &i) in rows.iter().enumerate() {
-                for k in 0..t {
-                    if pos + k + 1 < sequences[i].len() {
-                        nll_of[i].push(nll[row * t + k]);
-                        hidden[i].extend_from_slice(&h[(row * t + k) * width..(row * t + k + 1) * width]);
-                    }
-                }
-            }
-            pos += t;
+            let [nll, h] = read_back(Transaction::default().register(nll).register(h)).await?;
+            group.keep_real(pos, t, &values::<f32>(nll)?, 1, &mut nll_of);
+            group.keep_real(pos, t, &values::<f32>(h)?, width, &mut hidden);
         }
     }
     let vocab_size = model.vocab_size();
@@ -137,10 +116,12 @@ impl Mix {
 impl CacheReadings {
     /// The cache's own distribution at position `t` of piece `piece` (over the vocabulary; zero
     /// where the frame order forbids a token), or `None` before anything allowed has been heard.
+    /// Through the same similarities and weights as [`evaluate`](Self::evaluate) (the whole piece's,
+    /// computed per call: for tests and inspection).
     pub fn cache_distribution(&self, piece: usize, t: usize, theta: f32) -> Option<Vec<f64>> {
         let p = &self.pieces[piece];
-        let scores: Vec<f32> = (0..t).map(|i| dot(p.row(t), p.row(i))).collect();
-        let (mass, _) = p.mass(t, &scores, theta, self.vocab_size);
+        let n = p.nll.len();
+        let (mass, _) = p.mass(t, &p.gram()[t * n..t * n + t], theta, self.vocab_size);
         let total: f64 = mass.iter().sum();
         (total > 0.0).then(|| mass.into_iter().map(|m| m / total).collect())
     }
@@ -180,10 +161,6 @@ impl CacheReadings {
 }
 
 impl PieceReading {
-    fn row(&self, t: usize) -> &[f32] {
-        &self.hidden[t * self.width..(t + 1) * self.width]
-    }
-
     /// `cos(h_t, h_i)` for every pair of positions, `[n, n]` row-major, as one matrix product.
     fn gram(&self) -> Vec<f32> {
         let (n, w) = (self.nll.len(), self.width);
@@ -215,8 +192,4 @@ impl PieceReading {
         }
         (mass, top)
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

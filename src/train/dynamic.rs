@@ -78,16 +78,13 @@ pub async fn evaluate_dynamic(
     let start = (config.decay > 0.0).then(|| flat_weights(&model));
     let order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
     let mut out = Evaluation::for_sequences(sequences);
-    let chunk = config.chunk.max(1);
     for rows in order.chunks(config.batch.max(1)) {
         if config.per_piece {
             model = trained.clone();
         }
         let group = Group::new(&model, sequences, rows, frame_mask);
         let mut state = None;
-        let mut pos = 0;
-        while pos + 1 < group.max_len {
-            let t = chunk.min(group.max_len - 1 - pos);
+        for (pos, t) in group.spans(config.chunk) {
             let c = group.chunk(pos, t, &ad);
             let (logits, next) = model.forward_with(c.input, state, c.context);
             state = Some(next.detach());
@@ -102,7 +99,6 @@ pub async fn evaluate_dynamic(
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = sgd_step(config.lr, config.clip_norm, model, grads, start.as_ref().map(|s| (s, config.decay)), rms);
             }
-            pos += t;
         }
     }
     Ok(out)

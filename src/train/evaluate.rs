@@ -36,25 +36,39 @@ pub async fn evaluate(
     frame_mask: Option<&FrameVocab>,
     device: &Device,
 ) -> Result<Evaluation, TrainError> {
-    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
-    order.sort_by_key(|&i| sequences[i].len());
     let mut out = Evaluation::for_sequences(sequences);
-    let chunk = chunk.max(1);
-    for rows in order.chunks(batch.max(1)) {
+    for rows in by_length(sequences).chunks(batch.max(1)) {
         let group = Group::new(model, sequences, rows, frame_mask);
         let mut state = None;
-        let mut pos = 0;
-        while pos + 1 < group.max_len {
-            let t = chunk.min(group.max_len - 1 - pos);
+        for (pos, t) in group.spans(chunk) {
             let c = group.chunk(pos, t, device);
             let (logits, next) = model.forward_with(c.input, state, c.context);
             state = Some(next);
             let (nll, hit) = score(logits, c.mask, c.target);
             group.record(&mut out, pos, t, nll, hit).await?;
-            pos += t;
         }
     }
     Ok(out)
+}
+
+/// The sequences that have a token to score (two or more tokens), shortest first, so a batch of
+/// them side by side wastes little on padding.
+pub(super) fn by_length(sequences: &[Vec<u16>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
+    order.sort_by_key(|&i| sequences[i].len());
+    order
+}
+
+/// Reads the `N` tensors registered in `transaction` back (asynchronously, in one transaction) as
+/// host data, in registration order.
+pub(super) async fn read_back<const N: usize>(transaction: Transaction) -> Result<[TensorData; N], TrainError> {
+    let data = transaction.execute_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
+    data.try_into().map_err(|_| TrainError::Read("transaction size".into()))
+}
+
+/// One read-back tensor's values as `E`.
+pub(super) fn values<E: burn::tensor::Element>(data: TensorData) -> Result<Vec<E>, TrainError> {
+    data.convert::<E>().try_to_vec::<E>().map_err(|e| TrainError::Read(format!("{e:?}")))
 }
 
 impl Evaluation {
@@ -121,29 +135,29 @@ impl<'a> Group<'a> {
         Chunk { input: tokens.clone().narrow(1, 0, t), target: tokens.narrow(1, 1, t), context, mask, real }
     }
 
+    /// Where each chunk of at most `chunk` tokens starts and how many tokens it scores, until every
+    /// row has been read to its end.
+    pub fn spans(&self, chunk: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let (chunk, end) = (chunk.max(1), self.max_len.saturating_sub(1));
+        (0..end).step_by(chunk).map(move |pos| (pos, chunk.min(end - pos)))
+    }
+
     /// Reads a chunk's figures back (asynchronously) into `out`, leaving out the padding.
     pub async fn record(&self, out: &mut Evaluation, pos: usize, t: usize, nll: Tensor<2>, hit: Tensor<2, Bool>) -> Result<(), TrainError> {
-        let read = |e: &dyn std::fmt::Debug| TrainError::Read(format!("{e:?}"));
-        let [nll, hit] = Transaction::default()
-            .register(nll)
-            .register(hit.int())
-            .execute_async()
-            .await
-            .map_err(|e| read(&e))?
-            .try_into()
-            .map_err(|_| TrainError::Read("transaction size".into()))?;
-        let nll: Vec<f32> = nll.convert::<f32>().try_to_vec::<f32>().map_err(|e| read(&e))?;
-        let hit: Vec<i64> = hit.convert::<i64>().try_to_vec::<i64>().map_err(|e| read(&e))?;
-        for (row, &i) in self.rows.iter().enumerate() {
-            let len = self.sequences[i].len();
-            for k in 0..t {
-                if pos + k + 1 < len {
-                    out.token_nll[i].push(nll[row * t + k]);
-                    out.correct[i].push(hit[row * t + k] != 0);
-                }
-            }
-        }
+        let [nll, hit] = read_back(Transaction::default().register(nll).register(hit.int())).await?;
+        self.keep_real(pos, t, &values::<f32>(nll)?, 1, &mut out.token_nll);
+        let hits: Vec<bool> = values::<i64>(hit)?.into_iter().map(|h| h != 0).collect();
+        self.keep_real(pos, t, &hits, 1, &mut out.correct);
         Ok(())
+    }
+
+    /// Appends a chunk's `width` values per position (`[b, t, width]` row-major) to each row's
+    /// sequence in `out`, leaving out the padding past its end.
+    pub fn keep_real<T: Copy>(&self, pos: usize, t: usize, chunk: &[T], width: usize, out: &mut [Vec<T>]) {
+        for (row, &i) in self.rows.iter().enumerate() {
+            let real = t.min(self.sequences[i].len().saturating_sub(pos + 1));
+            out[i].extend_from_slice(&chunk[row * t * width..(row * t + real) * width]);
+        }
     }
 }
 
