@@ -1,17 +1,15 @@
 //! Every number a user (or a stranger's model file, or a share link) can set, each declared once
-//! with its default and its bounds, and one `validate()` per configuration that answers in a
-//! sentence. The page's inputs take their `min`/`max` from here, the CLI its defaults, and the
-//! worker, the model-file reader and the share codec all call the same checks, so nothing one part
-//! writes is refused by another.
+//! with its default and its bounds, and `SettingError`, the sentence a refusal answers with. The
+//! page's inputs take their `min`/`max` from here, the CLI its defaults; each configuration's
+//! `validate()` stands beside the type it checks (`ModelConfig`, `TrainConfig`, `SamplingParams`,
+//! `GenerateConfig`, the vocabularies) and checks only these bounds, and the worker, the model-file
+//! reader and the share codec all call the same checks, so nothing one part writes is refused by
+//! another. This file is the ground floor: it imports nothing of ours.
 //!
 //! The bounds are what this build can hold and what makes musical sense, not taste: a model
 //! file asking for more parameters than a browser tab can train is refused before anything is
 //! allocated from it.
 
-use crate::encoding::{bars, BarVocab, EventVocab, FrameVocab, Vocab};
-use crate::generate::{GenerateConfig, SamplingParams};
-use crate::model::ModelConfig;
-use crate::train::TrainConfig;
 use std::fmt;
 
 /// A whole-number setting.
@@ -44,6 +42,13 @@ impl fmt::Display for SettingError {
 }
 
 impl std::error::Error for SettingError {}
+
+impl SettingError {
+    /// What a check says about a group: "the vocabulary: …".
+    pub fn within(self, what: &str) -> SettingError {
+        SettingError(format!("{what}: {}", self.0))
+    }
+}
 
 impl Whole {
     fn refuse(&self, value: impl fmt::Display) -> SettingError {
@@ -142,139 +147,14 @@ pub const PROGRAM: Whole = Whole { label: "the General MIDI program", min: 0, ma
 pub const STEPS_PER_BEAT: Whole = Whole { label: "the grid steps per beat", min: 1, max: 96, default: 12 };
 pub const MAX_SHIFT: Whole = Whole { label: "the longest time shift in steps", min: 1, max: 1024, default: 48 };
 pub const VELOCITY_BINS: Whole = Whole { label: "the number of loudness levels", min: 1, max: 32, default: 8 };
-const MAX_STYLE_NAME: usize = 200;
+/// A style name (a folder's name) in bytes.
+pub const MAX_STYLE_NAME: usize = 200;
 
-/// What a check says about a group: "the model: …".
-fn within(what: &str, e: SettingError) -> SettingError {
-    SettingError(format!("{what}: {}", e.0))
-}
 
-impl ModelConfig {
-    /// The shape is one this build can build and train; checked before anything is allocated.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        VOCAB_SIZE.check_usize(self.vocab_size)?;
-        EMBED.check_usize(self.embed)?;
-        HIDDEN.check_usize(self.hidden)?;
-        LAYERS.check_usize(self.layers)?;
-        DROPOUT.check(self.dropout)?;
-        WEIGHT_DROPOUT.check(self.awd.weight_dropout)?;
-        let params = self.param_count();
-        if params > MAX_PARAMETERS {
-            return Err(SettingError(format!(
-                "A model of {:.1} M parameters is larger than Cantor can train here (at most {} M); choose fewer layers or a smaller hidden size.",
-                params as f64 / 1e6,
-                MAX_PARAMETERS / 1_000_000
-            )));
-        }
-        Ok(())
-    }
-}
 
-impl TrainConfig {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        SEQ_LEN.check_usize(self.seq_len)?;
-        BATCH.check_usize(self.batch)?;
-        LEARNING_RATE.check(self.lr)?;
-        WARMUP_STEPS.check_usize(self.warmup_steps)?;
-        EPOCHS.check_usize(self.max_epochs)?;
-        if let Some(s) = self.steps_per_epoch {
-            STEPS_PER_EPOCH.check_usize(s)?;
-        }
-        PATIENCE.check_usize(self.patience)?;
-        CLIP_NORM.check_f32(self.clip_norm)?;
-        LOG_EVERY.check_usize(self.log_every)?;
-        if let Some(t) = self.time_limit_s {
-            TIME_LIMIT_S.check(t)?;
-        }
-        if let Some(v) = &self.frame_mask {
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
 
-impl SamplingParams {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        TEMPERATURE.check_f32(self.temperature)?;
-        TOP_P.check_f32(self.top_p)?;
-        TOP_K.check_usize(self.top_k)?;
-        if let Some(s) = self.scale {
-            if s.root > 11 {
-                return Err(SettingError(format!("A key's root must be a pitch class from 0 (C) to 11 (B); {} is not.", s.root)));
-            }
-        }
-        Ok(())
-    }
-}
 
-impl GenerateConfig {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        self.sampling.validate()?;
-        MAX_TOKENS.check_usize(self.max_tokens)?;
-        if let Some(b) = self.max_beats {
-            BEATS.check(b)?;
-        }
-        PROGRAM.check(self.program as u64)?;
-        BPM.check(self.bpm)
-    }
-}
 
-impl EventVocab {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        STEPS_PER_BEAT.check(self.steps_per_beat as u64)?;
-        MAX_SHIFT.check(self.max_shift as u64)?;
-        VELOCITY_BINS.check(self.velocity_bins as u64)
-    }
-}
 
-impl FrameVocab {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        if self.low > self.high || self.high > 127 {
-            return Err(SettingError(format!("A piano-roll vocabulary must span pitches low ≤ high ≤ 127; {}–{} does not.", self.low, self.high)));
-        }
-        Ok(())
-    }
-}
 
-impl BarVocab {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        VELOCITY_BINS.check(self.velocity_bins as u64)?;
-        BPM.check(self.bpm)?;
-        if self.styles.len() > bars::STYLE_SLOTS {
-            return Err(SettingError(format!("A model holds at most {} styles; this one lists {}.", bars::STYLE_SLOTS, self.styles.len())));
-        }
-        if let Some(s) = self.styles.iter().find(|s| s.len() > MAX_STYLE_NAME) {
-            return Err(SettingError(format!("A style name is at most {MAX_STYLE_NAME} bytes; one is {}.", s.len())));
-        }
-        if self.style_bpm.len() > self.styles.len() || self.style_meter.len() > self.styles.len() {
-            return Err(SettingError("The model lists tempos or meters for styles it does not have.".into()));
-        }
-        for &bpm in &self.style_bpm {
-            BPM.check(bpm)?;
-        }
-        for &(n, d) in std::iter::once(&self.meter).chain(&self.style_meter) {
-            if !bars::METERS.contains(&(n, d)) {
-                return Err(SettingError(format!("The meter {n}/{d} is not one Cantor writes.")));
-            }
-        }
-        if self.instruments.iter().any(|i| matches!(i, bars::Instrument::Program(p) if *p > 127)) {
-            return Err(SettingError("An instrument's General MIDI program must be from 0 to 127.".into()));
-        }
-        if self.instruments.len() > 129 {
-            return Err(SettingError(format!("A model knows at most 129 instruments (128 programs and the drums); this one lists {}.", self.instruments.len())));
-        }
-        Ok(())
-    }
-}
 
-impl Vocab {
-    pub fn validate(&self) -> Result<(), SettingError> {
-        match self {
-            Vocab::Events(v) => v.validate(),
-            Vocab::Frames(v) => v.validate(),
-            Vocab::Bars(v) => v.validate(),
-        }
-        .map_err(|e| within("the vocabulary", e))?;
-        VOCAB_SIZE.check_usize(self.size())
-    }
-}

@@ -7,7 +7,8 @@ use cantor::encoding::corpus::TokenCorpus;
 use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
-use cantor::train::{block_on, evaluate, evaluate_dynamic, gradient_rms, read_for_cache, Control, DynamicConfig, Mix, StopReason, TrainConfig, Trainer};
+use cantor::benchmark::{evaluate_dynamic, gradient_rms, read_for_cache, DynamicConfig, Mix};
+use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
 
 /// The backend's random generator is one for the process: tests that seed it and build models
 /// take turns, so each one's weights (and what it asserts of them) do not depend on which other

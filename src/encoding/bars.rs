@@ -10,6 +10,7 @@
 
 use super::TokenId;
 use crate::midi::{Note, TimeSignature, DRUM_CHANNEL};
+use crate::settings::{SettingError, BPM, MAX_STYLE_NAME, VELOCITY_BINS};
 use serde::{Deserialize, Serialize};
 
 /// Grid steps per beat (quarter note): sixteenths (3), eighth triplets (4), sixteenth triplets (2).
@@ -707,5 +708,37 @@ impl BarGrammar {
             }
             BarToken::Drum(p) => placed && (!self.head_named_any() || self.head_drums) && !self.here.contains(&(p, true, 0)),
         }
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl BarVocab {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        VELOCITY_BINS.check(self.velocity_bins as u64)?;
+        BPM.check(self.bpm)?;
+        if self.styles.len() > STYLE_SLOTS {
+            return Err(SettingError(format!("A model holds at most {} styles; this one lists {}.", STYLE_SLOTS, self.styles.len())));
+        }
+        if let Some(s) = self.styles.iter().find(|s| s.len() > MAX_STYLE_NAME) {
+            return Err(SettingError(format!("A style name is at most {MAX_STYLE_NAME} bytes; one is {}.", s.len())));
+        }
+        if self.style_bpm.len() > self.styles.len() || self.style_meter.len() > self.styles.len() {
+            return Err(SettingError("The model lists tempos or meters for styles it does not have.".into()));
+        }
+        for &bpm in &self.style_bpm {
+            BPM.check(bpm)?;
+        }
+        for &(n, d) in std::iter::once(&self.meter).chain(&self.style_meter) {
+            if !METERS.contains(&(n, d)) {
+                return Err(SettingError(format!("The meter {n}/{d} is not one Cantor writes.")));
+            }
+        }
+        if self.instruments.iter().any(|i| matches!(i, Instrument::Program(p) if *p > 127)) {
+            return Err(SettingError("An instrument's General MIDI program must be from 0 to 127.".into()));
+        }
+        if self.instruments.len() > 129 {
+            return Err(SettingError(format!("A model knows at most 129 instruments (128 programs and the drums); this one lists {}.", self.instruments.len())));
+        }
+        Ok(())
     }
 }

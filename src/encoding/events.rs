@@ -3,6 +3,7 @@
 
 use super::TokenId;
 use crate::midi::Note;
+use crate::settings::{SettingError, MAX_SHIFT, STEPS_PER_BEAT, VELOCITY_BINS};
 use serde::{Deserialize, Serialize};
 
 /// Layout and resolution of the event vocabulary.
@@ -19,7 +20,6 @@ pub struct EventVocab {
 
 impl Default for EventVocab {
     fn default() -> Self {
-        use crate::settings::{MAX_SHIFT, STEPS_PER_BEAT, VELOCITY_BINS};
         EventVocab { steps_per_beat: STEPS_PER_BEAT.default as u16, max_shift: MAX_SHIFT.default as u16, velocity_bins: VELOCITY_BINS.default as u8 }
     }
 }
@@ -275,5 +275,14 @@ impl EventVocab {
         }
         notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
         notes
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl EventVocab {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        STEPS_PER_BEAT.check(self.steps_per_beat as u64)?;
+        MAX_SHIFT.check(self.max_shift as u64)?;
+        VELOCITY_BINS.check(self.velocity_bins as u64)
     }
 }

@@ -4,6 +4,7 @@
 //! exactly the log-likelihood the model gives that frame.
 
 use super::TokenId;
+use crate::settings::SettingError;
 use serde::{Deserialize, Serialize};
 
 /// The order of the pitches within a frame.
@@ -176,5 +177,15 @@ impl FrameVocab {
             frames.push(current);
         }
         frames
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl FrameVocab {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        if self.low > self.high || self.high > 127 {
+            return Err(SettingError(format!("A piano-roll vocabulary must span pitches low ≤ high ≤ 127; {}–{} does not.", self.low, self.high)));
+        }
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub use events::{EventVocab, Token, TokenKind};
 pub use frames::{FrameOrder, FrameVocab};
 
 use crate::midi::{Note, TimeSignature};
+use crate::settings::{SettingError, VOCAB_SIZE};
 use serde::{Deserialize, Serialize};
 
 /// Token ids are small; `u16` keeps corpora compact in memory and in saved files.
@@ -211,5 +212,18 @@ impl MusicVocab {
     /// Tokens never sampled (padding, start).
     pub fn is_control(&self, id: TokenId) -> bool {
         id == 0 || id == 1
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl Vocab {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        match self {
+            Vocab::Events(v) => v.validate(),
+            Vocab::Frames(v) => v.validate(),
+            Vocab::Bars(v) => v.validate(),
+        }
+        .map_err(|e| e.within("the vocabulary"))?;
+        VOCAB_SIZE.check_usize(self.size())
     }
 }

@@ -12,6 +12,7 @@ use crate::model::LstmLm;
 use crate::train::TrainError;
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use crate::settings::{SettingError, BEATS, BPM, MAX_TOKENS, PROGRAM};
 use serde::{Deserialize, Serialize};
 
 /// What to generate.
@@ -30,7 +31,6 @@ pub struct GenerateConfig {
 
 impl Default for GenerateConfig {
     fn default() -> Self {
-        use crate::settings::{BEATS, BPM, MAX_TOKENS};
         GenerateConfig { sampling: SamplingParams::default(), max_tokens: MAX_TOKENS.default_usize(), max_beats: Some(BEATS.default), program: 0, bpm: BPM.default }
     }
 }
@@ -78,7 +78,7 @@ pub async fn generate_with_opening(
     let vocab: MusicVocab = vocab.clone().into();
     config.validate()?;
     if primer.iter().any(|&t| t as usize >= vocab.size()) {
-        return Err(TrainError::Setting(crate::settings::SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
+        return Err(TrainError::Setting(SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
     }
     let mut tokens: Vec<TokenId> = Vec::with_capacity(primer.len() + config.max_tokens + 1);
     if primer.first() != Some(&vocab.start()) {
@@ -170,5 +170,18 @@ impl Clock {
             (MusicVocab::Bars(v), Some(g), Some(m)) => id == v.bar() && g.beats_at_bar_end() >= m - 1e-9,
             _ => false,
         }
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl GenerateConfig {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.sampling.validate()?;
+        MAX_TOKENS.check_usize(self.max_tokens)?;
+        if let Some(b) = self.max_beats {
+            BEATS.check(b)?;
+        }
+        PROGRAM.check(self.program as u64)?;
+        BPM.check(self.bpm)
     }
 }

@@ -3,6 +3,7 @@
 use crate::encoding::{MusicVocab, TokenId};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use crate::settings::{SettingError, TEMPERATURE, TOP_K, TOP_P};
 use serde::{Deserialize, Serialize};
 
 /// A key to stay in: note-ons outside its scale are never sampled.
@@ -36,7 +37,6 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        use crate::settings::{TEMPERATURE, TOP_K, TOP_P};
         SamplingParams { temperature: TEMPERATURE.default as f32, top_k: TOP_K.default_usize(), top_p: TOP_P.default as f32, seed: 1, scale: None }
     }
 }
@@ -113,5 +113,20 @@ impl Sampler {
             r -= p;
         }
         cand[probs.len() - 1].0 as TokenId
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl SamplingParams {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        TEMPERATURE.check_f32(self.temperature)?;
+        TOP_P.check_f32(self.top_p)?;
+        TOP_K.check_usize(self.top_k)?;
+        if let Some(s) = self.scale {
+            if s.root > 11 {
+                return Err(SettingError(format!("A key's root must be a pitch class from 0 (C) to 11 (B); {} is not.", s.root)));
+            }
+        }
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
+use crate::settings::{SettingError, DROPOUT, EMBED, HIDDEN, LAYERS, MAX_PARAMETERS, VOCAB_SIZE, WEIGHT_DROPOUT};
 use serde::{Deserialize, Serialize};
 
 /// Which LSTM implementation the layers use.
@@ -81,7 +82,6 @@ pub struct AwdOptions {
 
 impl ModelConfig {
     pub fn new(vocab_size: usize) -> Self {
-        use crate::settings::{DROPOUT, EMBED, HIDDEN, LAYERS};
         ModelConfig {
             vocab_size,
             embed: EMBED.default_usize(),
@@ -364,5 +364,27 @@ impl LstmLm {
         }
         let fused = self.reference.iter().map(FusedLstm::from_burn).collect();
         LstmLm { fused, reference: Vec::new(), ..self }
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl ModelConfig {
+    /// The shape is one this build can build and train; checked before anything is allocated.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        VOCAB_SIZE.check_usize(self.vocab_size)?;
+        EMBED.check_usize(self.embed)?;
+        HIDDEN.check_usize(self.hidden)?;
+        LAYERS.check_usize(self.layers)?;
+        DROPOUT.check(self.dropout)?;
+        WEIGHT_DROPOUT.check(self.awd.weight_dropout)?;
+        let params = self.param_count();
+        if params > MAX_PARAMETERS {
+            return Err(SettingError(format!(
+                "A model of {:.1} M parameters is larger than Cantor can train here (at most {} M); choose fewer layers or a smaller hidden size.",
+                params as f64 / 1e6,
+                MAX_PARAMETERS / 1_000_000
+            )));
+        }
+        Ok(())
     }
 }

@@ -53,7 +53,7 @@ pub async fn evaluate(
 
 /// The sequences that have a token to score (two or more tokens), shortest first, so a batch of
 /// them side by side wastes little on padding.
-pub(super) fn by_length(sequences: &[Vec<u16>]) -> Vec<usize> {
+pub(crate) fn by_length(sequences: &[Vec<u16>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() >= 2).collect();
     order.sort_by_key(|&i| sequences[i].len());
     order
@@ -61,19 +61,19 @@ pub(super) fn by_length(sequences: &[Vec<u16>]) -> Vec<usize> {
 
 /// Reads the `N` tensors registered in `transaction` back (asynchronously, in one transaction) as
 /// host data, in registration order.
-pub(super) async fn read_back<const N: usize>(transaction: Transaction) -> Result<[TensorData; N], TrainError> {
+pub(crate) async fn read_back<const N: usize>(transaction: Transaction) -> Result<[TensorData; N], TrainError> {
     let data = transaction.execute_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
     data.try_into().map_err(|_| TrainError::Read("transaction size".into()))
 }
 
 /// One read-back tensor's values as `E`.
-pub(super) fn values<E: burn::tensor::Element>(data: TensorData) -> Result<Vec<E>, TrainError> {
+pub(crate) fn values<E: burn::tensor::Element>(data: TensorData) -> Result<Vec<E>, TrainError> {
     data.convert::<E>().try_to_vec::<E>().map_err(|e| TrainError::Read(format!("{e:?}")))
 }
 
 impl Evaluation {
     /// Room for the figures of `sequences`, none scored yet.
-    pub(super) fn for_sequences(sequences: &[Vec<u16>]) -> Self {
+    pub(crate) fn for_sequences(sequences: &[Vec<u16>]) -> Self {
         Evaluation {
             token_nll: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
             correct: sequences.iter().map(|s| Vec::with_capacity(s.len().saturating_sub(1))).collect(),
@@ -83,7 +83,7 @@ impl Evaluation {
 
 /// Some sequences read side by side, chunk by chunk, each from its START token (a shorter one is
 /// padded with 0 past its end; padding is never scored).
-pub(super) struct Group<'a> {
+pub(crate) struct Group<'a> {
     sequences: &'a [Vec<u16>],
     rows: &'a [usize],
     frame_mask: Option<&'a FrameVocab>,
@@ -93,7 +93,7 @@ pub(super) struct Group<'a> {
 }
 
 /// One chunk of a [`Group`] as the model takes it.
-pub(super) struct Chunk {
+pub(crate) struct Chunk {
     pub input: Tensor<2, Int>,
     pub target: Tensor<2, Int>,
     pub context: Option<Tensor<3>>,
@@ -163,7 +163,7 @@ impl<'a> Group<'a> {
 
 /// Each target's NLL `[b, t]` under `logits` (the frame mask added first) and whether it was the
 /// most likely token.
-pub(super) fn score(logits: Tensor<3>, mask: Option<Tensor<3>>, target: Tensor<2, Int>) -> (Tensor<2>, Tensor<2, Bool>) {
+pub(crate) fn score(logits: Tensor<3>, mask: Option<Tensor<3>>, target: Tensor<2, Int>) -> (Tensor<2>, Tensor<2, Bool>) {
     let [b, t, _] = logits.dims();
     let logits = match mask {
         Some(m) => logits + m,

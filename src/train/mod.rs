@@ -5,22 +5,20 @@
 //! browser (where a synchronous read panics) and, through [`block_on`], natively on Flex.
 
 mod batches;
-mod cache;
-mod dynamic;
-mod evaluate;
+pub(crate) mod evaluate;
 mod flat_adam;
 
 pub use batches::WindowSampler;
-pub use cache::{read_for_cache, CacheReadings, Mix};
-pub use dynamic::{evaluate_dynamic, gradient_rms, DynamicConfig};
 pub use evaluate::{evaluate, Evaluation};
 
 use crate::encoding::FrameVocab;
 use crate::model::{LstmLm, ModelConfig, TrainingSummary};
 pub use flat_adam::{FlatAdam, FlatAdamConfig};
+pub(crate) use flat_adam::{flat_grads, flat_weights, sgd_step};
 use burn::tensor::TensorData;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use crate::settings::{SettingError, BATCH, CLIP_NORM, EPOCHS, LEARNING_RATE, LOG_EVERY, PATIENCE, SEQ_LEN, STEPS_PER_EPOCH, TIME_LIMIT_S, WARMUP_STEPS};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -152,13 +150,13 @@ pub enum TrainError {
     NoData,
     Read(String),
     /// A setting out of its bounds (see [`crate::settings`]).
-    Setting(crate::settings::SettingError),
+    Setting(SettingError),
     /// A hook could not do its part (the page's worker could not save a snapshot).
     Hook(String),
 }
 
-impl From<crate::settings::SettingError> for TrainError {
-    fn from(e: crate::settings::SettingError) -> Self {
+impl From<SettingError> for TrainError {
+    fn from(e: SettingError) -> Self {
         TrainError::Setting(e)
     }
 }
@@ -213,12 +211,12 @@ impl Trainer {
         config.validate()?;
         let frames = config.frame_mask.is_some_and(|v| v.size() == model_config.vocab_size) && corpus.train_heads.is_empty();
         if model_config.frame_context && !frames {
-            return Err(TrainError::Setting(crate::settings::SettingError(
+            return Err(TrainError::Setting(SettingError(
                 "A model with frame context trains on piano-roll frames only (with the frame order mask).".into(),
             )));
         }
         if corpus.train.iter().chain(&corpus.valid).flatten().any(|&t| t as usize >= model_config.vocab_size) {
-            return Err(TrainError::Setting(crate::settings::SettingError(
+            return Err(TrainError::Setting(SettingError(
                 "The corpus holds tokens the model's vocabulary does not have.".into(),
             )));
         }
@@ -404,5 +402,29 @@ impl Trainer {
     /// without autodiff, ready for generation or saving.
     pub fn best_model(&self) -> LstmLm {
         self.best.clone().unwrap_or_else(|| self.model.valid())
+    }
+}
+
+// The bounds are declared in `settings`; the check stands beside the type it checks.
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        SEQ_LEN.check_usize(self.seq_len)?;
+        BATCH.check_usize(self.batch)?;
+        LEARNING_RATE.check(self.lr)?;
+        WARMUP_STEPS.check_usize(self.warmup_steps)?;
+        EPOCHS.check_usize(self.max_epochs)?;
+        if let Some(s) = self.steps_per_epoch {
+            STEPS_PER_EPOCH.check_usize(s)?;
+        }
+        PATIENCE.check_usize(self.patience)?;
+        CLIP_NORM.check_f32(self.clip_norm)?;
+        LOG_EVERY.check_usize(self.log_every)?;
+        if let Some(t) = self.time_limit_s {
+            TIME_LIMIT_S.check(t)?;
+        }
+        if let Some(v) = &self.frame_mask {
+            v.validate()?;
+        }
+        Ok(())
     }
 }

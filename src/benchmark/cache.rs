@@ -14,8 +14,8 @@
 //! likelihood of the held-out music under a fixed model, scored as the static evaluation is.
 //! θ and λ are chosen on the validation pieces.
 
-use super::evaluate::{by_length, read_back, score, values, Group};
-use super::{Evaluation, TrainError};
+use crate::train::evaluate::{by_length, read_back, score, values, Group};
+use crate::train::{Evaluation, TrainError};
 use crate::encoding::FrameVocab;
 use crate::model::LstmLm;
 use burn::prelude::*;
@@ -41,7 +41,7 @@ struct PieceReading {
     allowed: Vec<bool>,
 }
 
-/// Runs `model` (without autodiff) over `sequences` as [`super::evaluate`] does (each from a fresh
+/// Runs `model` (without autodiff) over `sequences` as [`crate::train::evaluate()`] does (each from a fresh
 /// state, in chunks with the state carried over) and keeps each position's hidden state and NLL.
 pub async fn read_for_cache(
     model: &LstmLm,

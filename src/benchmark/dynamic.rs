@@ -6,9 +6,8 @@
 //! sequential likelihood: no token is scored by weights that have trained on it. The benchmark
 //! reports it beside the static figure, never instead of it.
 
-use super::flat_adam::{flat_grads, flat_weights, sgd_step};
-use super::evaluate::{score, Group};
-use super::{Evaluation, TrainError};
+use crate::train::evaluate::{score, Group};
+use crate::train::{flat_grads, flat_weights, sgd_step, Evaluation, TrainError};
 use crate::encoding::FrameVocab;
 use crate::model::LstmLm;
 use burn::optim::GradientsParams;
@@ -18,7 +17,7 @@ use burn::tensor::TensorData;
 /// How the model adapts while it reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DynamicConfig {
-    /// SGD step size per chunk (0 = static evaluation, the same figures as [`super::evaluate`]).
+    /// SGD step size per chunk (0 = static evaluation, the same figures as [`crate::train::evaluate()`]).
     pub lr: f64,
     /// Tokens scored between updates.
     pub chunk: usize,
@@ -60,7 +59,7 @@ pub async fn gradient_rms(model: &LstmLm, training: &[Vec<u16>], chunk: usize, c
 }
 
 /// Scores `sequences` with `model` (a plain-device model, left unchanged) while adapting a copy
-/// of it; `frame_mask` as in [`super::evaluate`]. Sequences are read in the order given, `batch`
+/// of it; `frame_mask` as in [`crate::train::evaluate()`]. Sequences are read in the order given, `batch`
 /// at a time, from their START token with a fresh state carried across chunks. With `rms` (from
 /// [`gradient_rms`]) each weight's step is divided by its typical gradient.
 pub async fn evaluate_dynamic(

@@ -2,6 +2,12 @@
 //! frame tokens, test NLL in nats per frame averaged over all test frames, and the per-key
 //! baselines that check the metric.
 
+mod cache;
+mod dynamic;
+
+pub use cache::{read_for_cache, CacheReadings, Mix};
+pub use dynamic::{evaluate_dynamic, gradient_rms, DynamicConfig};
+
 use crate::encoding::corpus::TokenCorpus;
 use crate::encoding::{FrameVocab, TokenId};
 use crate::train::{evaluate, Evaluation, TrainError};

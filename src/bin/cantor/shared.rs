@@ -1,0 +1,239 @@
+//! What several subcommands share: model and training-loop flags, the device, MIDI files and corpora, the progress bar.
+
+use burn::prelude::Device;
+use cantor::encoding::corpus::style_from_path;
+use cantor::midi::{read_song, Song};
+use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence};
+use cantor::settings;
+use cantor::train::{Control, Progress, TrainConfig};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Clone)]
+pub(crate) struct ModelArgs {
+    #[arg(long, default_value_t = settings::EMBED.default_usize())]
+    pub(crate) embed: usize,
+    #[arg(long, default_value_t = settings::HIDDEN.default_usize())]
+    pub(crate) hidden: usize,
+    #[arg(long, default_value_t = settings::LAYERS.default_usize())]
+    pub(crate) layers: usize,
+    #[arg(long, default_value_t = settings::DROPOUT.default)]
+    pub(crate) dropout: f64,
+    #[arg(long, value_enum, default_value_t = Cell::Fused)]
+    pub(crate) cell: Cell,
+    /// Variational dropout: one mask per sequence, the same at every step (AWD-LSTM).
+    #[arg(long)]
+    pub(crate) variational: bool,
+    /// DropConnect probability on the recurrent weights (AWD-LSTM weight dropout).
+    #[arg(long, default_value_t = settings::WEIGHT_DROPOUT.default)]
+    pub(crate) weight_dropout: f64,
+    /// Tie the output layer to the embedding (through a hidden → embed projection).
+    #[arg(long)]
+    pub(crate) tied: bool,
+    /// Run on burn's wgpu backend (a GPU) instead of Flex on the CPU.
+    #[arg(long)]
+    pub(crate) wgpu: bool,
+    /// How the LSTM layers run their time loop: `auto` (the sequence operation: kernels on a GPU,
+    /// tensor operations on Flex, 1.3× faster per step there), `steps` (the per-step graph), or
+    /// `sequence`.
+    #[arg(long, value_enum, default_value_t = RecurrenceArg::Auto)]
+    pub(crate) recurrence: RecurrenceArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecurrenceArg {
+    Auto,
+    Steps,
+    Sequence,
+}
+
+impl ModelArgs {
+    pub(crate) fn recurrence(&self) -> Recurrence {
+        match self.recurrence {
+            RecurrenceArg::Auto => Recurrence::Auto,
+            RecurrenceArg::Steps => Recurrence::Steps,
+            RecurrenceArg::Sequence => Recurrence::Sequence,
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct LoopArgs {
+    #[arg(long, default_value_t = settings::SEQ_LEN.default_usize())]
+    pub(crate) seq_len: usize,
+    #[arg(long, default_value_t = settings::BATCH.default_usize())]
+    pub(crate) batch: usize,
+    #[arg(long, default_value_t = settings::LEARNING_RATE.default)]
+    pub(crate) lr: f64,
+    #[arg(long, default_value_t = settings::EPOCHS.default_usize())]
+    pub(crate) epochs: usize,
+    /// Steps per epoch (validation runs after each); default: one pass over the training tokens.
+    #[arg(long)]
+    pub(crate) steps_per_epoch: Option<usize>,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long, default_value_t = settings::PATIENCE.default_usize())]
+    pub(crate) patience: usize,
+    /// Stop after this many minutes of training.
+    #[arg(long)]
+    pub(crate) minutes: Option<f64>,
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Transpose training files by every shift in ±N semitones.
+    #[arg(long, default_value_t = settings::TRANSPOSE.default as u8)]
+    pub(crate) transpose: u8,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub(crate) enum Cell {
+    Fused,
+    Burn,
+}
+
+pub(crate) type Res = Result<ExitCode, Box<dyn std::error::Error>>;
+
+pub(crate) fn device(wgpu: bool) -> Result<Device, String> {
+    if !wgpu {
+        return Ok(Device::flex());
+    }
+    #[cfg(feature = "wgpu")]
+    {
+        Ok(Device::wgpu(Default::default()))
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Err("this cantor was built without the GPU backend; rebuild with `--features wgpu`".into())
+}
+
+fn is_midi(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "mid" | "midi" | "kar" | "rmi" | "smf"))
+}
+
+/// Files as given, plus MIDI files found (recursively, sorted) in the folders given.
+pub(crate) fn collect_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        let path = e.path();
+                        if path.is_dir() {
+                            stack.push(path);
+                        } else if is_midi(&path) {
+                            found.push(path);
+                        }
+                    }
+                }
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+pub(crate) fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
+    ModelConfig {
+        vocab_size,
+        embed: m.embed,
+        hidden: m.hidden,
+        layers: m.layers,
+        dropout: m.dropout,
+        cell: if m.cell == Cell::Burn { CellKind::Burn } else { CellKind::Fused },
+        awd: AwdOptions { variational: m.variational, weight_dropout: m.weight_dropout, tied: m.tied },
+        frame_context: false,
+    }
+}
+
+pub(crate) fn train_config(t: &LoopArgs) -> TrainConfig {
+    TrainConfig {
+        seq_len: t.seq_len,
+        batch: t.batch,
+        lr: t.lr,
+        max_epochs: t.epochs,
+        steps_per_epoch: t.steps_per_epoch,
+        patience: t.patience,
+        seed: t.seed,
+        time_limit_s: t.minutes.map(|m| m * 60.0),
+        ..TrainConfig::default()
+    }
+}
+
+pub(crate) fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}").expect("valid template"),
+    );
+    bar
+}
+
+pub(crate) fn report(bar: &ProgressBar, p: &Progress) -> Control {
+    bar.set_length(p.total_steps as u64);
+    bar.set_position(p.step as u64);
+    let mut msg = format!(
+        "epoch {} loss {:.3} {:.0} tok/s eta {:.0}s",
+        p.epoch + 1,
+        p.loss,
+        p.tokens_per_s,
+        p.eta_s
+    );
+    if let Some(v) = p.valid {
+        msg = format!(
+            "epoch {} done: step {} train loss {:.3} valid nll {:.4} ppl {:.2} acc {:.1}% ({:.0} tok/s, {:.1} min)",
+            p.epoch,
+            p.step,
+            p.loss,
+            v.nll,
+            v.perplexity,
+            v.accuracy * 100.0,
+            p.tokens_per_s,
+            p.elapsed_s / 60.0
+        );
+        if bar.is_hidden() {
+            eprintln!("{msg}"); // not a terminal (logs, CI): plain lines instead of a bar
+        } else {
+            bar.println(&msg);
+        }
+    }
+    bar.set_message(msg);
+    Control::Continue
+}
+
+/// Readable MIDI files with notes under `inputs`: (names, songs, style tags: the folder each file
+/// was found in); others are reported and skipped.
+pub(crate) fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>, Vec<Option<String>>) {
+    let mut files = Vec::new();
+    for input in inputs {
+        let from_folder = input.is_dir();
+        files.extend(collect_files(std::slice::from_ref(input)).into_iter().map(|f| (f, from_folder)));
+    }
+    let mut songs = Vec::new();
+    let mut names = Vec::new();
+    let mut styles = Vec::new();
+    for (path, from_folder) in &files {
+        match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string())) {
+            Ok(song) if !song.notes.is_empty() => {
+                names.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                styles.push(if *from_folder { style_from_path(&path.to_string_lossy()) } else { None });
+                songs.push(song);
+            }
+            Ok(_) => eprintln!("skipping {}: no notes", path.display()),
+            Err(e) => eprintln!("skipping {}: {e}", path.display()),
+        }
+    }
+    (names, songs, styles)
+}
+
+/// The loop's and the model's settings, checked before any file is read.
+pub(crate) fn check_args(t: &LoopArgs, m: &ModelArgs, vocab_size: usize) -> Result<(), settings::SettingError> {
+    settings::TRANSPOSE.check(t.transpose as u64)?;
+    train_config(t).validate()?; // the time limit (`--minutes`) included
+    model_config(vocab_size, m).validate()
+}

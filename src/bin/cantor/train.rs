@@ -1,0 +1,141 @@
+//! `cantor train`: train a model on MIDI files.
+
+use crate::shared::{check_args, device, model_config, progress_bar, read_corpus, report, train_config, LoopArgs, ModelArgs, Res};
+use cantor::encoding::corpus::{music_corpus, CorpusOptions, NoteFilter};
+use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab, Vocab};
+use cantor::model::ModelFile;
+use cantor::settings;
+use cantor::train::{block_on, Trainer};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    /// MIDI files or folders.
+    inputs: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    /// Learn the top voice only.
+    #[arg(long)]
+    melody: bool,
+    /// Leave the drums out (by default every instrument is learned, drums included).
+    #[arg(long)]
+    no_drums: bool,
+    /// Include percussion (the default; kept for older scripts).
+    #[arg(long, hide = true)]
+    drums: bool,
+    /// A piano reduction: every melodic note on one piano, no drums.
+    #[arg(long)]
+    piano: bool,
+    /// Only these tracks (zero-based track chunk numbers, as `inspect` counts them), e.g. 1,3.
+    #[arg(long, value_delimiter = ',')]
+    tracks: Option<Vec<u16>>,
+    /// Style tag for every file (default: the name of the folder a file was found in).
+    #[arg(long)]
+    style: Option<String>,
+    /// Token vocabulary: `bars` (bar-relative notes with instruments and drums) or `events`
+    /// (the first vocabulary, one instrument).
+    #[arg(long, value_enum, default_value_t = VocabKind::Bars)]
+    vocab: VocabKind,
+    /// Share of files held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    valid: f64,
+    /// Continue training this model instead of starting from scratch.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    train: LoopArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum VocabKind {
+    Bars,
+    Events,
+}
+
+pub(crate) fn run(a: TrainArgs) -> Res {
+    check_args(&a.train, &a.model, BarVocab::default().size())?;
+    settings::VALID_SHARE.check(a.valid)?;
+    let (names, songs, mut styles) = read_corpus(&a.inputs);
+    if songs.is_empty() {
+        return Err("no readable MIDI files with notes were given".into());
+    }
+    if let Some(style) = &a.style {
+        styles = vec![Some(style.clone()); songs.len()];
+    }
+    let device = device(a.model.wgpu)?;
+    let (vocab, config, init) = match &a.init {
+        Some(path) => {
+            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
+            let Some(v) = file.vocab.music() else { return Err("that model scores benchmarks; it cannot learn MIDI files".into()) };
+            let model = file.load(&device)?;
+            (v, file.config, Some(model))
+        }
+        None => {
+            let v = match a.vocab {
+                VocabKind::Bars => MusicVocab::Bars(BarVocab::default()),
+                VocabKind::Events => MusicVocab::Events(EventVocab::default()),
+            };
+            let config = model_config(v.size(), &a.model);
+            (v, config, None)
+        }
+    };
+    // The event vocabulary has no drum tokens: it learns drums (as pitches) only when asked.
+    let drums = match vocab {
+        MusicVocab::Events(_) => a.drums,
+        MusicVocab::Bars(_) => !a.no_drums,
+    };
+    let options = CorpusOptions {
+        filter: NoteFilter { drums, tracks: a.tracks.clone(), melody_only: a.melody, piano: a.piano },
+        transpose: a.train.transpose,
+        valid_fraction: a.valid,
+        seed: a.train.seed,
+        held_out: None,
+    };
+    let (corpus, vocab) = music_corpus(&songs, &styles, &vocab, &options);
+    if corpus.train.is_empty() {
+        return Err("the chosen tracks and options leave no notes to learn from".into());
+    }
+    if let MusicVocab::Bars(v) = &vocab {
+        let instruments: Vec<&str> = v.instruments.iter().map(Instrument::name).collect();
+        eprintln!(
+            "learning {} at {:.0} bpm in {}/{}{}",
+            instruments.join(", "),
+            v.bpm,
+            v.meter.0,
+            v.meter.1,
+            if v.styles.is_empty() { String::new() } else { format!("; styles: {}", v.styles.join(", ")) }
+        );
+    }
+    eprintln!(
+        "{} files ({} for validation), {} training tokens (with transpositions), {} validation tokens, {} parameters",
+        songs.len(),
+        corpus.valid_files.len(),
+        corpus.train_tokens(),
+        corpus.valid_tokens(),
+        config.param_count()
+    );
+    let tc = train_config(&a.train);
+    let mut trainer = match init {
+        Some(m) => Trainer::with_model(m, config.clone(), tc, &corpus, &device)?,
+        None => Trainer::new(config.clone(), tc, &corpus, &device)?,
+    };
+    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
+    let bar = progress_bar(trainer.total_steps() as u64);
+    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
+    bar.finish_and_clear();
+    let mut summary = trainer.summary.clone();
+    summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
+    summary.files = names;
+    let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::from(vocab), summary)?;
+    std::fs::write(&a.out, file.to_bytes())?;
+    eprintln!(
+        "stopped: {reason:?}; best validation NLL {}; saved {}",
+        trainer.summary.best_valid_nll.map_or("n/a".into(), |v| format!("{v:.4} nats/token")),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
