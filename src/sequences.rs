@@ -5,11 +5,13 @@
 //! and plays them) and the CLI.
 
 use crate::encoding::corpus::{learn_bar_vocab, music_corpus, style_from_path, CorpusOptions, NoteFilter, TokenCorpus};
+use crate::encoding::split::{Split, SplitRule};
 use crate::encoding::{BarVocab, MusicVocab};
 use crate::midi::{Note, Song};
 use serde::{Deserialize, Serialize};
 
-/// Share of the page's files held out for validation, and the seed of that draw.
+/// Share of the page's music held out for validation (of the files, or of each file's bars when
+/// there are few files), and the seed of the files' draw.
 pub const VALID_FRACTION: f64 = 0.15;
 pub const SPLIT_SEED: u64 = 7;
 
@@ -63,7 +65,14 @@ impl Selection {
     }
 
     pub fn options(&self, vocab: &MusicVocab) -> CorpusOptions {
-        CorpusOptions { filter: self.filter(vocab), transpose: self.transpose, valid_fraction: VALID_FRACTION, seed: SPLIT_SEED, held_out: None }
+        CorpusOptions {
+            filter: self.filter(vocab),
+            transpose: self.transpose,
+            valid_fraction: VALID_FRACTION,
+            seed: SPLIT_SEED,
+            held_out: None,
+            split: SplitRule::Auto,
+        }
     }
 }
 
@@ -76,9 +85,23 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The names of the files held out for validation (recorded in the model file).
+    /// The names of the files held out whole for validation (recorded in the model file; none
+    /// when each file's last bars are held out instead, see [`held_out_share`](Self::held_out_share)).
     pub fn held_out(&self) -> Vec<String> {
+        if self.held_out_share().is_some() {
+            return Vec::new();
+        }
         self.corpus.valid_files.iter().filter_map(|&i| self.names.get(i).cloned()).collect()
+    }
+
+    /// The share of each file's bars held out, when the split is by files' ends.
+    pub fn held_out_share(&self) -> Option<f64> {
+        self.corpus.split.as_ref().and_then(Split::ends_share)
+    }
+
+    /// Which split was used and why, in a sentence.
+    pub fn split_why(&self) -> String {
+        self.corpus.split.as_ref().map(|s| s.why(self.names.len())).unwrap_or_default()
     }
 }
 
@@ -102,8 +125,14 @@ pub struct CorpusReport {
     /// Tokens in the vocabulary asked for (before transposition).
     pub train_tokens: usize,
     pub valid_tokens: usize,
-    /// Seconds of music in the held-out files (for NLL per second).
+    /// Seconds of held-out music (for NLL per second).
     pub valid_seconds: f64,
+    /// Which split training uses and why, in a sentence.
+    #[serde(default)]
+    pub split: String,
+    /// Each file's last bars are held out (not whole files).
+    #[serde(default)]
+    pub held_out_ends: bool,
     /// What a new model would learn of this music: instruments by name (most notes first),
     /// tempo, meter, and style names (folder names).
     pub instruments: Vec<String>,
@@ -128,13 +157,16 @@ pub fn report(songs: &[(String, Song)], selection: &Selection, base: &MusicVocab
             learn_bar_vocab(&BarVocab::default(), &plain, &styles, &untransposed.options(&new))
         }
     };
+    let (_, held_out) = split_notes(songs, selection);
     CorpusReport {
         files: songs.len(),
         train_files: c.train_files.len(),
         valid_files: c.valid_files.len(),
         train_tokens: c.train_tokens(),
         valid_tokens: c.valid_tokens(),
-        valid_seconds: c.valid_files.iter().filter_map(|&i| songs.get(i)).map(|(_, s)| s.seconds()).sum(),
+        valid_seconds: held_out.iter().map(|(_, _, seconds)| seconds).sum(),
+        split: prepared.split_why(),
+        held_out_ends: prepared.held_out_share().is_some(),
         instruments: learned.instruments.iter().map(|i| i.name().to_string()).collect(),
         bpm: learned.bpm,
         meter: learned.meter,
@@ -143,14 +175,25 @@ pub fn report(songs: &[(String, Song)], selection: &Selection, base: &MusicVocab
 }
 
 /// Every note of the usable files (every instrument and the drums: clips are compared with the
-/// music as the user has it), split as training splits them: (training files, held-out files).
+/// music as the user has it), split as training splits them: (what training learns from, what is
+/// held out) — whole files, or each file's opening and its last bars (moved to start at 0).
 pub fn split_notes(songs: &[(String, Song)], selection: &Selection) -> (Vec<NamedNotes>, Vec<NamedNotes>) {
-    let options = selection.options(&MusicVocab::Bars(BarVocab::default()));
-    let (train, valid) = options.split(songs.len());
-    let pick = |idx: &[usize]| {
-        idx.iter().filter_map(|&i| songs.get(i)).map(|(name, song)| (name.clone(), NoteFilter::default().select(song), song.seconds())).collect::<Vec<_>>()
+    let plain: Vec<Song> = songs.iter().map(|(_, s)| s.clone()).collect();
+    split_songs(songs, &selection.options(&MusicVocab::Bars(BarVocab::default())).plan(&plain))
+}
+
+/// [`split_notes`] for a split already made (the command line's, from a model file's record).
+pub fn split_songs(songs: &[(String, Song)], split: &Split) -> (Vec<NamedNotes>, Vec<NamedNotes>) {
+    let seconds = |notes: &[Note]| notes.iter().map(|n| n.start_s + n.duration_s).fold(0.0, f64::max);
+    let all = |i: usize| NoteFilter::default().select(&songs[i].1);
+    let named = |i: usize, notes: Vec<Note>| {
+        let secs = if split.cuts.get(i).copied().flatten().is_some() { seconds(&notes) } else { songs[i].1.seconds() };
+        (songs[i].0.clone(), secs, notes)
     };
-    (pick(&train), pick(&valid))
+    let train = split.train_files.iter().filter(|&&i| i < songs.len()).map(|&i| named(i, split.training_part(i, &all(i))));
+    let valid = split.valid_files.iter().filter(|&&i| i < songs.len()).map(|&i| named(i, split.held_out_part(i, &all(i), &songs[i].1.time_signatures).0));
+    let keep = |(name, secs, notes): (String, f64, Vec<Note>)| (!notes.is_empty()).then_some((name, notes, secs));
+    (train.filter_map(keep).collect(), valid.filter_map(keep).collect())
 }
 
 /// `beats` beats of `notes` from beat `from`, moved to start at 0: the notes that start inside,

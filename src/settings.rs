@@ -123,6 +123,7 @@ pub const LEARNING_RATE: Real = Real { label: "the learning rate", min: 0.0, max
 pub const WARMUP_STEPS: Whole = Whole { label: "the warm-up", min: 0, max: 1_000_000, default: 50 };
 pub const EPOCHS: Whole = Whole { label: "the number of epochs", min: 1, max: 100_000, default: 30 };
 pub const STEPS_PER_EPOCH: Whole = Whole { label: "the steps per epoch", min: 1, max: 10_000_000, default: 0 };
+pub const MIN_STEPS: Whole = Whole { label: "the least number of steps before stopping early", min: 0, max: 10_000_000, default: 0 };
 pub const PATIENCE: Whole = Whole { label: "the patience (epochs without improvement)", min: 1, max: 1000, default: 3 };
 pub const CLIP_NORM: Real = Real { label: "the gradient clipping norm", min: 1e-6, max: 1e6, default: 1.0 };
 pub const LOG_EVERY: Whole = Whole { label: "the report interval", min: 1, max: 1_000_000, default: 10 };

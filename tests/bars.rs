@@ -290,3 +290,59 @@ fn the_opening_handed_over_early_is_the_finished_clips_first_bars() {
         assert!(early.iter().zip(&finished).all(|(a, b)| a.start_s == b.start_s && a.duration_s == b.duration_s), "and sound at the same seconds");
     }
 }
+
+/// Eight bars of 4/4 whose last bar alone holds pitch 100.
+fn ending_on_a_high_note(low: u8) -> Song {
+    let mut notes: Vec<Note> = (0..28).map(|b| note(low + (b % 12) as u8, b as f64, 1.0, 80, 0, false)).collect();
+    notes.extend((28..32).map(|b| note(100, b as f64, 1.0, 80, 0, false)));
+    let mut song = Song::new(notes);
+    song.time_signatures = vec![ts(0.0, 4, 4)];
+    song
+}
+
+#[test]
+fn few_files_hold_out_their_last_bars_and_training_never_reads_them() {
+    let songs: Vec<Song> = (0..3).map(|i| ending_on_a_high_note(48 + i)).collect();
+    let styles = vec![None; songs.len()];
+    let options = CorpusOptions { transpose: 1, valid_fraction: 0.15, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let corpus = bar_corpus(&songs, &styles, &vocab, &options);
+    let split = corpus.split.as_ref().unwrap();
+    assert_eq!(split.ends_share(), Some(0.15));
+    assert_eq!(split.cuts, vec![Some(28.0); 3], "one bar of eight (15 %, rounded) is held out, from its bar line");
+    assert!(split.why(3).contains("the last 15 % of each file's bars"), "{}", split.why(3));
+    assert_eq!((corpus.train.len(), corpus.valid.len()), (3 * 3, 3), "each opening in three keys, each end once");
+    // Every window training reads (transpositions included) lacks the held-out bar's note ...
+    let held: Vec<u16> = (99..=101).map(|p| vocab.id(BarToken::Pitch(p))).collect();
+    let mut sampler = WindowSampler::with_heads(&corpus.train, &corpus.train_heads, corpus.window_anchor, 16, 1).unwrap();
+    let device = Device::flex();
+    for _ in 0..50 {
+        let (_, ids) = sampler.batch(8, &device);
+        assert!(ids.iter().all(|&t| !held.contains(&(t as u16))), "a training window holds a held-out note");
+    }
+    assert!(corpus.train.iter().flatten().all(|t| !held.contains(t)));
+    // ... and the held-out part is that bar, moved to start at beat 0.
+    for v in &corpus.valid {
+        let notes = vocab.decode(v, 120.0);
+        assert_eq!(notes.iter().map(|n| (n.pitch, n.start)).collect::<Vec<_>>(), vec![(100, 0.0), (100, 1.0), (100, 2.0), (100, 3.0)]);
+    }
+}
+
+#[test]
+fn files_too_short_to_give_up_bars_train_whole_with_a_sentence() {
+    let one_bar = |p: u8| Song::new((0..4).map(|b| note(p, b as f64, 1.0, 80, 0, false)).collect());
+    let songs = vec![one_bar(60), one_bar(64)];
+    let styles = vec![None; 2];
+    let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let corpus = bar_corpus(&songs, &styles, &vocab, &options);
+    let why = corpus.split.as_ref().unwrap().why(2);
+    assert!(why.contains("shorter than 2 bars") && why.contains("nothing is held out"), "{why}");
+    assert!(corpus.valid.is_empty());
+    assert_eq!(corpus.train.len(), 2, "both files are trained on whole");
+    let tc = TrainConfig { seq_len: 8, batch: 2, max_epochs: 1, steps_per_epoch: Some(2), ..TrainConfig::default() };
+    let config = ModelConfig { embed: 8, hidden: 8, layers: 1, ..ModelConfig::new(vocab.size()) };
+    let mut trainer = Trainer::new(config, tc, &corpus, &Device::flex()).expect("trains with nothing held out");
+    let reason = block_on(trainer.run(|_| Control::Continue)).unwrap();
+    assert!(trainer.stop_sentence(reason).contains("nothing was held out"), "{}", trainer.stop_sentence(reason));
+}

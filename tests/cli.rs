@@ -42,6 +42,7 @@ fn train_then_generate_a_midi_file() {
         .args(["test-karaoke-kar.mid", "test-multichannel-chords-1.mid", "test-c-major-scale.mid", "test-empty-file.mid"].map(|f| dir.join(f)))
         .args(["--out", model.to_str().unwrap()])
         .args(["--embed", "16", "--hidden", "32", "--layers", "1", "--epochs", "2", "--seq-len", "32", "--batch", "4", "--transpose", "1"])
+        .args(["--split", "files"])
         .status()
         .unwrap();
     assert!(status.success());
@@ -78,6 +79,36 @@ fn train_then_generate_a_midi_file() {
     assert_eq!(recorded.held_out.len(), 1);
     let held: Vec<String> = report["held_out_files"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert_eq!(held, recorded.held_out);
+
+    // Three files are few: by default each one's last bars are held out, the model records that,
+    // and the evaluation holds out the same share of each file it is given.
+    let out = cantor()
+        .arg("train")
+        .args(["test-karaoke-kar.mid", "test-multichannel-chords-1.mid", "test-all-gm-sounds.mid"].map(|f| dir.join(f)))
+        .args(["--out", model.to_str().unwrap()])
+        .args(["--embed", "16", "--hidden", "32", "--layers", "1", "--epochs", "2", "--seq-len", "32", "--batch", "4", "--transpose", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("3 files: the last 10 % of each file's bars is held out"), "{said}");
+    assert!(said.contains("Finished every epoch") || said.contains("Stopped early because"), "{said}");
+    let recorded = cantor::model::ModelFile::from_bytes(&std::fs::read(&model).unwrap()).unwrap().summary;
+    assert_eq!((recorded.held_out.len(), recorded.held_out_share), (0, Some(0.1)));
+    assert!(recorded.stopped.as_deref().is_some_and(|s| s.contains("is kept")), "{:?}", recorded.stopped);
+    let out = cantor()
+        .arg("evaluate")
+        .arg(&model)
+        .args(["test-karaoke-kar.mid", "test-multichannel-chords-1.mid", "test-all-gm-sounds.mid"].map(|f| dir.join(f)))
+        .args(["--clips", "2", "--beats", "16", "--valid", "0.3", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["split"].as_str().unwrap().contains("the last 10 % of each file's bars"), "{}", report["split"]);
+    assert_eq!(report["held_out_files"].as_array().unwrap().len(), 3);
+    let shape: Vec<&str> = report["shape"].as_array().unwrap().iter().map(|f| f["feature"].as_str().unwrap()).collect();
+    assert!(shape.iter().any(|f| f.starts_with("silence")) && shape.iter().any(|f| f.starts_with("each instrument's share")), "{shape:?}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 use cantor::encoding::corpus::{event_corpus, split_by_file, transpose, CorpusOptions, NoteFilter};
+use cantor::encoding::split::SplitRule;
 use cantor::encoding::{EventVocab, FrameOrder, FrameVocab, Token};
 use cantor::midi::{read_song, Note, Song};
 
@@ -122,7 +123,7 @@ fn transposition_and_split_by_file() {
     assert_eq!(split_by_file(2, 0.01, 3).1.len(), 1, "two files: one is held out");
 
     let songs: Vec<Song> = (0..5).map(|i| Song::new(vec![note(60 + i, 0.0, 1.0, 80), note(62, 1.0, 1.0, 80)])).collect();
-    let opts = CorpusOptions { transpose: 2, valid_fraction: 0.2, ..CorpusOptions::default() };
+    let opts = CorpusOptions { transpose: 2, valid_fraction: 0.2, split: SplitRule::Files, ..CorpusOptions::default() };
     let corpus = event_corpus(&songs, &EventVocab::default(), &opts);
     assert_eq!(corpus.valid.len(), 1);
     assert_eq!(corpus.train.len(), 4 * 5, "each training file in 5 transpositions");

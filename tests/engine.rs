@@ -8,7 +8,7 @@ use cantor::encoding::{EventVocab, FrameVocab, Token, Vocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
 use cantor::model::{locked_dropout, AwdOptions, CellKind, ModelConfig, ModelFile, ModelFileError, TrainingSummary};
 use cantor::benchmark::{evaluate_dynamic, gradient_rms, read_for_cache, DynamicConfig, Mix};
-use cantor::train::{block_on, evaluate, Control, StopReason, TrainConfig, Trainer};
+use cantor::train::{block_on, evaluate, learning_minimum, Control, StopReason, TrainConfig, Trainer};
 
 /// The backend's random generator is one for the process: tests that seed it and build models
 /// take turns, so each one's weights (and what it asserts of them) do not depend on which other
@@ -136,6 +136,41 @@ fn early_stopping_and_cancel() {
     assert_eq!(block_on(t.run(|_| Control::Stop)).unwrap(), StopReason::Cancelled);
     let empty = TokenCorpus { train: vec![], valid: vec![], train_files: vec![], valid_files: vec![], ..Default::default() };
     assert!(Trainer::new(tiny(vocab.size(), CellKind::Fused), TrainConfig::default(), &empty, &device).is_err());
+}
+
+#[test]
+fn a_two_file_corpus_trains_its_minimum_before_stopping_early_and_keeps_its_best_model() {
+    let _serial = serial();
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 2);
+    let device = Device::flex();
+    // Epochs of two steps and patience 2 would stop after a few steps; the minimum holds it to 30.
+    let config = TrainConfig { seq_len: 16, batch: 4, lr: 1e-2, max_epochs: 200, steps_per_epoch: Some(2), patience: 2, min_steps: 30, seed: 5, ..TrainConfig::default() };
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config.clone(), &corpus, &device).unwrap();
+    let reason = block_on(t.run(|_| Control::Continue)).unwrap();
+    assert!(t.step >= 30, "stopped after {} steps, before its minimum", t.step);
+    let best = t.summary.valid_curve.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(t.summary.best_valid_nll, Some(best));
+    // The kept model is the best one: it scores the validation music as the best epoch did.
+    let kept = block_on(evaluate(&t.best_model(), &corpus.valid, 16, 4, None, &device)).unwrap().metrics().nll;
+    assert!((kept - best).abs() < 1e-4, "kept {kept}, best {best}");
+    let sentence = t.stop_sentence(reason);
+    match reason {
+        StopReason::EarlyStopped => assert!(sentence.starts_with("Stopped early because") && sentence.contains("minimum of 30 steps"), "{sentence}"),
+        _ => assert!(sentence.starts_with("Finished"), "{sentence}"),
+    }
+    // Without a minimum the same run stops within a few epochs when validation stalls.
+    let stalled = TrainConfig { lr: 0.0, min_steps: 0, ..config.clone() };
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), stalled.clone(), &corpus, &device).unwrap();
+    assert_eq!(block_on(t.run(|_| Control::Continue)).unwrap(), StopReason::EarlyStopped);
+    assert_eq!(t.step, 6);
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), TrainConfig { min_steps: 30, ..stalled }, &corpus, &device).unwrap();
+    assert_eq!(block_on(t.run(|_| Control::Continue)).unwrap(), StopReason::EarlyStopped);
+    assert_eq!(t.step, 30, "a stalled run still trains its minimum");
+    // The minimum is in proportion to the corpus, within its floor and ceiling.
+    assert_eq!(learning_minimum(&corpus, 4, 16), 400);
+    let big = TokenCorpus { train: vec![vec![1u16; 4096 * 100]], ..TokenCorpus::default() };
+    assert_eq!(learning_minimum(&big, 32, 128), 800);
 }
 
 fn trained_model(vocab: &EventVocab) -> (cantor::model::LstmLm, ModelConfig) {

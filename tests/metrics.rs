@@ -229,3 +229,39 @@ fn the_whole_report_on_a_small_corpus() {
     let real_vs_gen = report.real_vs_generated.unwrap();
     assert!(real_vs_gen.auc > 0.8, "drones are easy to tell apart: {real_vs_gen:?}");
 }
+
+#[test]
+fn silence_and_each_instruments_sounding_share() {
+    use cantor::metrics::shape::Shape;
+    let on = |pitch: u8, start: f64, duration: f64, program: u8| Note { program, ..note(pitch, start, duration) };
+    // Two lines through eight beats, without a gap: nothing silent, both sound throughout.
+    let quartet: Vec<Note> = (0..8).flat_map(|b| [on(72, b as f64, 1.0, 40), on(48, b as f64, 1.0, 42)]).collect();
+    let s = Shape::of(&quartet, 4.0).unwrap();
+    assert!(s.silence.abs() < 1e-9 && (s.instrument_sounding - 1.0).abs() < 1e-9, "{s:?}");
+    // The same beats with every other one empty and the lines taking turns: half silent, and each
+    // instrument sounds in half of the sounding time.
+    let broken: Vec<Note> = (0..8).step_by(2).map(|b| on(if b % 4 == 0 { 72 } else { 48 }, b as f64, 1.0, if b % 4 == 0 { 40 } else { 42 })).collect();
+    let s = Shape::of(&broken, 4.0).unwrap();
+    assert!((s.silence - 3.0 / 7.0).abs() < 1e-9, "{}", s.silence); // beats 1, 3, 5 of seven from the first onset to the last end
+    assert!((s.instrument_sounding - 0.5).abs() < 1e-9, "{}", s.instrument_sounding);
+    // Both figures are rows of the evaluation, corpus against generated.
+    let r = evaluate(&[quartet.clone()], &[quartet], &[broken]);
+    let row = |name: &str| r.shape.iter().find(|f| f.name.starts_with(name)).unwrap().clone();
+    assert!(row("silence").corpus < 1e-9 && row("silence").generated > 0.4);
+    assert!(row("each instrument's share").corpus > 0.99 && row("each instrument's share").generated < 0.51);
+}
+
+#[test]
+fn bars_that_repeat_an_earlier_bar_exactly_and_in_rhythm() {
+    use cantor::metrics::shape::Shape;
+    let bar = |k: usize, pitches: [u8; 4]| -> Vec<Note> { (0..4).map(|b| note(pitches[b], (k * 4 + b) as f64, 1.0)).collect() };
+    // A B A C': the third bar repeats the first exactly; the fourth has its rhythm with other pitches.
+    let piece: Vec<Note> = [bar(0, [60, 62, 64, 65]), bar(1, [67, 67, 67, 67]), bar(2, [60, 62, 64, 65]), bar(3, [70, 71, 72, 73])].concat();
+    let s = Shape::of(&piece, 4.0).unwrap();
+    assert!((s.bar_repeats - 0.25).abs() < 1e-9, "{}", s.bar_repeats);
+    assert!((s.rhythm_repeats - 0.75).abs() < 1e-9, "{}", s.rhythm_repeats);
+    // Every bar new: nothing repeats.
+    let fresh: Vec<Note> = (0..4).flat_map(|k| bar(k, [60 + k as u8, 62, 64, 65]).into_iter().take(k + 1).collect::<Vec<_>>()).collect();
+    let s = Shape::of(&fresh, 4.0).unwrap();
+    assert_eq!((s.bar_repeats, s.rhythm_repeats), (0.0, 0.0));
+}

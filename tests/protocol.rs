@@ -16,7 +16,7 @@ fn same<T: serde::Serialize + for<'a> serde::Deserialize<'a> + std::fmt::Debug>(
 #[test]
 fn every_message_round_trips() {
     let note = Note { pitch: 60, velocity: 90, start: 0.5, duration: 1.25, start_s: 0.25, duration_s: 0.625, channel: 9, program: 3, drum: true, track: 2 };
-    let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into(), "b.mid".into()], held_out: vec!["b.mid".into()] };
+    let summary = TrainingSummary { epochs: 2, steps: 10, tokens: 999, best_valid_nll: Some(1.5), train_curve: vec![(1, 2.0)], valid_curve: vec![(10, 1.5)], files: vec!["a.mid".into(), "b.mid".into()], held_out: vec!["b.mid".into()], held_out_share: None, stopped: Some("Stopped early because the held-out NLL had not improved for 3 epochs.".into()) };
     let selection = Selection { files: vec![SelectedFile { id: 3, excluded_tracks: vec![1, 4] }, SelectedFile { id: 7, excluded_tracks: vec![] }], drums: true, melody: false, piano: true, transpose: 5 };
     // A real song (tracks, tempo map, meters, warnings) travels whole, and so does a refusal.
     let song = cantor::midi::read_notes(&std::fs::read("tests/fixtures/band.mid").unwrap()).unwrap();
@@ -73,7 +73,7 @@ fn every_message_round_trips() {
         FromWorker::Wav { bytes: b"RIFF".to_vec() },
         FromWorker::Loaded { fingerprint: "0123456789abcdef".into() },
         FromWorker::FilesRead { files: vec![FileRead { id: 3, song: Ok(song.clone()) }, FileRead { id: 4, song: Err("it contains no notes".into()) }] },
-        FromWorker::Tokenised(CorpusReport { files: 2, train_files: 1, valid_files: 1, train_tokens: 900, valid_tokens: 300, valid_seconds: 31.5, instruments: vec!["Drums".into()], bpm: 101.0, meter: (6, 8), styles: vec!["jazz".into()] }),
+        FromWorker::Tokenised(CorpusReport { files: 2, train_files: 1, valid_files: 1, train_tokens: 900, valid_tokens: 300, valid_seconds: 31.5, instruments: vec!["Drums".into()], bpm: 101.0, meter: (6, 8), styles: vec!["jazz".into()], split: "2 files: the last 10 % of each file's bars is held out.".into(), held_out_ends: true }),
         FromWorker::Failed { message: "nope".into() },
         FromWorker::Crashed { message: "index out of bounds".into() },
     ] {

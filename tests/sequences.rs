@@ -3,7 +3,8 @@
 
 use cantor::encoding::{BarVocab, EventVocab, MusicVocab};
 use cantor::midi::{read_notes, Note, Song};
-use cantor::sequences::{excerpt, prepare, report, split_notes, SelectedFile, Selection};
+use cantor::encoding::split::WHOLE_FILES_FROM;
+use cantor::sequences::{excerpt, prepare, report, split_notes, SelectedFile, Selection, VALID_FRACTION};
 
 fn band(name: &str) -> Song {
     read_notes(&std::fs::read(format!("tests/fixtures/{name}")).unwrap()).unwrap()
@@ -11,7 +12,12 @@ fn band(name: &str) -> Song {
 
 /// Ten files: the two band pieces in turn, each under a folder name (its style tag).
 fn corpus() -> Vec<(u32, String, Song)> {
-    (0..10u32).map(|i| (i * 2 + 1, format!("{}/piece{i}.mid", if i % 2 == 0 { "funk" } else { "rock" }), band(if i % 2 == 0 { "band.mid" } else { "band2.mid" }))).collect()
+    corpus_of(10)
+}
+
+/// `n` files, as [`corpus`].
+fn corpus_of(n: u32) -> Vec<(u32, String, Song)> {
+    (0..n).map(|i| (i * 2 + 1, format!("{}/piece{i}.mid", if i % 2 == 0 { "funk" } else { "rock" }), band(if i % 2 == 0 { "band.mid" } else { "band2.mid" }))).collect()
 }
 
 fn all(files: &[(u32, String, Song)]) -> Selection {
@@ -47,21 +53,50 @@ fn a_selection_takes_the_chosen_files_without_their_left_out_tracks() {
 
 #[test]
 fn the_page_and_the_worker_split_the_same_files() {
+    // Ten files are few: each file's opening is trained on and its last bars are held out.
     let files = corpus();
     let selection = all(&files);
     let songs = songs(&files, &selection);
     let prepared = prepare(&songs, &selection, &bars());
     let (train, valid) = split_notes(&songs, &selection);
     let names = |v: &[(String, Vec<Note>, f64)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&valid), prepared.held_out(), "the evaluation compares with the files training held out");
-    assert_eq!(train.len() + valid.len(), 10);
-    assert!(!valid.is_empty() && !train.is_empty());
+    assert_eq!(names(&valid), names(&train), "every file gives up its end");
+    assert_eq!(valid.len(), 10);
+    assert_eq!(prepared.held_out_share(), Some(VALID_FRACTION));
+    assert!(prepared.held_out().is_empty(), "no file is held out whole");
     assert_eq!(prepared.corpus.valid.len(), valid.len());
+    assert!(prepared.split_why().contains("last 15 % of each file's bars"), "{}", prepared.split_why());
+    // What is held out is the end of each piece: it is short, and training saw only what came before.
+    for ((_, opening, _), (_, end, secs)) in train.iter().zip(&valid) {
+        let whole = songs[0].1.seconds().max(songs[1].1.seconds());
+        assert!(*secs > 1.0 && *secs < 0.5 * whole, "{secs} of {whole} s held out");
+        assert!(end.iter().all(|n| n.start >= 0.0) && end.iter().any(|n| n.start < 1.0), "held-out bars start at beat 0");
+        let last_trained = opening.iter().map(|n| n.end()).fold(0.0, f64::max);
+        assert!(opening.len() > end.len() && last_trained > 4.0);
+    }
     // The split depends on the files, not on the vocabulary or the transposition.
     let events = prepare(&songs, &Selection { transpose: 2, ..selection.clone() }, &MusicVocab::Events(EventVocab::default()));
-    assert_eq!(events.held_out(), prepared.held_out());
+    assert_eq!(events.held_out_share(), prepared.held_out_share());
     assert_eq!(events.corpus.train.len(), 5 * train.len(), "each training file in five keys");
     // The evaluation compares with the music as the user has it: the drums stay in.
+    assert!(valid.iter().all(|(_, notes, _)| notes.iter().any(|n| n.drum)));
+}
+
+#[test]
+fn many_files_are_held_out_whole() {
+    let files = corpus_of(WHOLE_FILES_FROM as u32);
+    let selection = all(&files);
+    let songs = songs(&files, &selection);
+    let prepared = prepare(&songs, &selection, &bars());
+    let (train, valid) = split_notes(&songs, &selection);
+    let names = |v: &[(String, Vec<Note>, f64)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&valid), prepared.held_out(), "the evaluation compares with the files training held out");
+    assert_eq!(train.len() + valid.len(), WHOLE_FILES_FROM);
+    assert!(!valid.is_empty() && !train.is_empty());
+    assert!(names(&train).iter().all(|n| !names(&valid).contains(n)));
+    assert_eq!(prepared.corpus.valid.len(), valid.len());
+    assert_eq!(prepared.held_out_share(), None);
+    assert!(prepared.split_why().contains("held out whole"), "{}", prepared.split_why());
     assert!(valid.iter().all(|(_, notes, secs)| notes.iter().any(|n| n.drum) && *secs > 1.0));
 }
 
@@ -75,7 +110,7 @@ fn the_report_counts_what_the_worker_would_train_on() {
     assert_eq!((r.files, r.train_files, r.valid_files), (10, untransposed.corpus.train_files.len(), untransposed.corpus.valid_files.len()));
     assert_eq!(r.train_tokens, untransposed.corpus.train_tokens(), "counted before transposition");
     assert_eq!(r.valid_tokens, untransposed.corpus.valid_tokens());
-    let held: f64 = untransposed.corpus.valid_files.iter().map(|&i| songs[i].1.seconds()).sum();
+    let held: f64 = split_notes(&songs, &selection).1.iter().map(|(_, _, secs)| secs).sum();
     assert!((r.valid_seconds - held).abs() < 1e-9 && held > 0.0);
     assert!(r.instruments.iter().any(|i| i == "Drums"), "{:?}", r.instruments);
     assert!(r.instruments.len() >= 3);

@@ -1,12 +1,12 @@
 //! From parsed songs to token sequences: which notes to learn from, transposition augmentation,
-//! and the train/validation split **by file** (so validation measures music the model never saw).
+//! and the train/validation split (by file, or each file's last bars: `split.rs`).
 
+use super::split::{Split, SplitRule, WHOLE_FILES_FROM};
 use super::{BarVocab, EventVocab, MusicVocab, TokenId};
 use crate::midi::{Note, Song};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+
+pub use super::split::split_by_file;
 
 /// Which notes of a song to learn from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,33 +49,41 @@ pub struct CorpusOptions {
     /// Each training file is also used shifted by every amount in `-transpose..=transpose`
     /// semitones (shifts that would leave the MIDI range are skipped).
     pub transpose: u8,
-    /// Share of files held out for validation.
+    /// Share held out for validation: of the files, or of each file's bars (see `split`).
     pub valid_fraction: f64,
     pub seed: u64,
     /// Exactly these files (indices into the songs) are held out, instead of a seeded draw: the
     /// split a model file records, so `cantor evaluate` holds out what the page held out.
     #[serde(default)]
     pub held_out: Option<Vec<usize>>,
+    /// Whole files or each file's last bars (by default: whole files from
+    /// [`WHOLE_FILES_FROM`] files up). `held_out` names whole files and overrides it.
+    #[serde(default)]
+    pub split: SplitRule,
 }
 
 impl CorpusOptions {
-    /// (training files, validation files) of `n` songs.
-    pub fn split(&self, n: usize) -> (Vec<usize>, Vec<usize>) {
-        match &self.held_out {
-            Some(valid) => {
-                let mut valid: Vec<usize> = valid.iter().copied().filter(|&i| i < n).collect();
-                valid.sort_unstable();
-                valid.dedup();
-                ((0..n).filter(|i| valid.binary_search(i).is_err()).collect(), valid)
-            }
-            None => split_by_file(n, self.valid_fraction, self.seed),
+    /// The split of `songs`: which files train and which music is held out.
+    pub fn plan(&self, songs: &[Song]) -> Split {
+        let n = songs.len();
+        if let Some(valid) = &self.held_out {
+            let mut valid: Vec<usize> = valid.iter().copied().filter(|&i| i < n).collect();
+            valid.sort_unstable();
+            valid.dedup();
+            return Split::whole_files(n, valid);
+        }
+        let files = songs.iter().filter(|s| !s.notes.is_empty()).count();
+        match self.split {
+            SplitRule::Ends => Split::ends(songs, self.valid_fraction),
+            SplitRule::Auto if files < WHOLE_FILES_FROM => Split::ends(songs, self.valid_fraction),
+            SplitRule::Auto | SplitRule::Files => Split::whole_files(n, split_by_file(n, self.valid_fraction, self.seed).1),
         }
     }
 }
 
 impl Default for CorpusOptions {
     fn default() -> Self {
-        CorpusOptions { filter: NoteFilter::default(), transpose: 3, valid_fraction: 0.1, seed: 7, held_out: None }
+        CorpusOptions { filter: NoteFilter::default(), transpose: 3, valid_fraction: 0.1, seed: 7, held_out: None, split: SplitRule::Auto }
     }
 }
 
@@ -92,6 +100,8 @@ pub struct TokenCorpus {
     pub train_heads: Vec<usize>,
     /// When set, training windows begin (after the head) at this token: a bar line.
     pub window_anchor: Option<TokenId>,
+    /// How the held-out music was chosen (`None`: built by hand, as tests and benchmarks do).
+    pub split: Option<Split>,
 }
 
 impl TokenCorpus {
@@ -102,18 +112,6 @@ impl TokenCorpus {
     pub fn valid_tokens(&self) -> usize {
         self.valid.iter().map(Vec::len).sum()
     }
-}
-
-/// Splits `n` files into (train, validation) index lists. With two or more files at least one is
-/// held out and at least one is trained on; a single file is used for training only.
-pub fn split_by_file(n: usize, valid_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut StdRng::seed_from_u64(seed));
-    let n_valid = if n < 2 { 0 } else { ((n as f64 * valid_fraction).round() as usize).clamp(1, n - 1) };
-    let mut valid = idx.split_off(n - n_valid);
-    idx.sort_unstable();
-    valid.sort_unstable();
-    (idx, valid)
 }
 
 /// `notes` shifted by `semitones`, or `None` if a pitch would leave 0..=127. Drums stay put.
@@ -143,46 +141,55 @@ fn augmented(files: &[usize], transpose_by: u8, notes_of: impl Fn(usize) -> Vec<
 
 /// Tokenises songs with the event vocabulary.
 pub fn event_corpus(songs: &[Song], vocab: &EventVocab, options: &CorpusOptions) -> TokenCorpus {
-    let (train_files, valid_files) = options.split(songs.len());
-    let notes_of = |i: usize| {
-        let notes = options.filter.select(&songs[i]);
-        if options.filter.melody_only { vocab.melody(&notes) } else { vocab.quantize(&notes) }
-    };
-    let train = augmented(&train_files, options.transpose, notes_of).map(|(_, n)| vocab.encode(&n)).collect();
-    let valid = valid_files
+    let split = options.plan(songs);
+    let prepared = |notes: Vec<Note>| if options.filter.melody_only { vocab.melody(&notes) } else { vocab.quantize(&notes) };
+    let notes_of = |i: usize| prepared(split.training_part(i, &options.filter.select(&songs[i])));
+    let train = augmented(&split.train_files, options.transpose, notes_of).map(|(_, n)| vocab.encode(&n)).collect();
+    let valid = split
+        .valid_files
         .iter()
-        .map(|&i| notes_of(i))
+        .map(|&i| prepared(split.held_out_part(i, &options.filter.select(&songs[i]), &songs[i].time_signatures).0))
         .filter(|n| !n.is_empty())
         .map(|n| vocab.encode(&n))
         .collect();
-    TokenCorpus { train, valid, train_files, valid_files, ..TokenCorpus::default() }
+    TokenCorpus { train, valid, train_files: split.train_files.clone(), valid_files: split.valid_files.clone(), split: Some(split), ..TokenCorpus::default() }
 }
 
 /// Tokenises songs with the bar vocabulary; `styles[i]` is file i's style tag (e.g. its folder).
 /// The vocabulary should have [`learned`](BarVocab::learn) the corpus (see [`learn_bar_vocab`]).
 pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, options: &CorpusOptions) -> TokenCorpus {
-    let (train_files, valid_files) = options.split(songs.len());
-    let notes_of = |i: usize| selected(vocab, options, &songs[i]);
+    let split = options.plan(songs);
+    let notes_of = |i: usize| selected(vocab, options, split.training_part(i, &options.filter.select(&songs[i])));
     let style = |i: usize| styles.get(i).and_then(|s| s.as_deref());
     let head_len = |tokens: &[TokenId]| tokens.iter().position(|&t| t == vocab.bar()).unwrap_or(tokens.len());
     let (mut train, mut train_heads) = (Vec::new(), Vec::new());
-    for (i, shifted) in augmented(&train_files, options.transpose, notes_of) {
+    for (i, shifted) in augmented(&split.train_files, options.transpose, notes_of) {
         let tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
         train_heads.push(head_len(&tokens));
         train.push(tokens);
     }
-    let valid = valid_files
+    let valid = split
+        .valid_files
         .iter()
-        .map(|&i| (i, notes_of(i)))
-        .filter(|(_, n)| !n.is_empty())
-        .map(|(i, n)| vocab.encode(&n, &songs[i].time_signatures, style(i)))
+        .map(|&i| (i, split.held_out_part(i, &options.filter.select(&songs[i]), &songs[i].time_signatures)))
+        .map(|(i, (notes, signatures))| (i, selected(vocab, options, notes), signatures))
+        .filter(|(_, n, _)| !n.is_empty())
+        .map(|(i, n, signatures)| vocab.encode(&n, &signatures, style(i)))
         .collect();
-    TokenCorpus { train, valid, train_files, valid_files, train_heads, window_anchor: Some(vocab.bar()) }
+    TokenCorpus {
+        train,
+        valid,
+        train_files: split.train_files.clone(),
+        valid_files: split.valid_files.clone(),
+        train_heads,
+        window_anchor: Some(vocab.bar()),
+        split: Some(split),
+    }
 }
 
-/// The notes of a song a bar-vocabulary model learns from, after the filter (and melody-only).
-fn selected(vocab: &BarVocab, options: &CorpusOptions, song: &Song) -> Vec<Note> {
-    let notes = options.filter.select(song);
+/// The notes of a song a bar-vocabulary model learns from (`notes`: after the filter), with
+/// melody-only applied.
+fn selected(vocab: &BarVocab, options: &CorpusOptions, notes: Vec<Note>) -> Vec<Note> {
     if options.filter.melody_only {
         let line = EventVocab::default().melody(&notes);
         vocab.quantize(&line)
@@ -194,7 +201,7 @@ fn selected(vocab: &BarVocab, options: &CorpusOptions, song: &Song) -> Vec<Note>
 /// `base` (a new vocabulary, or the one of a model being fine-tuned) after learning tempo,
 /// meter, instruments and style names from the songs.
 pub fn learn_bar_vocab(base: &BarVocab, songs: &[Song], styles: &[Option<String>], options: &CorpusOptions) -> BarVocab {
-    let notes: Vec<Vec<Note>> = songs.iter().map(|s| selected(base, options, s)).collect();
+    let notes: Vec<Vec<Note>> = songs.iter().map(|s| selected(base, options, options.filter.select(s))).collect();
     let files: Vec<(&Song, &[Note], Option<&str>)> =
         songs.iter().zip(&notes).enumerate().map(|(i, (s, n))| (s, n.as_slice(), styles.get(i).and_then(|x| x.as_deref()))).collect();
     let mut vocab = base.clone();

@@ -10,6 +10,7 @@
 
 pub mod bars;
 pub mod corpus;
+pub mod split;
 mod events;
 mod frames;
 

@@ -1,6 +1,7 @@
 //! Whole-piece figures that show at once whether generated music has the corpus's shape: do notes
 //! end (note-length 99th percentile), does the rhythm sit on the bar's grid (onset position in the
-//! bar), how many notes sound at once, how busy it is, which instruments play, how much is drums.
+//! bar), how many notes sound at once, how busy it is, which instruments play, how much is drums,
+//! how much of the time nothing sounds, and whether each instrument carries its line through.
 //! Unlike [`style`](super::style) these count drums and work on whole pieces.
 
 use super::originality::percentile;
@@ -24,6 +25,15 @@ pub struct Shape {
     pub instruments: usize,
     /// Share of notes that are drum hits.
     pub drum_share: f64,
+    /// Share of the piece (first onset to last note's end, on the grid) in which no note sounds.
+    pub silence: f64,
+    /// Mean over its instruments of the share of the piece's sounding time each one sounds in:
+    /// 1 when every instrument plays throughout, low when lines appear and vanish.
+    pub instrument_sounding: f64,
+    /// Share of the bars with notes that repeat an earlier bar of the piece exactly (the same
+    /// onsets in the bar with the same pitches and instruments), and its rhythm alone (onsets).
+    pub bar_repeats: f64,
+    pub rhythm_repeats: f64,
 }
 
 impl Shape {
@@ -54,6 +64,8 @@ impl Shape {
         let mut instruments: Vec<Instrument> = notes.iter().map(Instrument::of).collect();
         instruments.sort();
         instruments.dedup();
+        let (silence, instrument_sounding) = sounding_time(notes, &instruments);
+        let (bar_repeats, rhythm_repeats) = repeated_bars(notes, bar_steps);
         Some(Shape {
             onsets_in_bar,
             length_p99_s,
@@ -61,8 +73,57 @@ impl Shape {
             notes_per_second: notes.len() as f64 / seconds,
             instruments: instruments.len(),
             drum_share: (notes.len() - melodic.len()) as f64 / notes.len() as f64,
+            silence,
+            instrument_sounding,
+            bar_repeats,
+            rhythm_repeats,
         })
     }
+}
+
+/// (share of bars with notes equal to an earlier bar of the piece, the same for their rhythm).
+fn repeated_bars(notes: &[Note], bar_steps: usize) -> (f64, f64) {
+    use std::collections::{BTreeMap, HashSet};
+    let mut bars: BTreeMap<usize, Vec<(usize, u8, Instrument)>> = BTreeMap::new();
+    for n in notes {
+        let step = (n.start * STEPS_PER_BEAT).round().max(0.0) as usize;
+        bars.entry(step / bar_steps).or_default().push((step % bar_steps, n.pitch, Instrument::of(n)));
+    }
+    let (mut seen, mut seen_rhythm) = (HashSet::new(), HashSet::new());
+    let (mut exact, mut rhythm) = (0usize, 0usize);
+    for mut bar in bars.into_values() {
+        bar.sort();
+        bar.dedup();
+        let mut onsets: Vec<usize> = bar.iter().map(|b| b.0).collect();
+        onsets.dedup();
+        exact += usize::from(!seen.insert(bar));
+        rhythm += usize::from(!seen_rhythm.insert(onsets));
+    }
+    let count = seen.len() + exact;
+    (exact as f64 / count.max(1) as f64, rhythm as f64 / count.max(1) as f64)
+}
+
+/// (share of grid steps from the first onset to the last end in which nothing sounds, mean share
+/// of the sounding steps in which each instrument sounds). Drum hits sound for their written length.
+fn sounding_time(notes: &[Note], instruments: &[Instrument]) -> (f64, f64) {
+    let grid = |b: f64| (b * STEPS_PER_BEAT).round().max(0.0) as usize;
+    let first = notes.iter().map(|n| grid(n.start)).min().unwrap_or(0);
+    let end = notes.iter().map(|n| grid(n.end()).max(grid(n.start) + 1)).max().unwrap_or(first + 1);
+    let span = end.saturating_sub(first).max(1);
+    // One bit per instrument at each step.
+    let mut playing = vec![vec![false; instruments.len()]; span];
+    for n in notes {
+        let i = instruments.binary_search(&Instrument::of(n)).unwrap_or(0);
+        let (a, b) = (grid(n.start), grid(n.end()).max(grid(n.start) + 1));
+        for step in &mut playing[a - first..b.min(end) - first] {
+            step[i] = true;
+        }
+    }
+    let sounding = playing.iter().filter(|s| s.iter().any(|&p| p)).count();
+    let silence = 1.0 - sounding as f64 / span as f64;
+    let share = |i: usize| playing.iter().filter(|s| s[i]).count() as f64 / sounding.max(1) as f64;
+    let mean = (0..instruments.len()).map(share).sum::<f64>() / instruments.len().max(1) as f64;
+    (silence, mean)
 }
 
 /// The corpus-vs-generated table of whole-piece figures (histograms compared by Σmin, scalars
@@ -92,5 +153,9 @@ pub fn compare(corpus: &[Shape], generated: &[Shape]) -> Vec<FeatureRow> {
         scalar("notes per second", &|s| s.notes_per_second),
         scalar("instruments per piece", &|s| s.instruments as f64),
         scalar("share of drum hits", &|s| s.drum_share),
+        scalar("silence (share of time nothing sounds)", &|s| s.silence),
+        scalar("each instrument's share of sounding time", &|s| s.instrument_sounding),
+        scalar("bars repeating an earlier bar exactly", &|s| s.bar_repeats),
+        scalar("bars repeating an earlier bar's rhythm", &|s| s.rhythm_repeats),
     ]
 }

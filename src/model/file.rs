@@ -30,9 +30,15 @@ pub struct TrainingSummary {
     pub valid_curve: Vec<(usize, f64)>,
     /// Files the model learned from.
     pub files: Vec<String>,
-    /// Of those, the files held out for validation: `cantor evaluate` holds out the same ones.
+    /// Of those, the files held out whole for validation: `cantor evaluate` holds out the same ones.
     #[serde(default)]
     pub held_out: Vec<String>,
+    /// When each file's last bars were held out instead: the share of its bars.
+    #[serde(default)]
+    pub held_out_share: Option<f64>,
+    /// Why training ended, in a sentence ("Stopped early because …").
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ pub(crate) use flat_adam::{flat_grads, flat_weights, sgd_step};
 use burn::tensor::TensorData;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use crate::settings::{SettingError, BATCH, CLIP_NORM, EPOCHS, LEARNING_RATE, LOG_EVERY, PATIENCE, SEQ_LEN, STEPS_PER_EPOCH, TIME_LIMIT_S, WARMUP_STEPS};
+use crate::settings::{SettingError, BATCH, CLIP_NORM, EPOCHS, LEARNING_RATE, LOG_EVERY, MIN_STEPS, PATIENCE, SEQ_LEN, STEPS_PER_EPOCH, TIME_LIMIT_S, WARMUP_STEPS};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -41,8 +41,12 @@ pub struct TrainConfig {
     pub max_epochs: usize,
     /// Steps per epoch; `None` = enough windows to cover the training tokens once.
     pub steps_per_epoch: Option<usize>,
-    /// Stop after this many epochs without a better validation NLL.
+    /// Stop after this many epochs without a better validation NLL...
     pub patience: usize,
+    /// ...but not before this many steps (see [`learning_minimum`]): a small corpus's epochs are a
+    /// few steps each, and three of them are no judge of whether a model has learned.
+    #[serde(default)]
+    pub min_steps: usize,
     /// Gradient clipping: the largest global L2 norm of all gradients together.
     pub clip_norm: f32,
     pub seed: u64,
@@ -66,6 +70,7 @@ impl Default for TrainConfig {
             max_epochs: s::EPOCHS.default_usize(),
             steps_per_epoch: None,
             patience: s::PATIENCE.default_usize(),
+            min_steps: s::MIN_STEPS.default_usize(),
             clip_norm: s::CLIP_NORM.default as f32,
             seed: 42,
             log_every: s::LOG_EVERY.default_usize(),
@@ -189,6 +194,8 @@ pub struct Trainer {
     pub epoch: usize,
     pub summary: TrainingSummary,
     best: Option<LstmLm>,
+    /// The step the kept model is from.
+    best_step: Option<usize>,
     bad_epochs: usize,
     elapsed_s: f64,
     window_loss: (f64, usize),
@@ -237,6 +244,7 @@ impl Trainer {
             epoch: 0,
             summary: TrainingSummary::default(),
             best: None,
+            best_step: None,
             bad_epochs: 0,
             elapsed_s: 0.0,
             window_loss: (0.0, 0),
@@ -347,10 +355,11 @@ impl Trainer {
             if self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
                 self.summary.best_valid_nll = Some(v.nll);
                 self.best = Some(self.model.valid());
+                self.best_step = Some(self.step);
                 self.bad_epochs = 0;
             } else {
                 self.bad_epochs += 1;
-                stop = self.bad_epochs >= self.config.patience;
+                stop = self.bad_epochs >= self.config.patience && self.step >= self.config.min_steps;
             }
         }
         let mut report = self.progress(valid);
@@ -398,11 +407,40 @@ impl Trainer {
         self.elapsed_s
     }
 
+    /// Why training ended and which model is kept, in a sentence for the page and the command line.
+    pub fn stop_sentence(&self, reason: StopReason) -> String {
+        let kept = match (self.best_step, self.summary.best_valid_nll) {
+            (Some(b), Some(nll)) if b == self.step => format!("the model as it ended is kept (held-out NLL {nll:.3} nats per token, its best)"),
+            (Some(b), Some(nll)) => format!("the model from step {b} is kept, the best on the held-out music ({nll:.3} nats per token)"),
+            _ => "the model as it ended is kept (nothing was held out to judge it by)".to_string(),
+        };
+        let at = format!("step {} of {}", self.step, self.total_steps());
+        match reason {
+            StopReason::Finished => format!("Finished every epoch ({at}); {kept}."),
+            StopReason::EarlyStopped => format!(
+                "Stopped early because the held-out NLL had not improved for {} epochs, past this corpus's minimum of {} steps ({at}); {kept}. To train on, continue from this model.",
+                self.config.patience, self.config.min_steps
+            ),
+            StopReason::TimeLimit => format!("Stopped at the time limit ({at}); {kept}. To train on, continue from this model."),
+            StopReason::Cancelled => format!("Stopped when asked ({at}); {kept}."),
+        }
+    }
+
     /// The model with the best validation NLL (the current one if nothing was validated),
     /// without autodiff, ready for generation or saving.
     pub fn best_model(&self) -> LstmLm {
         self.best.clone().unwrap_or_else(|| self.model.valid())
     }
+}
+
+/// Steps a model trains before early stopping may end it, in proportion to the corpus: eight passes
+/// over its training windows (transpositions included), at least 400 steps and at most 4,000.
+/// Measured on real corpora of 2-10 files (BENCHMARKS.md): stopping after three epochs of a few
+/// steps each kept models that left a quarter to half of each clip silent.
+pub fn learning_minimum(corpus: &TokenCorpus, batch: usize, seq_len: usize) -> usize {
+    const PASSES: usize = 8;
+    let epoch = corpus.train_tokens().div_ceil((batch * seq_len).max(1));
+    (epoch * PASSES).clamp(400, 4000)
 }
 
 // The bounds are declared in `settings`; the check stands beside the type it checks.
@@ -417,6 +455,7 @@ impl TrainConfig {
             STEPS_PER_EPOCH.check_usize(s)?;
         }
         PATIENCE.check_usize(self.patience)?;
+        MIN_STEPS.check_usize(self.min_steps)?;
         CLIP_NORM.check_f32(self.clip_norm)?;
         LOG_EVERY.check_usize(self.log_every)?;
         if let Some(t) = self.time_limit_s {

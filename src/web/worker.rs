@@ -356,8 +356,10 @@ async fn train(
     file: Option<ModelFile>,
     known_speeds: &[crate::protocol::Speeds],
 ) -> Result<(), String> {
-    let held_out = prepared.held_out();
+    let (held_out, held_out_share) = (prepared.held_out(), prepared.held_out_share());
     let Prepared { corpus, vocab, names: files } = prepared;
+    // Early stopping waits for what this corpus needs (the page sets no minimum of its own).
+    let config = TrainConfig { min_steps: config.min_steps.max(crate::train::learning_minimum(&corpus, config.batch, config.seq_len)), ..config };
     // The page checks these too; a message is checked again here, before the backend timing
     // below builds the model (a model file's shape was checked when it was read).
     if file.is_none() {
@@ -390,6 +392,7 @@ async fn train(
     .map_err(|e| e.to_string())?;
     trainer.summary.files = files;
     trainer.summary.held_out = held_out;
+    trainer.summary.held_out_share = held_out_share;
     let reason = match trainer.run_with(WorkerHooks { state, id, vocab: &vocab }).await {
         Ok(reason) => reason,
         Err(e) => {
@@ -401,6 +404,7 @@ async fn train(
             return Err(format!("training stopped: {e}. The model from the last completed epoch was kept."));
         }
     };
+    trainer.summary.stopped = Some(trainer.stop_sentence(reason));
     let file = save(state, &trainer, &vocab).await?;
     post(id, FromWorker::Trained { reason, model_file: file, summary: trainer.summary.clone() });
     Ok(())

@@ -40,7 +40,8 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     }, bytes);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="corpus-row"]').length === 4);
     assert.equal(await rows(page).nth(3).getAttribute("data-status"), "ok");
-    assert.match(await corpusSummary(page), /3 usable file\(s\): 2 for training .* 1 held out for validation/);
+    // Three files are few: each one's last bars are held out (not one whole file), and the page says so.
+    assert.match(await corpusSummary(page), /3 usable file\(s\): 3 for training .* the last bars of 3 held out for validation .*3 files: the last 15 % of each file's bars is held out/);
 
     // Train a tiny model for a few steps and watch the curve grow.
     await page.click('[data-testid="preset-small"]');
@@ -53,6 +54,8 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     assert.match(await page.textContent('[data-testid="backend-reason"]'), /software fallback|no WebGPU|no adapter|timestamp-query/);
     assert.equal(await page.getAttribute('[data-testid="train-progress"]', "value"), "20");
     assert.match(await page.textContent('[data-testid="train-stats"]'), /tokens\/s/);
+    // Why training ended and which model it kept.
+    assert.match(await page.textContent('[data-testid="train-stopped"]'), /^Finished every epoch \(step 20 of 20\); the model .*is kept/);
     // A few bars to hear after each of the two epochs; one click shows and plays one.
     assert.equal(await page.locator('[data-testid="epoch-sample"]').count(), 2);
     await page.locator('[data-testid="epoch-sample"]').first().click();

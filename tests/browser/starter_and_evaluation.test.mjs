@@ -53,7 +53,7 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     assert.equal(await page.locator('[data-testid="originality-row"]').count(), 6);
     const flags = await page.locator('[data-testid="originality-row"]').evaluateAll((rs) => rs.map((r) => r.dataset.flagged));
     assert.ok(flags.every((f) => f === "true" || f === "false"));
-    assert.equal(await page.locator('[data-testid="eval-style"] tbody tr').count(), 13);
+    assert.equal(await page.locator('[data-testid="eval-style"] tbody tr').count(), 17); // 7 style rows, 10 whole-piece rows (silence, each instrument's sounding share and repeated bars among them)
     // And again on demand.
     await page.click('[data-testid="evaluate"]');
     await page.waitForSelector('[data-testid="evaluate"]:not([disabled])', { timeout: 120_000 });

@@ -3,6 +3,9 @@
 use crate::shared::{read_corpus, Res};
 use burn::prelude::Device;
 use cantor::encoding::corpus::{bar_corpus, event_corpus, CorpusOptions, NoteFilter};
+use cantor::encoding::split::SplitRule;
+use cantor::midi::{Note, Song};
+use cantor::sequences::split_songs;
 use cantor::encoding::{Conditioning, MusicVocab};
 use cantor::generate::{generate, GenerateConfig, SamplingParams};
 use cantor::model::ModelFile;
@@ -61,19 +64,28 @@ pub(crate) fn run(a: EvaluateArgs) -> Res {
     if held_out.is_some() {
         eprintln!("holding out the files this model was validated on: {}", file.summary.held_out.join(", "));
     }
-    let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction: a.valid, seed: a.seed, held_out };
+    let (split, valid_fraction) = match file.summary.held_out_share {
+        Some(share) if held_out.is_none() => (SplitRule::Ends, share),
+        _ => (SplitRule::Auto, a.valid),
+    };
+    let options = CorpusOptions { filter: filter.clone(), transpose: 0, valid_fraction, seed: a.seed, held_out, split };
     let corpus = match &vocab {
         MusicVocab::Events(v) => event_corpus(&songs, v, &options),
         MusicVocab::Bars(v) => bar_corpus(&songs, &styles, v, &options),
     };
+    let plan = corpus.split.clone().unwrap_or_else(|| options.plan(&songs));
     let device = Device::flex();
     let model = file.load(&device)?;
     let valid = block_on(cantor::train::evaluate(&model, &corpus.valid, 128, 8, None, &device))?.metrics();
-    let seconds: f64 = corpus.valid_files.iter().map(|&i| songs[i].seconds()).sum();
     // The clips are compared with the music as the user has it, every instrument and the drums.
-    let notes = |idx: &[usize], f: &NoteFilter| idx.iter().map(|&i| f.select(&songs[i])).collect::<Vec<_>>();
-    let (train_notes, valid_notes) = (notes(&corpus.train_files, &NoteFilter::default()), notes(&corpus.valid_files, &NoteFilter::default()));
-    let learned_valid_notes = notes(&corpus.valid_files, &filter);
+    let named: Vec<(String, Song)> = names.iter().cloned().zip(songs.iter().cloned()).collect();
+    let (train_part, valid_part) = split_songs(&named, &plan);
+    let seconds: f64 = valid_part.iter().map(|(_, _, s)| s).sum();
+    let train_names: Vec<String> = train_part.iter().map(|(name, _, _)| name.clone()).collect();
+    let (train_notes, valid_notes): (Vec<Vec<Note>>, Vec<Vec<Note>>) =
+        (train_part.into_iter().map(|(_, n, _)| n).collect(), valid_part.into_iter().map(|(_, n, _)| n).collect());
+    let learned_valid_notes: Vec<Vec<Note>> =
+        plan.valid_files.iter().map(|&i| plan.held_out_part(i, &filter.select(&songs[i]), &songs[i].time_signatures).0).collect();
     let mut clips = Vec::new();
     for seed in 1..=a.clips {
         let config = GenerateConfig {
@@ -94,13 +106,14 @@ pub(crate) fn run(a: EvaluateArgs) -> Res {
     let sep = |s: &Option<metrics::classifier::Separability>| s.as_ref().map(|s| serde_json::json!({"auc": s.auc, "low": s.low, "high": s.high}));
     let out = serde_json::json!({
         "held_out_files": valid_names,
+        "split": plan.why(songs.len()),
         "valid_nll_per_token": valid.nll, "valid_nll_per_second": per_second,
         "valid_nll_per_note": valid.nll * valid.tokens as f64 / note_count.max(1) as f64,
         "shape": r.shape.iter().map(|f| serde_json::json!({"feature": f.name, "corpus": f.corpus, "generated": f.generated, "overlap": f.overlap})).collect::<Vec<_>>(),
         "perplexity": valid.perplexity, "accuracy": valid.accuracy,
         "clips": r.originality.iter().zip(&r.flagged).map(|(o, f)| serde_json::json!({
             "notes": o.notes, "longest_run": o.longest_len(), "copy_rate": o.copy_rate, "flagged": f,
-            "from": o.longest.as_ref().map(|l| format!("{} beat {}", names[corpus.train_files[l.file]], l.file_beat)),
+            "from": o.longest.as_ref().map(|l| format!("{} beat {}", train_names[l.file], l.file_beat)),
         })).collect::<Vec<_>>(),
         "baseline": {"windows": r.baseline.windows, "longest_p95": r.baseline.longest_p95, "copy_rate_p95": r.baseline.copy_rate_p95},
         "style": r.style.iter().map(|f| serde_json::json!({"feature": f.name, "corpus": f.corpus, "generated": f.generated, "overlap": f.overlap})).collect::<Vec<_>>(),
@@ -112,6 +125,7 @@ pub(crate) fn run(a: EvaluateArgs) -> Res {
         return Ok(ExitCode::SUCCESS);
     }
     println!("held-out files: {}", valid_names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+    println!("{}", plan.why(songs.len()));
     println!("validation: {:.3} nats/note,", valid.nll * valid.tokens as f64 / note_count.max(1) as f64);
     println!("validation: {:.3} nats/token, {per_second:.3} nats/second, perplexity {:.2}, accuracy {:.1} %", valid.nll, valid.perplexity, valid.accuracy * 100.0);
     println!("baseline (held-out vs training, {} windows): longest run p95 {:.1} notes, copy rate p95 {:.1} %", r.baseline.windows, r.baseline.longest_p95, r.baseline.copy_rate_p95 * 100.0);

@@ -75,6 +75,10 @@ pub(crate) struct LoopArgs {
     /// Early stopping: epochs without a better validation loss.
     #[arg(long, default_value_t = settings::PATIENCE.default_usize())]
     pub(crate) patience: usize,
+    /// Early stopping waits at least this many steps (train's default: eight passes over the
+    /// corpus's training windows, 400 to 4,000 steps; bench's: none).
+    #[arg(long)]
+    pub(crate) min_steps: Option<usize>,
     /// Stop after this many minutes of training.
     #[arg(long)]
     pub(crate) minutes: Option<f64>,
@@ -160,6 +164,7 @@ pub(crate) fn train_config(t: &LoopArgs) -> TrainConfig {
         max_epochs: t.epochs,
         steps_per_epoch: t.steps_per_epoch,
         patience: t.patience,
+        min_steps: t.min_steps.unwrap_or(0),
         seed: t.seed,
         time_limit_s: t.minutes.map(|m| m * 60.0),
         ..TrainConfig::default()

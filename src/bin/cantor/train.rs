@@ -2,10 +2,12 @@
 
 use crate::shared::{check_args, device, model_config, progress_bar, read_corpus, report, train_config, LoopArgs, ModelArgs, Res};
 use cantor::encoding::corpus::{music_corpus, CorpusOptions, NoteFilter};
+use cantor::encoding::split::SplitRule;
 use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab, Vocab};
+use burn::module::Module;
 use cantor::model::ModelFile;
 use cantor::settings;
-use cantor::train::{block_on, Trainer};
+use cantor::train::{block_on, learning_minimum, Trainer};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,9 +40,17 @@ pub(crate) struct TrainArgs {
     /// (the first vocabulary, one instrument).
     #[arg(long, value_enum, default_value_t = VocabKind::Bars)]
     vocab: VocabKind,
-    /// Share of files held out for validation.
+    /// Share held out for validation: of the files, or of each file's bars (see --split).
     #[arg(long, default_value_t = 0.1)]
     valid: f64,
+    /// What is held out: `auto` (each file's last bars below 20 files, whole files from 20),
+    /// `files` or `ends`.
+    #[arg(long, value_enum, default_value_t = SplitArg::Auto)]
+    split: SplitArg,
+    /// Also save the model as training left it (its last weights, not the best on the held-out
+    /// music) to this file, to compare the two.
+    #[arg(long)]
+    last_out: Option<PathBuf>,
     /// Continue training this model instead of starting from scratch.
     #[arg(long)]
     init: Option<PathBuf>,
@@ -48,6 +58,23 @@ pub(crate) struct TrainArgs {
     model: ModelArgs,
     #[command(flatten)]
     train: LoopArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum SplitArg {
+    Auto,
+    Files,
+    Ends,
+}
+
+impl From<SplitArg> for SplitRule {
+    fn from(a: SplitArg) -> SplitRule {
+        match a {
+            SplitArg::Auto => SplitRule::Auto,
+            SplitArg::Files => SplitRule::Files,
+            SplitArg::Ends => SplitRule::Ends,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -94,6 +121,7 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         valid_fraction: a.valid,
         seed: a.train.seed,
         held_out: None,
+        split: a.split.into(),
     };
     let (corpus, vocab) = music_corpus(&songs, &styles, &vocab, &options);
     if corpus.train.is_empty() {
@@ -110,15 +138,17 @@ pub(crate) fn run(a: TrainArgs) -> Res {
             if v.styles.is_empty() { String::new() } else { format!("; styles: {}", v.styles.join(", ")) }
         );
     }
+    if let Some(split) = &corpus.split {
+        eprintln!("{}", split.why(songs.len()));
+    }
     eprintln!(
-        "{} files ({} for validation), {} training tokens (with transpositions), {} validation tokens, {} parameters",
-        songs.len(),
-        corpus.valid_files.len(),
+        "{} training tokens (with transpositions), {} validation tokens, {} parameters",
         corpus.train_tokens(),
         corpus.valid_tokens(),
         config.param_count()
     );
-    let tc = train_config(&a.train);
+    let mut tc = train_config(&a.train);
+    tc.min_steps = a.train.min_steps.unwrap_or_else(|| learning_minimum(&corpus, tc.batch, tc.seq_len));
     let mut trainer = match init {
         Some(m) => Trainer::with_model(m, config.clone(), tc, &corpus, &device)?,
         None => Trainer::new(config.clone(), tc, &corpus, &device)?,
@@ -128,14 +158,18 @@ pub(crate) fn run(a: TrainArgs) -> Res {
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
     let mut summary = trainer.summary.clone();
-    summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
+    summary.held_out_share = corpus.split.as_ref().and_then(|s| s.ends_share());
+    if summary.held_out_share.is_none() {
+        summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
+    }
     summary.files = names;
-    let file = ModelFile::from_model(&trainer.best_model(), &config, &Vocab::from(vocab), summary)?;
+    summary.stopped = Some(trainer.stop_sentence(reason));
+    let vocab = Vocab::from(vocab);
+    if let Some(path) = &a.last_out {
+        std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), &config, &vocab, summary.clone())?.to_bytes())?;
+    }
+    let file = ModelFile::from_model(&trainer.best_model(), &config, &vocab, summary)?;
     std::fs::write(&a.out, file.to_bytes())?;
-    eprintln!(
-        "stopped: {reason:?}; best validation NLL {}; saved {}",
-        trainer.summary.best_valid_nll.map_or("n/a".into(), |v| format!("{v:.4} nats/token")),
-        a.out.display()
-    );
+    eprintln!("{} Saved {}.", trainer.stop_sentence(reason), a.out.display());
     Ok(ExitCode::SUCCESS)
 }

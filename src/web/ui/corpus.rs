@@ -323,9 +323,11 @@ pub fn Corpus() -> impl IntoView {
                 if r.styles.is_empty() { String::new() } else { format!("; styles (from folder names): {}", r.styles.join(", ")) }
             )
         };
+        // With few files each file's last bars are held out, not whole files (`encoding/split.rs`).
+        let ends = if r.held_out_ends { "the last bars of " } else { "" };
         format!(
-            "{} usable file(s): {} for training ({} tokens before transposition), {} held out for validation ({} tokens).{learned}",
-            r.files, r.train_files, r.train_tokens, r.valid_files, r.valid_tokens
+            "{} usable file(s): {} for training ({} tokens before transposition), {ends}{} held out for validation ({} tokens). {}{learned}",
+            r.files, r.train_files, r.train_tokens, r.valid_files, r.valid_tokens, r.split
         )
     };
     view! {

@@ -91,7 +91,7 @@ pub fn Evaluate() -> impl IntoView {
         let (tokens, seconds) = size();
         let per_second = if seconds > 0.0 { format!(", {:.2} nats per second of music", metrics::nll_per_second(nll, tokens, seconds)) } else { String::new() };
         Some(format!(
-            "Held-out files: {nll:.3} nats per token{per_second}, perplexity {:.2}{}.",
+            "Held-out music: {nll:.3} nats per token{per_second}, perplexity {:.2}{}.",
             nll.exp(),
             acc.map_or(String::new(), |a| format!(", next-token accuracy {}", pct(a)))
         ))

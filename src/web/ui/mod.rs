@@ -173,7 +173,7 @@ impl AppState {
                 models::adopt(self, model_file, summary, true);
             }
             FromWorker::Trained { model_file, summary, .. } => {
-                self.training.on_trained();
+                self.training.on_trained(summary.stopped.clone());
                 models::adopt(self, model_file, summary, true);
                 self.evaluate_now.update(|n| *n += 1);
             }

@@ -212,6 +212,9 @@ pub fn Train() -> impl IntoView {
                     }
                 }}
             </p>
+            <Show when=move || state.training.stopped.get().is_some()>
+                <p class="detail" data-testid="train-stopped">{move || state.training.stopped.get().unwrap_or_default()}</p>
+            </Show>
             <LossChart/>
             <Show when=move || !state.training.epoch_samples.get().is_empty()>
                 <div class="epoch-samples" data-testid="epoch-samples">

@@ -24,6 +24,8 @@ pub struct TrainingState {
     pub valid_curve: RwSignal<Vec<(usize, f64)>>,
     /// A few bars from the model after each epoch of the current run: (epoch, notes).
     pub epoch_samples: RwSignal<Vec<(usize, Arc<Vec<Note>>)>>,
+    /// Why the last run ended and which model it kept, in a sentence.
+    pub stopped: RwSignal<Option<String>>,
 }
 
 impl TrainingState {
@@ -34,6 +36,7 @@ impl TrainingState {
             train_curve: RwSignal::new(Vec::new()),
             valid_curve: RwSignal::new(Vec::new()),
             epoch_samples: RwSignal::new(Vec::new()),
+            stopped: RwSignal::new(None),
         }
     }
 
@@ -43,6 +46,7 @@ impl TrainingState {
         self.valid_curve.set(Vec::new());
         self.epoch_samples.set(Vec::new());
         self.progress.set(None);
+        self.stopped.set(None);
         self.status.set(TrainStatus::Training);
     }
 
@@ -86,7 +90,8 @@ impl TrainingState {
         self.status.set(TrainStatus::Paused);
     }
 
-    pub fn on_trained(self) {
+    pub fn on_trained(self, stopped: Option<String>) {
+        self.stopped.set(stopped);
         self.status.set(TrainStatus::Done);
     }
 
