@@ -17,6 +17,8 @@ Corpora (each a folder, so a folder name is also the style tag Cantor gives the 
   piano/     3 keyboard pieces (Mozart K. 545 mvt. 1, Joplin's Maple Leaf Rag, a Chopin mazurka, or
              C. P. E. Bach's H. 186 where the mazurka does not convert)
   folk/      30 reels and strathspeys from Ryan's Mammoth Collection (1883), melody alone
+  band/      10 General MIDI band pieces with drums from Debian's openttd-openmsx (OpenMSX, GPL-2.0,
+             "(c) 2010 various authors"; fetched with `apt-get download`, copied unchanged)
 """
 import hashlib
 import os
@@ -103,7 +105,36 @@ def convert(out: Path):
                  "music21/corpus/license.txt); local measurement only, not shipped")
         rows.append("\t".join([f"{name}/{target.name}", who, title, "public domain (work)", f"music21:{rel}", terms, digest]))
         print(f"{name}/{target.name}", flush=True)
+    band(out, rows)
     (out / "LICENSES.tsv").write_text("file\tcomposer\twork\twork licence\tencoding\tencoding terms\tsha256\n" + "\n".join(rows) + "\n")
+
+
+def band(out: Path, rows: list):
+    """OpenMSX's General MIDI pieces (GPL-2.0): the first ten, by name, that have drums."""
+    import shutil
+    import tempfile
+    folder = out / "band"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if subprocess.run(["apt-get", "download", "openttd-openmsx"], cwd=tmp, capture_output=True).returncode != 0:
+            print("skipped band/: apt-get download openttd-openmsx failed", file=sys.stderr)
+            return
+        deb = next(Path(tmp).glob("openttd-openmsx_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(Path(tmp) / "x")], check=True)
+        files = sorted((Path(tmp) / "x").rglob("*.mid"))
+        kept = 0
+        for f in files:
+            data = f.read_bytes()
+            if b"\xb9" not in data and b"\x99" not in data:  # no event on channel 10: no drums
+                continue
+            target = folder / f.name
+            shutil.copyfile(f, target)
+            digest = hashlib.sha256(data).hexdigest()
+            rows.append("\t".join([f"band/{f.name}", "OpenMSX authors", f.stem, "GPL-2.0", f"Debian {deb.name}",
+                                    "GPL-2.0 (debian/copyright); local measurement only, not shipped", digest]))
+            kept += 1
+            if kept == 10:
+                break
 
 
 def main():

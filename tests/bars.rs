@@ -112,7 +112,8 @@ fn any_token_sequence_decodes_to_whole_notes_no_longer_than_the_longest_duration
         if ended.is_none() {
             assert!(notes.len() <= pitches && (pitches == 0 || !notes.is_empty()), "pitch and drum tokens are notes");
         }
-        let mut keys: Vec<_> = notes.iter().map(|n| ((n.start * 12.0).round() as i64, n.pitch, n.drum, n.program)).collect();
+        // Two parts of one program (two violins) may sound the same pitch; one part may not.
+        let mut keys: Vec<_> = notes.iter().map(|n| ((n.start * 12.0).round() as i64, n.pitch, n.drum, n.program, n.track)).collect();
         let before = keys.len();
         keys.sort();
         keys.dedup();
@@ -345,4 +346,34 @@ fn files_too_short_to_give_up_bars_train_whole_with_a_sentence() {
     let mut trainer = Trainer::new(config, tc, &corpus, &Device::flex()).expect("trains with nothing held out");
     let reason = block_on(trainer.run(|_| Control::Continue)).unwrap();
     assert!(trainer.stop_sentence(reason).contains("nothing was held out"), "{}", trainer.stop_sentence(reason));
+}
+
+#[test]
+fn parts_sharing_a_program_stay_apart_violin_one_above_violin_two() {
+    // A quartet's texture: two violin tracks (program 40), a viola and a cello, in unison at times.
+    let part = |track: u16, program: u8, pitch: u8| -> Vec<Note> { (0..8).map(|b| Note { track, ..note(pitch, b as f64, 1.0, 80, program, false) }).collect() };
+    let notes = [part(2, 40, 67), part(1, 40, 76), part(3, 41, 60), part(4, 42, 48), vec![Note { track: 2, ..note(76, 9.0, 1.0, 80, 40, false) }, Note { track: 1, ..note(76, 9.0, 1.0, 80, 40, false) }]].concat();
+    let v = BarVocab::default();
+    let tokens = v.encode(&notes, &[ts(0.0, 4, 4)], None);
+    assert!(tokens.contains(&v.id(BarToken::Part(1))), "the second violin is named");
+    assert!(!tokens.contains(&v.id(BarToken::Part(2))), "two violins need one further part");
+    let decoded = v.decode(&tokens, 120.0);
+    assert_eq!(decoded.len(), notes.len(), "the unison on beat 9 keeps both violins");
+    let voice = |pitch: u8| decoded.iter().filter(|n| n.pitch == pitch && n.start < 8.0).map(|n| (n.program, n.track, n.channel)).collect::<std::collections::BTreeSet<_>>();
+    let (first, second) = (voice(76), voice(67));
+    assert_eq!((first.len(), second.len()), (1, 1));
+    let (first, second) = (first.into_iter().next().unwrap(), second.into_iter().next().unwrap());
+    assert_eq!((first.0, first.1, second.0, second.1), (40, 0, 40, 1), "Violin I (higher) is the first part, Violin II the second");
+    assert_ne!(first.2, second.2, "each violin has its own channel");
+    // Written to MIDI and read back, the four parts are four tracks.
+    let song = read_song(&write_song(&Song::new(decoded.clone()))).unwrap();
+    let mut tracks: Vec<u16> = song.notes.iter().map(|n| n.track).collect();
+    tracks.sort();
+    tracks.dedup();
+    assert_eq!(tracks.len(), 4);
+    // A model made before parts keeps its vocabulary: the violins are one instrument there.
+    let old = BarVocab { parts: 0, ..BarVocab::default() };
+    assert_eq!(old.size() + 3, v.size());
+    let merged = old.decode(&old.encode(&notes, &[ts(0.0, 4, 4)], None), 120.0);
+    assert!(merged.iter().all(|n| n.track == 0) && merged.len() == notes.len() - 1, "one unison note is doubled away");
 }

@@ -6,7 +6,9 @@
 //! The head (everything before the first `BAR`) names the style and the instruments that play; it
 //! is repeated at the start of every training window, so generation can be steered by it. A melodic
 //! note is `[PROGRAM] [VELOCITY] PITCH DURATION` (program and velocity only when they change), a
-//! drum hit `[VELOCITY] DRUM` (channel 10, kit piece = key number, no duration).
+//! drum hit `[VELOCITY] DRUM` (channel 10, kit piece = key number, no duration). Parts that share
+//! a program on different tracks (Violin I and Violin II) stay apart: `PROGRAM p · PART k` names
+//! the k-th further part of program p (parts ranked by their mean pitch, highest first).
 
 use super::TokenId;
 use crate::midi::{Note, TimeSignature, DRUM_CHANNEL};
@@ -93,6 +95,9 @@ pub enum BarToken {
     /// Index into [`DURATIONS`]: the length of the preceding pitch.
     Duration(u8),
     Velocity(u8),
+    /// In the body, after a `PROGRAM`: the following notes are the k-th further part (1..) of that
+    /// program (a second violin beside the first).
+    Part(u8),
 }
 
 /// What a model should play: optional style tag and instruments (the head of the sequence).
@@ -120,7 +125,15 @@ pub struct BarVocab {
     pub style_bpm: Vec<f64>,
     #[serde(default)]
     pub style_meter: Vec<(u8, u8)>,
+    /// Further parts a program can have (`PART 1..=parts`); 0 in models made before parts, whose
+    /// vocabulary keeps its size.
+    #[serde(default)]
+    pub parts: u8,
 }
+
+/// Further parts of one program a new vocabulary tells apart (a quartet's second violin, a choir's
+/// four voices on one program).
+pub const PARTS: u8 = 3;
 
 impl Default for BarVocab {
     fn default() -> Self {
@@ -132,6 +145,7 @@ impl Default for BarVocab {
             instruments: Vec::new(),
             style_bpm: Vec::new(),
             style_meter: Vec::new(),
+            parts: PARTS,
         }
     }
 }
@@ -206,7 +220,12 @@ fn step(beat: f64) -> i64 {
 
 impl BarVocab {
     pub fn size(&self) -> usize {
-        VELOCITY_BASE as usize + self.velocity_bins as usize
+        self.part_base() as usize + 1 + self.parts as usize
+    }
+
+    /// One before the first `PART` token's id (`PART 1` follows the last velocity).
+    fn part_base(&self) -> TokenId {
+        VELOCITY_BASE + self.velocity_bins as TokenId - 1
     }
 
     pub fn start(&self) -> TokenId {
@@ -236,6 +255,7 @@ impl BarVocab {
             BarToken::Drum(p) => DRUM_BASE + (p & 0x7F) as TokenId,
             BarToken::Duration(d) => DURATION_BASE + (d as TokenId).min(DURATIONS.len() as TokenId - 1),
             BarToken::Velocity(b) => VELOCITY_BASE + b.min(self.velocity_bins - 1) as TokenId,
+            BarToken::Part(k) => self.part_base() + (k.clamp(1, self.parts.max(1))) as TokenId,
         }
     }
 
@@ -254,7 +274,8 @@ impl BarVocab {
             i if i < DRUM_BASE => BarToken::Pitch((i - PITCH_BASE) as u8),
             i if i < DURATION_BASE => BarToken::Drum((i - DRUM_BASE) as u8),
             i if i < VELOCITY_BASE => BarToken::Duration((i - DURATION_BASE) as u8),
-            i if (i as usize) < self.size() => BarToken::Velocity((i - VELOCITY_BASE) as u8),
+            i if i <= self.part_base() => BarToken::Velocity((i - VELOCITY_BASE) as u8),
+            i if (i as usize) < self.size() => BarToken::Part((i - self.part_base()) as u8),
             _ => BarToken::Pad,
         }
     }
@@ -336,6 +357,7 @@ impl BarVocab {
     /// these notes back exactly (channels aside: decoding assigns one channel per instrument).
     pub fn quantize(&self, notes: &[Note]) -> Vec<Note> {
         let spb = STEPS_PER_BEAT as f64;
+        let part = self.parts_of(notes);
         let mut q: Vec<(i64, u16, Note)> = notes
             .iter()
             .map(|n| {
@@ -345,6 +367,7 @@ impl BarVocab {
                 m.velocity = self.bin_velocity(self.velocity_bin(n.velocity));
                 m.program &= 0x7F;
                 m.pitch &= 0x7F;
+                m.track = part(n);
                 if m.drum {
                     m.program = 0;
                     m.channel = DRUM_CHANNEL;
@@ -352,8 +375,8 @@ impl BarVocab {
                 (s, d, m)
             })
             .collect();
-        q.sort_by_key(|(s, d, n)| (*s, n.drum, n.program, n.pitch, u16::MAX - d));
-        q.dedup_by(|b, a| a.0 == b.0 && a.2.drum == b.2.drum && a.2.program == b.2.program && a.2.pitch == b.2.pitch);
+        q.sort_by_key(|(s, d, n)| (*s, n.drum, n.program, n.track, n.pitch, u16::MAX - d));
+        q.dedup_by(|b, a| a.0 == b.0 && a.2.drum == b.2.drum && a.2.program == b.2.program && a.2.track == b.2.track && a.2.pitch == b.2.pitch);
         let mut out: Vec<Note> = q
             .into_iter()
             .map(|(s, d, mut n)| {
@@ -362,8 +385,36 @@ impl BarVocab {
                 n
             })
             .collect();
-        out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)));
+        out.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)).then(a.track.cmp(&b.track)));
         out
+    }
+
+    /// Which part of its program each note is (0 = the first; `track` numbers it in the quantized
+    /// notes): tracks sharing a program are ranked by mean pitch, highest first (Violin I before
+    /// Violin II); past [`parts`](Self::parts) further parts, the last takes the rest. Drums and a
+    /// vocabulary without parts: 0.
+    fn parts_of(&self, notes: &[Note]) -> impl Fn(&Note) -> u16 + use<> {
+        use std::collections::BTreeMap;
+        let mut pitches: BTreeMap<(u8, u16), (f64, usize)> = BTreeMap::new();
+        if self.parts > 0 {
+            for n in notes.iter().filter(|n| !n.drum) {
+                let e = pitches.entry((n.program & 0x7F, n.track)).or_default();
+                e.0 += n.pitch as f64;
+                e.1 += 1;
+            }
+        }
+        let mut rank: BTreeMap<(u8, u16), u16> = BTreeMap::new();
+        let mut by_program: BTreeMap<u8, Vec<(f64, u16)>> = BTreeMap::new();
+        for (&(program, track), &(sum, count)) in &pitches {
+            by_program.entry(program).or_default().push((sum / count as f64, track));
+        }
+        for (program, mut tracks) in by_program {
+            tracks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (k, (_, track)) in tracks.into_iter().enumerate() {
+                rank.insert((program, track), (k as u16).min(self.parts as u16));
+            }
+        }
+        move |n: &Note| if n.drum { 0 } else { rank.get(&(n.program & 0x7F, n.track)).copied().unwrap_or(0) }
     }
 
     /// The head tokens for a conditioning: `START · [STYLE] · PROGRAM… · [DRUMS]` (instruments sorted).
@@ -395,7 +446,7 @@ impl BarVocab {
         let mut order: Vec<(i64, &Note)> = notes.iter().map(|n| (step(n.start), n)).collect();
         // Within an onset: melodic instruments by program, each from the top note down (melody
         // first, as Polyphony RNN and BachBot order chords), then the drums.
-        order.sort_by_key(|(s, n)| (*s, n.drum, n.program, 255 - n.pitch));
+        order.sort_by_key(|(s, n)| (*s, n.drum, n.program, n.track, 255 - n.pitch));
         let end = order.last().map_or(1, |(s, _)| s + 1);
         let bars = bar_lines(time_signatures, end);
         let (mut program, mut velocity, mut meter) = (None, None, None);
@@ -414,9 +465,12 @@ impl BarVocab {
                     tokens.push(self.id(BarToken::Position((s - bar_start) as u16)));
                     position = Some(s);
                 }
-                if !n.drum && program != Some(n.program) {
+                if !n.drum && program != Some((n.program, n.track)) {
                     tokens.push(self.id(BarToken::Program(n.program)));
-                    program = Some(n.program);
+                    if n.track > 0 && self.parts > 0 {
+                        tokens.push(self.id(BarToken::Part(n.track.min(self.parts as u16) as u8)));
+                    }
+                    program = Some((n.program, n.track));
                 }
                 let bin = self.velocity_bin(n.velocity);
                 if velocity != Some(bin) {
@@ -474,8 +528,9 @@ impl BarVocab {
         let (mut head_program, mut in_head) = (None, true);
         let (mut bar_start, mut bar_len, mut seen_bar) = (0i64, meter_steps(self.meter_index()) as i64, false);
         let (mut onset, mut program, mut velocity) = (0i64, None::<u8>, self.bin_velocity(self.velocity_bin(80)));
-        let mut pending: Option<(i64, u8, u8, u8)> = None;
-        let make = |start: i64, steps: u16, pitch: u8, program: u8, velocity: u8, drum: bool| {
+        let mut part = 0u16;
+        let mut pending: Option<(i64, u8, u8, u8, u16)> = None;
+        let make = |start: i64, steps: u16, pitch: u8, program: u8, velocity: u8, drum: bool, part: u16| {
             // End minus start, as a share link decodes it, so a clip and its link compare equal.
             let b0 = start as f64 / spb;
             let d = (start + steps as i64) as f64 / spb - b0;
@@ -489,12 +544,12 @@ impl BarVocab {
                 channel: if drum { DRUM_CHANNEL } else { 0 },
                 program: if drum { 0 } else { program },
                 drum,
-                track: 0,
+                track: part,
             }
         };
-        let flush = |pending: &mut Option<(i64, u8, u8, u8)>, notes: &mut Vec<Note>, steps: u16| {
-            if let Some((s, p, prog, v)) = pending.take() {
-                notes.push(make(s, steps, p, prog, v, false));
+        let flush = |pending: &mut Option<(i64, u8, u8, u8, u16)>, notes: &mut Vec<Note>, steps: u16| {
+            if let Some((s, p, prog, v, k)) = pending.take() {
+                notes.push(make(s, steps, p, prog, v, false, k));
             }
         };
         for &id in tokens {
@@ -518,19 +573,28 @@ impl BarVocab {
                 BarToken::Program(p) if in_head => {
                     head_program.get_or_insert(p);
                 }
-                BarToken::Program(p) => program = Some(p),
+                BarToken::Program(p) => {
+                    program = Some(p);
+                    part = 0;
+                }
+                BarToken::Part(k) => part = k as u16,
                 BarToken::Velocity(b) => velocity = self.bin_velocity(b),
-                BarToken::Pitch(p) => pending = Some((onset, p, program.or(head_program).unwrap_or(0), velocity)),
+                BarToken::Pitch(p) => pending = Some((onset, p, program.or(head_program).unwrap_or(0), velocity, part)),
                 BarToken::Duration(d) => flush(&mut pending, &mut notes, DURATIONS[(d as usize).min(DURATIONS.len() - 1)]),
-                BarToken::Drum(p) => notes.push(make(onset, DRUM_STEPS, p, 0, velocity, true)),
+                BarToken::Drum(p) => notes.push(make(onset, DRUM_STEPS, p, 0, velocity, true, 0)),
             }
         }
         flush(&mut pending, &mut notes, DEFAULT_STEPS);
-        // One note per onset, instrument and pitch (a MIDI file could not keep two apart).
+        // One note per onset, instrument part and pitch (a MIDI channel could not keep two apart).
         notes.sort_by(|a, b| {
-            (a.start.total_cmp(&b.start)).then(a.pitch.cmp(&b.pitch)).then(a.drum.cmp(&b.drum)).then(a.program.cmp(&b.program)).then(b.duration.total_cmp(&a.duration))
+            (a.start.total_cmp(&b.start))
+                .then(a.pitch.cmp(&b.pitch))
+                .then(a.drum.cmp(&b.drum))
+                .then(a.program.cmp(&b.program))
+                .then(a.track.cmp(&b.track))
+                .then(b.duration.total_cmp(&a.duration))
         });
-        notes.dedup_by(|b, a| a.start == b.start && a.pitch == b.pitch && a.drum == b.drum && a.program == b.program);
+        notes.dedup_by(|b, a| a.start == b.start && a.pitch == b.pitch && a.drum == b.drum && a.program == b.program && a.track == b.track);
         assign_channels(&mut notes);
         notes
     }
@@ -566,10 +630,10 @@ impl BarVocab {
     }
 }
 
-/// One channel per instrument in order of first use, skipping channel 10 (drums' own); past 15
-/// instruments channels are shared.
+/// One channel per instrument part (program and part) in order of first use, skipping channel 10
+/// (drums' own); past 15 parts channels are shared.
 fn assign_channels(notes: &mut [Note]) {
-    let mut order: Vec<u8> = Vec::new();
+    let mut order: Vec<(u8, u16)> = Vec::new();
     let mut sorted: Vec<usize> = (0..notes.len()).collect();
     sorted.sort_by(|&a, &b| notes[a].start.total_cmp(&notes[b].start));
     for i in sorted {
@@ -577,8 +641,8 @@ fn assign_channels(notes: &mut [Note]) {
         if n.drum {
             continue;
         }
-        let k = order.iter().position(|&p| p == n.program).unwrap_or_else(|| {
-            order.push(n.program);
+        let k = order.iter().position(|&p| p == (n.program, n.track)).unwrap_or_else(|| {
+            order.push((n.program, n.track));
             order.len() - 1
         });
         let k = (k % 15) as u8;
@@ -604,8 +668,10 @@ pub struct BarGrammar {
     beats_done: f64,
     position: Option<u16>,
     program: Option<u8>,
-    /// Pitches and drums already played at this position, with their program (no doubled notes).
-    here: Vec<(u8, bool, u8)>,
+    /// The part of the current program (0: its first).
+    part: u8,
+    /// Pitches and drums already played at this position, with their program and part (no doubled notes).
+    here: Vec<(u8, bool, u8, u8)>,
 }
 
 impl BarGrammar {
@@ -623,6 +689,7 @@ impl BarGrammar {
             beats_done: 0.0,
             position: None,
             program: None,
+            part: 0,
             here: Vec::new(),
         }
     }
@@ -653,7 +720,11 @@ impl BarGrammar {
                 self.style = Some(s as usize);
             }
             BarToken::Program(p) if self.in_head => self.head_programs.push(p),
-            BarToken::Program(p) => self.program = Some(p),
+            BarToken::Program(p) => {
+                self.program = Some(p);
+                self.part = 0;
+            }
+            BarToken::Part(k) => self.part = k,
             BarToken::Drums => self.head_drums = true,
             BarToken::Bar => {
                 if self.bars > 0 {
@@ -668,8 +739,8 @@ impl BarGrammar {
                 self.position = Some(k);
                 self.here.clear();
             }
-            BarToken::Pitch(p) => self.here.push((p, false, self.current_program())),
-            BarToken::Drum(p) => self.here.push((p, true, 0)),
+            BarToken::Pitch(p) => self.here.push((p, false, self.current_program(), self.part)),
+            BarToken::Drum(p) => self.here.push((p, true, 0, 0)),
             _ => {}
         }
         self.last = token;
@@ -697,6 +768,8 @@ impl BarGrammar {
         let placed = self.position.is_some();
         match token {
             BarToken::Pad | BarToken::Start | BarToken::Style(_) | BarToken::Drums | BarToken::Duration(_) => false,
+            // Right after a body PROGRAM, as the encoder writes it.
+            BarToken::Part(k) => placed && matches!(self.last, BarToken::Program(_)) && (1..=self.vocab.parts).contains(&k),
             BarToken::End | BarToken::Bar => true,
             BarToken::Meter(_) => self.last == BarToken::Bar,
             BarToken::Position(k) => k < self.bar_len && self.position.is_none_or(|p| k > p),
@@ -704,9 +777,9 @@ impl BarGrammar {
             BarToken::Velocity(_) => placed && !matches!(self.last, BarToken::Velocity(_)),
             // Before any body PROGRAM a pitch is the head's first program (as decoding reads it).
             BarToken::Pitch(p) => {
-                placed && (self.program.is_some() || !self.head_programs.is_empty()) && !self.here.contains(&(p, false, self.current_program()))
+                placed && (self.program.is_some() || !self.head_programs.is_empty()) && !self.here.contains(&(p, false, self.current_program(), self.part))
             }
-            BarToken::Drum(p) => placed && (!self.head_named_any() || self.head_drums) && !self.here.contains(&(p, true, 0)),
+            BarToken::Drum(p) => placed && (!self.head_named_any() || self.head_drums) && !self.here.contains(&(p, true, 0, 0)),
         }
     }
 }
