@@ -377,3 +377,61 @@ fn parts_sharing_a_program_stay_apart_violin_one_above_violin_two() {
     let merged = old.decode(&old.encode(&notes, &[ts(0.0, 4, 4)], None), 120.0);
     assert!(merged.iter().all(|n| n.track == 0) && merged.len() == notes.len() - 1, "one unison note is doubled away");
 }
+
+/// Two files in which two lines never stop: a bass holding a note through every bar and a flute
+/// playing a quarter note on every beat (pitches wander through a scale, so it is not one loop).
+fn two_continuous_lines() -> Vec<Song> {
+    let scale = [0u8, 2, 4, 5, 7, 9, 11, 12];
+    (0..2u64)
+        .map(|file| {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (file + 1);
+            let mut notes = Vec::new();
+            for bar in 0..24 {
+                let b = bar as f64 * 4.0;
+                notes.push(Note { track: 1, ..note(36 + scale[bar % 4 * 2 % 8], b, 4.0, 80, 32, false) });
+                for beat in 0..4 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    notes.push(Note { track: 2, ..note(72 + scale[(x % 8) as usize], b + beat as f64, 1.0, 80, 73, false) });
+                }
+            }
+            let mut song = Song::new(notes);
+            song.time_signatures = vec![ts(0.0, 4, 4)];
+            song
+        })
+        .collect()
+}
+
+#[test]
+fn a_toy_corpus_of_continuous_lines_gives_clips_whose_lines_do_not_break_off() {
+    use cantor::metrics::shape::Shape;
+    use cantor::train::learning_minimum;
+    let songs = two_continuous_lines();
+    let styles = vec![None; songs.len()];
+    // What `cantor train` and the page do with two files: hold out each one's last bars, and train
+    // for this corpus's minimum before early stopping may end it.
+    let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let corpus = bar_corpus(&songs, &styles, &vocab, &options);
+    assert!(!corpus.valid.is_empty(), "two files keep their ends to judge by");
+    let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+    let (seq_len, batch) = (48, 16);
+    let tc = TrainConfig { seq_len, batch, lr: 1e-2, warmup_steps: 5, max_epochs: 100_000, patience: 3, min_steps: learning_minimum(&corpus, batch, seq_len), seed: 3, ..TrainConfig::default() };
+    let mut t = Trainer::new(config, tc, &corpus, &Device::flex()).unwrap();
+    block_on(t.run(|p| if p.step >= 1200 { Control::Stop } else { Control::Continue })).unwrap();
+    assert!(t.step >= 400, "trained {} steps", t.step);
+    let (model, music) = (t.best_model(), MusicVocab::Bars(vocab.clone()));
+    let (mut silence, mut sounding) = (0.0, 0.0);
+    for seed in 1..=4 {
+        let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 2000, max_beats: Some(32.0), bpm: vocab.bpm, ..GenerateConfig::default() };
+        let prompt = music.prompt(&Conditioning::default());
+        let g = block_on(generate(&model, &music, &prompt, &config, &Device::flex(), |_| {})).unwrap();
+        let shape = Shape::of(&g.notes, 4.0).expect("a clip with notes");
+        silence += shape.silence / 4.0;
+        sounding += shape.instrument_sounding / 4.0;
+    }
+    // The corpus: nothing silent, both lines sound throughout (1.0).
+    assert!(silence <= 0.10, "clips are silent {:.0} % of the time", silence * 100.0);
+    assert!(sounding >= 0.75, "each line sounds in only {:.0} % of the sounding time", sounding * 100.0);
+}

@@ -149,7 +149,8 @@ fn a_two_file_corpus_trains_its_minimum_before_stopping_early_and_keeps_its_best
     let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), config.clone(), &corpus, &device).unwrap();
     let reason = block_on(t.run(|_| Control::Continue)).unwrap();
     assert!(t.step >= 30, "stopped after {} steps, before its minimum", t.step);
-    let best = t.summary.valid_curve.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
+    // Only models that trained the minimum compete: the best of those is kept.
+    let best = t.summary.valid_curve.iter().filter(|v| v.0 >= 30).map(|v| v.1).fold(f64::INFINITY, f64::min);
     assert_eq!(t.summary.best_valid_nll, Some(best));
     // The kept model is the best one: it scores the validation music as the best epoch did.
     let kept = block_on(evaluate(&t.best_model(), &corpus.valid, 16, 4, None, &device)).unwrap().metrics().nll;
@@ -166,7 +167,8 @@ fn a_two_file_corpus_trains_its_minimum_before_stopping_early_and_keeps_its_best
     assert_eq!(t.step, 6);
     let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), TrainConfig { min_steps: 30, ..stalled }, &corpus, &device).unwrap();
     assert_eq!(block_on(t.run(|_| Control::Continue)).unwrap(), StopReason::EarlyStopped);
-    assert_eq!(t.step, 30, "a stalled run still trains its minimum");
+    assert_eq!(t.step, 34, "a stalled run trains its minimum, then models compete from step 30 with patience 2");
+    assert!(t.stop_sentence(StopReason::EarlyStopped).contains("the model from step 30 is kept"), "{}", t.stop_sentence(StopReason::EarlyStopped));
     // The minimum is in proportion to the corpus, within its floor and ceiling.
     assert_eq!(learning_minimum(&corpus, 4, 16), 400);
     let big = TokenCorpus { train: vec![vec![1u16; 4096 * 100]], ..TokenCorpus::default() };

@@ -44,7 +44,8 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation NLL...
     pub patience: usize,
     /// ...but not before this many steps (see [`learning_minimum`]): a small corpus's epochs are a
-    /// few steps each, and three of them are no judge of whether a model has learned.
+    /// few steps each, and three of them are no judge of whether a model has learned. Only models
+    /// from this step on compete for best.
     #[serde(default)]
     pub min_steps: usize,
     /// Gradient clipping: the largest global L2 norm of all gradients together.
@@ -352,7 +353,12 @@ impl Trainer {
         let mut stop = false;
         if let Some(v) = valid {
             self.summary.valid_curve.push((self.step, v.nll));
-            if self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
+            // Only a model that has trained the minimum competes for best: on a small corpus the
+            // held-out NLL is lowest early, in a model whose clips are still mostly silence
+            // (BENCHMARKS.md, "Texture"), and best-by-NLL would keep that one.
+            if self.step < self.config.min_steps {
+                // not judged yet
+            } else if self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
                 self.summary.best_valid_nll = Some(v.nll);
                 self.best = Some(self.model.valid());
                 self.best_step = Some(self.step);
@@ -412,6 +418,10 @@ impl Trainer {
         let kept = match (self.best_step, self.summary.best_valid_nll) {
             (Some(b), Some(nll)) if b == self.step => format!("the model as it ended is kept (held-out NLL {nll:.3} nats per token, its best)"),
             (Some(b), Some(nll)) => format!("the model from step {b} is kept, the best on the held-out music ({nll:.3} nats per token)"),
+            _ if !self.summary.valid_curve.is_empty() => format!(
+                "the model as it ended is kept (it had not trained this corpus's minimum of {} steps, the least before models are compared)",
+                self.config.min_steps
+            ),
             _ => "the model as it ended is kept (nothing was held out to judge it by)".to_string(),
         };
         let at = format!("step {} of {}", self.step, self.total_steps());
