@@ -169,6 +169,15 @@ fn a_two_file_corpus_trains_its_minimum_before_stopping_early_and_keeps_its_best
     assert_eq!(block_on(t.run(|_| Control::Continue)).unwrap(), StopReason::EarlyStopped);
     assert_eq!(t.step, 34, "a stalled run trains its minimum, then models compete from step 30 with patience 2");
     assert!(t.stop_sentence(StopReason::EarlyStopped).contains("the model from step 30 is kept"), "{}", t.stop_sentence(StopReason::EarlyStopped));
+    // A run that ends before its minimum keeps its last model, with that model's held-out figure.
+    let short = TrainConfig { max_epochs: 3, min_steps: 30, ..config.clone() };
+    let mut t = Trainer::new(tiny(vocab.size(), CellKind::Fused), short, &corpus, &device).unwrap();
+    let reason = block_on(t.run(|_| Control::Continue)).unwrap();
+    assert_eq!((reason, t.step), (StopReason::Finished, 6));
+    assert_eq!(t.summary.best_valid_nll, t.summary.valid_curve.last().map(|v| v.1));
+    let last = block_on(evaluate(&t.best_model(), &corpus.valid, 16, 4, None, &device)).unwrap().metrics().nll;
+    assert!((last - t.summary.valid_curve.last().unwrap().1).abs() < 1e-4);
+    assert!(t.stop_sentence(reason).contains("had not trained this corpus's minimum of 30 steps"), "{}", t.stop_sentence(reason));
     // The minimum is in proportion to the corpus, within its floor and ceiling.
     assert_eq!(learning_minimum(&corpus, 4, 16), 400);
     let big = TokenCorpus { train: vec![vec![1u16; 4096 * 100]], ..TokenCorpus::default() };

@@ -357,8 +357,9 @@ impl Trainer {
             // held-out NLL is lowest early, in a model whose clips are still mostly silence
             // (BENCHMARKS.md, "Texture"), and best-by-NLL would keep that one.
             if self.step < self.config.min_steps {
-                // not judged yet
-            } else if self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
+                // Not judged yet: until the minimum the model kept is the latest, with its figure.
+                self.summary.best_valid_nll = Some(v.nll);
+            } else if self.best.is_none() || self.summary.best_valid_nll.is_none_or(|b| v.nll < b) {
                 self.summary.best_valid_nll = Some(v.nll);
                 self.best = Some(self.model.valid());
                 self.best_step = Some(self.step);
@@ -436,8 +437,9 @@ impl Trainer {
         }
     }
 
-    /// The model with the best validation NLL (the current one if nothing was validated),
-    /// without autodiff, ready for generation or saving.
+    /// The model with the best validation NLL among those that trained the minimum (the current
+    /// one if nothing was validated, or before the minimum), without autodiff, ready for
+    /// generation or saving.
     pub fn best_model(&self) -> LstmLm {
         self.best.clone().unwrap_or_else(|| self.model.valid())
     }
