@@ -141,6 +141,9 @@ pub const BPM: Real = Real { label: "the tempo in beats per minute", min: 20.0, 
 pub const BEATS: Real = Real { label: "the length in beats", min: 1.0, max: 20_000.0, default: 64.0 };
 pub const MAX_TOKENS: Whole = Whole { label: "the length in tokens", min: 1, max: 1_000_000, default: 2000 };
 pub const PRIMER_BEATS: Real = Real { label: "the primer's length in beats", min: 0.0, max: 1024.0, default: 8.0 };
+/// A form such as AABA: its sections, and the bars of each.
+pub const FORM_SECTIONS: Whole = Whole { label: "the number of sections", min: 1, max: 16, default: 4 };
+pub const SECTION_BARS: Whole = Whole { label: "the bars per section", min: 1, max: 64, default: 8 };
 pub const PROGRAM: Whole = Whole { label: "the General MIDI program", min: 0, max: 127, default: 0 };
 
 // ---- vocabularies -------------------------------------------------------------------------------

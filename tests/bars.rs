@@ -435,3 +435,73 @@ fn a_toy_corpus_of_continuous_lines_gives_clips_whose_lines_do_not_break_off() {
     assert!(silence <= 0.10, "clips are silent {:.0} % of the time", silence * 100.0);
     assert!(sounding >= 0.75, "each line sounds in only {:.0} % of the sounding time", sounding * 100.0);
 }
+
+/// A section's notes as (onset from the section's start, pitch, length, program, part), on the grid.
+fn section_notes(notes: &[Note], from: f64, to: f64) -> Vec<(i64, u8, i64, u8, u16)> {
+    let g = |b: f64| (b * STEPS_PER_BEAT as f64).round() as i64;
+    let mut v: Vec<_> = notes.iter().filter(|n| n.start >= from - 1e-9 && n.start < to - 1e-9).map(|n| (g(n.start - from), n.pitch, g(n.duration), n.program, n.track)).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_form_brings_its_sections_back_exactly_or_varied_and_b_differs() {
+    use cantor::generate::{generate_form, Form, Returns};
+    let (songs, styles) = two_styles();
+    let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let device = Device::flex();
+    device.seed(7);
+    // The form is generation's: an untrained model writes notes enough to tell sections apart.
+    let model = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false }.init(&device);
+    let music = MusicVocab::Bars(vocab.clone());
+    let prompt = music.prompt(&Conditioning::default());
+    let config = GenerateConfig { sampling: SamplingParams { seed: 4, ..SamplingParams::default() }, max_tokens: 4000, bpm: vocab.bpm, ..GenerateConfig::default() };
+    let run = |returns| {
+        let form = Form::new("AABA", 2, returns).unwrap();
+        block_on(generate_form(&model, &vocab, &prompt, &config, &form, &device)).unwrap()
+    };
+    let (exact, sections) = run(Returns::Exact);
+    assert_eq!(sections.iter().map(|s| (s.letter, s.returning)).collect::<Vec<_>>(), vec![('A', false), ('A', true), ('B', false), ('A', true)]);
+    let bounds: Vec<f64> = sections.iter().map(|s| s.beat).chain([f64::INFINITY]).collect();
+    let part = |notes: &[Note], k: usize| section_notes(notes, bounds[k], bounds[k + 1]);
+    let a = part(&exact.notes, 0);
+    assert!(!a.is_empty(), "the A section has notes");
+    assert_eq!(part(&exact.notes, 1), a, "the second A is the first, exactly");
+    assert_eq!(part(&exact.notes, 3), a, "so is the last");
+    assert_ne!(part(&exact.notes, 2), a, "B is new music");
+    // Varied: the same onsets and lengths, some pitches chosen again near the original.
+    let (varied, sections_v) = run(Returns::Varied);
+    let bounds_v: Vec<f64> = sections_v.iter().map(|s| s.beat).chain([f64::INFINITY]).collect();
+    assert_eq!(bounds_v[..3], bounds[..3], "the returns are as long as the theme");
+    let part = |notes: &[Note], k: usize| section_notes(notes, bounds_v[k], bounds_v[k + 1]);
+    assert_eq!(part(&varied.notes, 0), a, "the first statement is the same music (same seed)");
+    let rhythm = |v: &[(i64, u8, i64, u8, u16)]| v.iter().map(|n| (n.0, n.2)).collect::<std::collections::BTreeSet<_>>();
+    for k in [1, 3] {
+        let again = part(&varied.notes, k);
+        assert_ne!(again, a, "a varied return is not a copy");
+        assert_eq!(rhythm(&again), rhythm(&a), "its rhythm is the theme's");
+        let kept = again.iter().filter(|n| a.contains(n)).count();
+        assert!(kept * 4 >= a.len(), "recognisably the same: {kept} of {} notes kept", a.len());
+        assert!(again.iter().zip(&a).all(|(x, y)| (x.1 as i32 - y.1 as i32).abs() <= 2 || x.0 != y.0), "pitches move by a tone at most");
+    }
+}
+
+#[test]
+fn bad_forms_are_refused_with_a_sentence() {
+    use cantor::generate::{Form, Returns};
+    for (form, says) in [
+        ("", "is empty"),
+        ("aaba", "capital letters"),
+        ("A1BA", "capital letters"),
+        ("ABBAC D", "capital letters"),
+        ("BA", "brings in B before A"),
+        ("ACB", "brings in C before B"),
+        ("AAAAAAAAAAAAAAAAAAAAAAAA", "from 1 to 16"),
+    ] {
+        let e = Form::new(form, 8, Returns::Exact).unwrap_err().to_string();
+        assert!(e.contains(says), "{form:?}: {e}");
+    }
+    assert!(Form::new("AABA", 0, Returns::Exact).unwrap_err().to_string().contains("bars per section"));
+    assert!(Form::new("ABACA", 8, Returns::Varied).is_ok());
+}

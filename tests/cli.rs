@@ -113,6 +113,32 @@ fn train_then_generate_a_midi_file() {
 }
 
 #[test]
+fn generate_with_a_form_and_bad_forms_say_why() {
+    let tmp = std::env::temp_dir().join(format!("cantor-cli-form-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let clip = tmp.join("aaba.mid");
+    let starter = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static/starter/starter.cantor");
+    let out = cantor()
+        .arg("generate")
+        .arg(&starter)
+        .args(["--out", clip.to_str().unwrap(), "--form", "AABA", "--section-bars", "2", "--returns", "exact", "--seed", "5", "--style", "piano"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("form AABA: A from beat 0, A (returns) from beat"), "{said}");
+    let song = cantor::midi::read_song(&std::fs::read(&clip).unwrap()).unwrap();
+    assert!(!song.notes.is_empty());
+    for (form, says) in [("aaba", "capital letters"), ("", "empty"), ("BA", "brings in B before A"), ("AAAAAAAAAAAAAAAAA", "from 1 to 16")] {
+        let out = cantor().arg("generate").arg(&starter).args(["--out", clip.to_str().unwrap(), "--form", form]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{form:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says) && !err.contains("panicked"), "{form:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
 fn train_without_usable_files_says_why() {
     let dir = common::shared("midi/jazz-soft-test-midi-files");
     let out = cantor()

@@ -707,6 +707,11 @@ impl BarGrammar {
         self.head_drums || !self.head_programs.is_empty()
     }
 
+    /// Bar lines so far.
+    pub fn bars(&self) -> usize {
+        self.bars
+    }
+
     /// Beats up to the end of the current bar (0 before the first bar).
     pub fn beats_at_bar_end(&self) -> f64 {
         if self.bars == 0 { 0.0 } else { self.beats_done + self.bar_len as f64 / STEPS_PER_BEAT as f64 }

@@ -2,8 +2,10 @@
 //! optional key/scale lock. The same seed gives the same tokens. Sampling runs on the host from
 //! the logits of each step (no sort or top-k on the GPU, which burn's wgpu backend lacks).
 
+mod form;
 mod sampler;
 
+pub use form::{generate_form, Form, Returns, Section};
 pub use sampler::{Sampler, SamplingParams, Scale};
 
 use crate::encoding::{BarGrammar, MusicVocab, Token, TokenId};
@@ -102,10 +104,7 @@ pub async fn generate_with_opening(
         let x = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut input), [1, len]), device);
         let (logits, next) = model.forward(x, state);
         state = Some(next);
-        let [_, t, v] = logits.dims();
-        let last = logits.narrow(1, t - 1, 1).reshape([v]);
-        let data = last.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
-        let logits: Vec<f32> = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))?;
+        let logits = read_last(logits).await?;
         let id = match &clock.grammar {
             // A length was asked for: the piece ends at a bar line past it, not when the model
             // would end it.
@@ -129,6 +128,15 @@ pub async fn generate_with_opening(
     }
     let notes = vocab.decode(&tokens, config.program, config.bpm);
     Ok(Generated { tokens, primer_len, notes })
+}
+
+/// The last step's logits of a `[1, t, vocab]` output, read back asynchronously (WebGPU forbids
+/// synchronous reads).
+async fn read_last(logits: Tensor<3>) -> Result<Vec<f32>, TrainError> {
+    let [_, t, v] = logits.dims();
+    let last = logits.narrow(1, t - 1, 1).reshape([v]);
+    let data = last.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
+    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))
 }
 
 /// How far the music has got, in beats, as tokens arrive (and the bar grammar, when there is one).

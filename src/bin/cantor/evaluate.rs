@@ -7,7 +7,7 @@ use cantor::encoding::split::SplitRule;
 use cantor::midi::{Note, Song};
 use cantor::sequences::split_songs;
 use cantor::encoding::{Conditioning, MusicVocab};
-use cantor::generate::{generate, GenerateConfig, SamplingParams};
+use cantor::generate::{generate, generate_form, Form, GenerateConfig, Returns, SamplingParams};
 use cantor::model::ModelFile;
 use cantor::settings;
 use cantor::train::block_on;
@@ -33,6 +33,14 @@ pub(crate) struct EvaluateArgs {
     /// Generate the clips in this style (a style tag the model learned).
     #[arg(long)]
     style: Option<String>,
+    /// Generate the clips in this form (e.g. AABA; see `generate --form`) instead of freely.
+    #[arg(long)]
+    form: Option<String>,
+    #[arg(long, default_value_t = settings::SECTION_BARS.default_usize())]
+    section_bars: usize,
+    /// With --form: returns come back `exact` or `varied`.
+    #[arg(long)]
+    varied: bool,
     #[arg(long)]
     json: bool,
 }
@@ -87,6 +95,7 @@ pub(crate) fn run(a: EvaluateArgs) -> Res {
     let learned_valid_notes: Vec<Vec<Note>> =
         plan.valid_files.iter().map(|&i| plan.held_out_part(i, &filter.select(&songs[i]), &songs[i].time_signatures).0).collect();
     let mut clips = Vec::new();
+    let form = a.form.as_deref().map(|f| Form::new(f, a.section_bars, if a.varied { Returns::Varied } else { Returns::Exact })).transpose()?;
     for seed in 1..=a.clips {
         let config = GenerateConfig {
             sampling: SamplingParams { seed, ..SamplingParams::default() },
@@ -96,7 +105,12 @@ pub(crate) fn run(a: EvaluateArgs) -> Res {
             ..GenerateConfig::default()
         };
         let prompt = vocab.prompt(&Conditioning { style: a.style.clone(), instruments: None });
-        clips.push(block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes);
+        let notes = match (&form, &vocab) {
+            (Some(form), MusicVocab::Bars(v)) => block_on(generate_form(&model, v, &prompt, &config, form, &device))?.0.notes,
+            (Some(_), MusicVocab::Events(_)) => return Err("a form needs a model with the bar vocabulary".into()),
+            (None, _) => block_on(generate(&model, &vocab, &prompt, &config, &device, |_| {}))?.notes,
+        };
+        clips.push(notes);
     }
     let bar_beats = vocab.bar_beats_for(a.style.as_deref());
     let r = metrics::evaluate_in_meter(&train_notes, &valid_notes, &clips, bar_beats);

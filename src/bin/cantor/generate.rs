@@ -3,12 +3,12 @@
 use crate::shared::{device, Res};
 use cantor::encoding::corpus::NoteFilter;
 use cantor::encoding::{Conditioning, Instrument, MusicVocab};
-use cantor::generate::{generate, GenerateConfig, SamplingParams, Scale};
+use cantor::generate::{generate, generate_form, Form, GenerateConfig, Returns, SamplingParams, Scale};
 use cantor::midi::{read_song, write_song, Song};
 use cantor::model::ModelFile;
 use cantor::settings;
 use cantor::train::block_on;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,8 +54,25 @@ pub(crate) struct GenerateArgs {
     /// Print the model's styles and instruments, and exit.
     #[arg(long)]
     list: bool,
+    /// A form: sections in order, such as AABA, ABAB, AAB or ABACA (default: free, the model
+    /// decides). Its length replaces --beats.
+    #[arg(long)]
+    form: Option<String>,
+    /// Bars in each section of the form.
+    #[arg(long, default_value_t = settings::SECTION_BARS.default_usize())]
+    section_bars: usize,
+    /// How a section heard before comes back: `exact` or `varied` (the same rhythm, some pitches
+    /// chosen again within a whole tone).
+    #[arg(long, value_enum, default_value_t = ReturnsArg::Exact)]
+    returns: ReturnsArg,
     #[arg(long)]
     wgpu: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ReturnsArg {
+    Exact,
+    Varied,
 }
 
 fn parse_key(key: &str) -> Result<Scale, String> {
@@ -152,13 +169,30 @@ pub(crate) fn run(a: GenerateArgs) -> Res {
         program: a.program,
         bpm,
     };
-    let bar = ProgressBar::new_spinner();
-    let out = block_on(generate(&model, &vocab, &primer, &config, &device, |n| {
-        if n % 50 == 0 {
-            bar.set_message(format!("{n} tokens"))
+    let form = a
+        .form
+        .as_deref()
+        .map(|f| Form::new(f, a.section_bars, if a.returns == ReturnsArg::Varied { Returns::Varied } else { Returns::Exact }))
+        .transpose()?;
+    let out = match (&form, &vocab) {
+        (Some(form), MusicVocab::Bars(v)) => {
+            let (out, sections) = block_on(generate_form(&model, v, &primer, &config, form, &device))?;
+            let said: Vec<String> = sections.iter().map(|s| format!("{}{} from beat {}", s.letter, if s.returning { " (returns)" } else { "" }, s.beat)).collect();
+            eprintln!("form {}: {}", form.sections, said.join(", "));
+            out
         }
-    }))?;
-    bar.finish_and_clear();
+        (Some(_), MusicVocab::Events(_)) => return Err("a form needs a model with the bar vocabulary (this one was made with the first, event vocabulary)".into()),
+        (None, _) => {
+            let bar = ProgressBar::new_spinner();
+            let out = block_on(generate(&model, &vocab, &primer, &config, &device, |n| {
+                if n % 50 == 0 {
+                    bar.set_message(format!("{n} tokens"))
+                }
+            }))?;
+            bar.finish_and_clear();
+            out
+        }
+    };
     let time_signatures = vocab.time_signatures(&out.tokens);
     let mut song = Song::new(out.notes);
     song.tempo = cantor::midi::TempoMap::constant(bpm);
