@@ -265,3 +265,17 @@ fn bars_that_repeat_an_earlier_bar_exactly_and_in_rhythm() {
     let s = Shape::of(&fresh, 4.0).unwrap();
     assert_eq!((s.bar_repeats, s.rhythm_repeats), (0.0, 0.0));
 }
+
+#[test]
+fn the_self_similarity_matrix_shows_a_returning_bar() {
+    use cantor::metrics::shape::self_similarity;
+    let bar = |k: usize, pitches: [u8; 4]| -> Vec<Note> { (0..4).map(|b| note(pitches[b], (k * 4 + b) as f64, 1.0)).collect() };
+    let piece: Vec<Note> = [bar(0, [60, 62, 64, 65]), bar(1, [67, 67, 67, 67]), bar(2, [60, 62, 64, 65]), bar(3, [60, 62, 64, 70])].concat();
+    let m = self_similarity(&piece, 4.0);
+    assert_eq!(m.len(), 4);
+    assert!((0..4).all(|i| (m[i][i] - 1.0).abs() < 1e-12), "each bar is itself");
+    assert_eq!(m[0][2], 1.0, "bar 3 returns to bar 1");
+    assert!((m[0][3] - 3.0 / 5.0).abs() < 1e-12, "three of four notes shared: 3 / 5");
+    assert_eq!(m[1][0], 0.0);
+    assert!((0..4).all(|i| (0..4).all(|j| m[i][j] == m[j][i])), "symmetric");
+}

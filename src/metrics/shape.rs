@@ -81,6 +81,34 @@ impl Shape {
     }
 }
 
+/// Bar-by-bar self-similarity of a piece: `m[i][j]` is the Jaccard similarity of bars `i` and `j`
+/// (their notes as onset in the bar, pitch and instrument; 1 on the diagonal of a bar with notes, 0
+/// between an empty bar and any other). Repeated bars show as bright cells off the diagonal, a
+/// returning section as a bright diagonal stripe.
+pub fn self_similarity(notes: &[Note], bar_beats: f64) -> Vec<Vec<f64>> {
+    use std::collections::HashSet;
+    let bar_steps = (bar_beats * STEPS_PER_BEAT).round().max(1.0) as usize;
+    let mut bars: Vec<HashSet<(usize, u8, Instrument)>> = Vec::new();
+    for n in notes {
+        let step = (n.start * STEPS_PER_BEAT).round().max(0.0) as usize;
+        let b = step / bar_steps;
+        if bars.len() <= b {
+            bars.resize(b + 1, HashSet::new());
+        }
+        bars[b].insert((step % bar_steps, n.pitch, Instrument::of(n)));
+    }
+    bars.iter()
+        .map(|a| {
+            bars.iter()
+                .map(|b| {
+                    let union = a.union(b).count();
+                    if union == 0 { 0.0 } else { a.intersection(b).count() as f64 / union as f64 }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// (share of bars with notes equal to an earlier bar of the piece, the same for their rhythm).
 fn repeated_bars(notes: &[Note], bar_steps: usize) -> (f64, f64) {
     use std::collections::{BTreeMap, HashSet};

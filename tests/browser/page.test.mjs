@@ -89,6 +89,11 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     const notes = Number(await page.getAttribute('[data-testid="piano-roll"]', "data-notes"));
     assert.ok(notes > 0);
     assert.match(await page.textContent('[data-testid="gen-status"]'), new RegExp(`Generated ${notes} notes`));
+    // Beside the roll, the clip's structure: a bar-by-bar self-similarity picture, a cell per pair of bars.
+    const bars = Number(await page.getAttribute('[data-testid="self-similarity"]', "data-bars"));
+    assert.ok(bars >= 2, `${bars} bars in the picture`);
+    assert.equal(await page.locator('[data-testid="self-similarity"] rect.cell').count(), bars * bars);
+    assert.match(await page.textContent(".similarity figcaption"), new RegExp(`Bar by bar, ${bars} bars`));
 
     // Play: the worker renders the notes with the SoundFont, the buffer is scheduled on the audio
     // clock, and the playhead moves.

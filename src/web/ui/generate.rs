@@ -4,6 +4,7 @@
 
 use super::fields::{self, Problems};
 use super::piano_roll::PianoRoll;
+use super::similarity::SelfSimilarity;
 use super::share::ShareControls;
 use super::{AppState, Request};
 use crate::encoding::corpus::NoteFilter;
@@ -258,7 +259,10 @@ pub fn Generate() -> impl IntoView {
                     (None, None) => "Ready to generate.".into(),
                 }}</span>
             </div>
-            <PianoRoll playhead=player.playhead on_seek=Callback::new(seek)/>
+            <div class="structure">
+                <PianoRoll playhead=player.playhead on_seek=Callback::new(seek)/>
+                <SelfSimilarity/>
+            </div>
             <div class="buttons">
                 <button class="primary" data-testid="play" data-scheduled=move || player.scheduled.get() data-sound=move || player.sound.get()
                     data-sounded=move || player.sounded.get() data-parts=move || player.parts.get() data-parts-at-start=move || player.parts_at_start.get()

@@ -11,6 +11,7 @@ mod models;
 mod piano_roll;
 pub mod player;
 mod share;
+mod similarity;
 mod train;
 mod training;
 pub use training::TrainStatus;
