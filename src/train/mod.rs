@@ -447,8 +447,8 @@ impl Trainer {
 
 /// Steps a model trains before early stopping may end it, in proportion to the corpus: eight passes
 /// over its training windows (transpositions included), at least 400 steps and at most 4,000.
-/// Measured on real corpora of 2-10 files (BENCHMARKS.md): stopping after three epochs of a few
-/// steps each kept models that left a quarter to half of each clip silent.
+/// Measured on real corpora of 2 and 3 files (BENCHMARKS.md): stopping after three epochs of a few
+/// steps each kept models whose clips were silent 46–83 % of the time.
 pub fn learning_minimum(corpus: &TokenCorpus, batch: usize, seq_len: usize) -> usize {
     const PASSES: usize = 8;
     let epoch = corpus.train_tokens().div_ceil((batch * seq_len).max(1));
