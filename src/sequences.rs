@@ -6,6 +6,8 @@
 
 use crate::encoding::corpus::{learn_bar_vocab, music_corpus, style_from_path, CorpusOptions, NoteFilter, TokenCorpus};
 use crate::encoding::split::{Split, SplitRule};
+/// Excerpts of a clip or a file (the listening test, the originality meter's sources).
+pub use crate::encoding::split::excerpt;
 use crate::encoding::{BarVocab, MusicVocab};
 use crate::midi::{Note, Song};
 use serde::{Deserialize, Serialize};
@@ -157,7 +159,8 @@ pub fn report(songs: &[(String, Song)], selection: &Selection, base: &MusicVocab
             learn_bar_vocab(&BarVocab::default(), &plain, &styles, &untransposed.options(&new))
         }
     };
-    let (_, held_out) = split_notes(songs, selection);
+    // The held-out music as `prepare` split it (the split does not depend on the transposition).
+    let held_out = c.split.as_ref().map(|split| split_songs(songs, split).1).unwrap_or_default();
     CorpusReport {
         files: songs.len(),
         train_files: c.train_files.len(),
@@ -194,25 +197,4 @@ pub fn split_songs(songs: &[(String, Song)], split: &Split) -> (Vec<NamedNotes>,
     let valid = split.valid_files.iter().filter(|&&i| i < songs.len()).map(|&i| named(i, split.held_out_part(i, &all(i), &songs[i].1.time_signatures).0));
     let keep = |(name, secs, notes): (String, f64, Vec<Note>)| (!notes.is_empty()).then_some((name, notes, secs));
     (train.filter_map(keep).collect(), valid.filter_map(keep).collect())
-}
-
-/// `beats` beats of `notes` from beat `from`, moved to start at 0: the notes that start inside,
-/// cut at its end (seconds follow the notes' own tempo). Empty when nothing starts inside.
-pub fn excerpt(notes: &[Note], from: f64, beats: f64) -> Vec<Note> {
-    let inside: Vec<&Note> = notes.iter().filter(|n| n.start >= from && n.start < from + beats).collect();
-    let Some(first) = inside.iter().min_by(|a, b| a.start.total_cmp(&b.start)) else { return Vec::new() };
-    let sec_per_beat = if first.duration > 0.0 { first.duration_s / first.duration } else { 0.5 };
-    let t0 = first.start_s - (first.start - from) * sec_per_beat;
-    inside
-        .into_iter()
-        .map(|n| {
-            let mut m = n.clone();
-            let end = (m.start + m.duration).min(from + beats);
-            m.duration_s *= (end - m.start) / m.duration.max(1e-9);
-            m.duration = end - m.start;
-            m.start -= from;
-            m.start_s -= t0;
-            m
-        })
-        .collect()
 }

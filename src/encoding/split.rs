@@ -91,7 +91,7 @@ impl Split {
         }
         match self.cuts.get(i).copied().flatten() {
             None => (notes.to_vec(), time_signatures.to_vec()),
-            Some(cut) => (from_beat(notes, cut), signatures_from(time_signatures, cut)),
+            Some(cut) => (excerpt(notes, cut, f64::INFINITY), signatures_from(time_signatures, cut)),
         }
     }
 
@@ -175,15 +175,24 @@ fn cut_at(n: &Note, cut: f64) -> Note {
     m
 }
 
-/// The notes that begin at or after `from`, moved to start there (beats and seconds).
-fn from_beat(notes: &[Note], from: f64) -> Vec<Note> {
-    let inside: Vec<&Note> = notes.iter().filter(|n| n.start >= from).collect();
+/// `beats` beats of `notes` from beat `from`, moved to start at 0: the notes that start inside,
+/// cut at its end (seconds follow the notes' own tempo). Empty when nothing starts inside.
+pub fn excerpt(notes: &[Note], from: f64, beats: f64) -> Vec<Note> {
+    let inside: Vec<&Note> = notes.iter().filter(|n| n.start >= from && n.start < from + beats).collect();
     let Some(first) = inside.iter().min_by(|a, b| a.start.total_cmp(&b.start)) else { return Vec::new() };
     let sec_per_beat = if first.duration > 0.0 { first.duration_s / first.duration } else { 0.5 };
     let t0 = first.start_s - (first.start - from) * sec_per_beat;
     inside
         .into_iter()
-        .map(|n| Note { start: n.start - from, start_s: n.start_s - t0, ..n.clone() })
+        .map(|n| {
+            let mut m = n.clone();
+            let end = (m.start + m.duration).min(from + beats);
+            m.duration_s *= (end - m.start) / m.duration.max(1e-9);
+            m.duration = end - m.start;
+            m.start -= from;
+            m.start_s -= t0;
+            m
+        })
         .collect()
 }
 

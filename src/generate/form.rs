@@ -5,13 +5,12 @@
 //! with about half the pitches chosen again by the model within a whole tone of the original), so
 //! a listener hears the theme come back and the sections join.
 
-use super::{read_last, GenerateConfig, Generated, Sampler};
+use super::{opening_tokens, GenerateConfig, Generated, Reader, Sampler};
 use crate::encoding::{BarGrammar, BarToken, BarVocab, MusicVocab, TokenId};
-use crate::model::{LstmLm, State};
+use crate::model::LstmLm;
 use crate::settings::{SettingError, FORM_SECTIONS, SECTION_BARS};
 use crate::train::TrainError;
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -79,25 +78,6 @@ impl Form {
     }
 }
 
-/// The model's state and the tokens it has not read yet: tokens are fed in runs, and logits are
-/// read only where a choice is made.
-struct Reader<'a> {
-    model: &'a LstmLm,
-    device: &'a Device,
-    state: Option<State>,
-    unread: Vec<i64>,
-}
-
-impl Reader<'_> {
-    async fn logits(&mut self) -> Result<Vec<f32>, TrainError> {
-        let len = self.unread.len();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut self.unread), [1, len]), self.device);
-        let (logits, next) = self.model.forward(x, self.state.take());
-        self.state = Some(next);
-        read_last(logits).await
-    }
-}
-
 /// For each token of a statement, the pitches played at its onset (its `POSITION` group).
 fn chords(vocab: &BarVocab, statement: &[TokenId]) -> Vec<Vec<u8>> {
     let mut out = vec![Vec::new(); statement.len()];
@@ -135,18 +115,11 @@ pub async fn generate_form(
     config.validate()?;
     form.validate()?;
     let music = MusicVocab::Bars(vocab.clone());
-    if prompt.iter().any(|&t| t as usize >= vocab.size()) {
-        return Err(TrainError::Setting(SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
-    }
-    let mut tokens: Vec<TokenId> = Vec::new();
-    if prompt.first() != Some(&vocab.start()) {
-        tokens.push(vocab.start());
-    }
-    tokens.extend(prompt.iter().copied().filter(|&t| t != vocab.end()));
+    let mut tokens = opening_tokens(&music, prompt)?;
     let primer_len = tokens.len();
     let mut grammar = BarGrammar::new(vocab);
     tokens.iter().for_each(|&t| grammar.push(t));
-    let mut reader = Reader { model, device, state: None, unread: tokens.iter().map(|&t| t as i64).collect() };
+    let mut reader = Reader::new(model, device, &tokens);
     let mut sampler = Sampler::new(&music, config.sampling.clone());
     let mut vary = StdRng::seed_from_u64(config.sampling.seed ^ 0x5EC7_1045);
     let bar = vocab.bar();

@@ -10,7 +10,7 @@ pub use sampler::{Sampler, SamplingParams, Scale};
 
 use crate::encoding::{BarGrammar, MusicVocab, Token, TokenId};
 use crate::midi::Note;
-use crate::model::LstmLm;
+use crate::model::{LstmLm, State};
 use crate::train::TrainError;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -79,32 +79,21 @@ pub async fn generate_with_opening(
 ) -> Result<Generated, TrainError> {
     let vocab: MusicVocab = vocab.clone().into();
     config.validate()?;
-    if primer.iter().any(|&t| t as usize >= vocab.size()) {
-        return Err(TrainError::Setting(SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
-    }
-    let mut tokens: Vec<TokenId> = Vec::with_capacity(primer.len() + config.max_tokens + 1);
-    if primer.first() != Some(&vocab.start()) {
-        tokens.push(vocab.start());
-    }
-    tokens.extend(primer.iter().copied().filter(|&t| t != vocab.end()));
+    let mut tokens = opening_tokens(&vocab, primer)?;
+    tokens.reserve(config.max_tokens + 1);
     let primer_len = tokens.len();
     let mut clock = Clock::new(&vocab);
     for &t in &tokens {
         clock.push(t);
     }
     let mut sampler = Sampler::new(&vocab, config.sampling.clone());
-    let mut input: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-    let mut state = None;
+    let mut reader = Reader::new(model, device, &tokens);
     let mut opening = opening_beats;
     for n in 0..config.max_tokens {
         if config.max_beats.is_some_and(|m| clock.beats() >= m) {
             break;
         }
-        let len = input.len();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut input), [1, len]), device);
-        let (logits, next) = model.forward(x, state);
-        state = Some(next);
-        let logits = read_last(logits).await?;
+        let logits = reader.logits().await?;
         let id = match &clock.grammar {
             // A length was asked for: the piece ends at a bar line past it, not when the model
             // would end it.
@@ -123,20 +112,49 @@ pub async fn generate_with_opening(
         }
         clock.push(id);
         tokens.push(id);
-        input.push(id as i64);
+        reader.unread.push(id as i64);
         on_token(n + 1);
     }
     let notes = vocab.decode(&tokens, config.program, config.bpm);
     Ok(Generated { tokens, primer_len, notes })
 }
 
-/// The last step's logits of a `[1, t, vocab]` output, read back asynchronously (WebGPU forbids
-/// synchronous reads).
-async fn read_last(logits: Tensor<3>) -> Result<Vec<f32>, TrainError> {
-    let [_, t, v] = logits.dims();
-    let last = logits.narrow(1, t - 1, 1).reshape([v]);
-    let data = last.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
-    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))
+/// The tokens generation starts from: START (put in front when missing), then the primer without
+/// its END; a primer holding tokens the vocabulary lacks is refused.
+fn opening_tokens(vocab: &MusicVocab, primer: &[TokenId]) -> Result<Vec<TokenId>, TrainError> {
+    if primer.iter().any(|&t| t as usize >= vocab.size()) {
+        return Err(TrainError::Setting(SettingError("The primer holds tokens this model's vocabulary does not have.".into())));
+    }
+    let start = (primer.first() != Some(&vocab.start())).then_some(vocab.start());
+    Ok(start.into_iter().chain(primer.iter().copied().filter(|&t| t != vocab.end())).collect())
+}
+
+/// The model's state and the tokens it has not read yet: tokens are fed in runs, and logits are
+/// read only where a choice is made.
+struct Reader<'a> {
+    model: &'a LstmLm,
+    device: &'a Device,
+    state: Option<State>,
+    unread: Vec<i64>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(model: &'a LstmLm, device: &'a Device, tokens: &[TokenId]) -> Self {
+        Reader { model, device, state: None, unread: tokens.iter().map(|&t| t as i64).collect() }
+    }
+
+    /// Feeds the unread tokens and gives the next-token logits after them, read back
+    /// asynchronously (WebGPU forbids synchronous reads).
+    async fn logits(&mut self) -> Result<Vec<f32>, TrainError> {
+        let len = self.unread.len();
+        let x = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut self.unread), [1, len]), self.device);
+        let (logits, next) = self.model.forward(x, self.state.take());
+        self.state = Some(next);
+        let [_, t, v] = logits.dims();
+        let last = logits.narrow(1, t - 1, 1).reshape([v]);
+        let data = last.into_data_async().await.map_err(|e| TrainError::Read(format!("{e:?}")))?;
+        data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Read(format!("{e:?}")))
+    }
 }
 
 /// How far the music has got, in beats, as tokens arrive (and the bar grammar, when there is one).

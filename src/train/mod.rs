@@ -366,7 +366,7 @@ impl Trainer {
                 self.bad_epochs = 0;
             } else {
                 self.bad_epochs += 1;
-                stop = self.bad_epochs >= self.config.patience && self.step >= self.config.min_steps;
+                stop = self.bad_epochs >= self.config.patience; // past the minimum: the first branch holds the rest
             }
         }
         let mut report = self.progress(valid);
