@@ -69,6 +69,89 @@ fn notes_round_trip_exactly_for_every_instrument_and_drums_across_meter_changes(
     assert_eq!(&bars[..4], &[(0, 0), (48, 0), (96, meter_index(3, 4)), (132, meter_index(3, 4))]);
 }
 
+/// Eight bars of 4/4: a drum loop every bar, a bass that moves every bar, a tune of two bars
+/// played again and again; then bars 4–7 once more, whole.
+fn returning_bars() -> Vec<Note> {
+    let mut notes = Vec::new();
+    for bar in (0..8).chain(4..8) {
+        let b = notes.len() as f64 / 6.0 * 4.0;
+        notes.push(note(36, b, 0.25, 100, 0, true));
+        notes.push(note(42, b + 2.0, 0.25, 100, 0, true));
+        notes.push(note(40 + bar as u8, b, 4.0, 80, 33, false));
+        let theme: [u8; 2] = if bar % 2 == 0 { [72, 74] } else { [76, 79] };
+        notes.push(note(theme[0], b, 2.0, 90, 0, false));
+        notes.push(note(theme[1], b + 2.0, 1.0, 90, 0, false));
+        notes.push(note(theme[1] - 12, b + 3.0, 1.0, 90, 0, false));
+    }
+    notes
+}
+
+#[test]
+fn bars_that_come_back_are_said_as_repeats_and_decode_to_the_same_notes() {
+    use cantor::encoding::BarGrammar;
+    use cantor::encoding::bars::REPEAT_BACK;
+    let v = BarVocab::default();
+    let q = v.quantize(&returning_bars());
+    let tokens = v.encode(&q, &[ts(0.0, 4, 4)], None);
+    assert_eq!(shape(&v.decode(&tokens, 120.0)), shape(&q), "the repeats give back every note");
+    let back = |d: u8| BarToken::Repeat(REPEAT_BACK.iter().position(|&x| x == d).unwrap() as u8);
+    let after = |first: BarToken, then: BarToken| {
+        tokens.windows(2).filter(|w| v.token(w[0]) == first && v.token(w[1]) == then).count()
+    };
+    // Bars 8–11 are bars 4–7 again, whole: `BAR REPEAT 4`.
+    assert_eq!(after(BarToken::Bar, back(4)), 4);
+    // Before that, bar by bar: the drums as one bar back (bars 1–7), the tune as two bars back
+    // (bars 2–7); the moving bass is written out.
+    assert_eq!(after(BarToken::Drums, back(1)), 7);
+    assert_eq!(after(BarToken::Program(0), back(2)), 6);
+    assert_eq!(tokens.iter().filter(|&&t| matches!(v.token(t), BarToken::Pitch(p) if (40..48).contains(&p))).count(), 8);
+    // What the encoder writes is what generation may write.
+    let mut grammar = BarGrammar::new(&v);
+    grammar.push(tokens[0]);
+    for (i, &t) in tokens.iter().enumerate().skip(1) {
+        assert!(grammar.allowed(t), "token {i} ({:?}) refused after {:?}", v.token(t), &tokens[i.saturating_sub(4)..i].iter().map(|&t| v.token(t)).collect::<Vec<_>>());
+        grammar.push(t);
+    }
+    // A model made before repeats writes every bar out, and its vocabulary keeps its size.
+    let old = BarVocab { repeats: 0, ..BarVocab::default() };
+    let written = old.encode(&q, &[ts(0.0, 4, 4)], None);
+    assert!(written.iter().all(|&t| !matches!(old.token(t), BarToken::Repeat(_))));
+    assert_eq!(shape(&old.decode(&written, 120.0)), shape(&q));
+    assert_eq!(old.size() + REPEAT_BACK.len(), v.size());
+    let json = serde_json::to_string(&old).unwrap().replace(",\"repeats\":0", "");
+    assert!(!json.contains("repeats"));
+    assert_eq!(serde_json::from_str::<BarVocab>(&json).unwrap(), old, "a model file without repeats reads as before");
+    assert!(tokens.len() < written.len() * 2 / 3, "{} tokens with repeats, {} without", tokens.len(), written.len());
+}
+
+#[test]
+fn a_repeat_reaches_only_bars_that_exist_in_the_same_meter() {
+    use cantor::encoding::BarGrammar;
+    let v = BarVocab::default();
+    let mut g = BarGrammar::new(&v);
+    let head = v.prompt(&Conditioning { style: None, instruments: Some(vec![Instrument::Program(0)]) });
+    head.iter().for_each(|&t| g.push(t));
+    let repeat = |r: u8| v.id(BarToken::Repeat(r));
+    assert!(!g.allowed(repeat(0)), "the first bar has nothing before it");
+    for t in [BarToken::Position(0), BarToken::Pitch(60), BarToken::Duration(11), BarToken::Bar] {
+        g.push(v.id(t));
+    }
+    assert!(g.allowed(repeat(0)) && !g.allowed(repeat(1)), "bar 2 can be bar 1 again, not bar 0");
+    g.push(v.id(BarToken::Meter(meter_index(3, 4) as u8)));
+    assert!(!g.allowed(repeat(0)), "a 3/4 bar is not a 4/4 bar again");
+    g.push(v.id(BarToken::Position(0)));
+    g.push(v.id(BarToken::Pitch(62)));
+    g.push(v.id(BarToken::Duration(11)));
+    g.push(v.id(BarToken::Bar));
+    assert!(g.allowed(repeat(0)), "bar 3 in 3/4 can be bar 2 again");
+    g.push(repeat(0));
+    assert!(g.allowed(v.bar()) && !g.allowed(v.id(BarToken::Position(0))), "a repeated bar is whole");
+    // Decoded: bar 3 is bar 2 again.
+    let tokens = [head.clone(), [BarToken::Position(0), BarToken::Pitch(60), BarToken::Duration(11), BarToken::Bar, BarToken::Repeat(0)].map(|t| v.id(t)).to_vec()].concat();
+    let notes = v.decode(&tokens, 120.0);
+    assert_eq!(notes.iter().map(|n| (n.start, n.pitch)).collect::<Vec<_>>(), vec![(0.0, 60), (4.0, 60)]);
+}
+
 #[test]
 fn a_meter_change_off_the_bar_line_takes_effect_at_the_next_one() {
     let bars = bar_lines(&[ts(0.0, 4, 4), ts(5.0, 3, 4)], 20 * 12);
@@ -109,7 +192,9 @@ fn any_token_sequence_decodes_to_whole_notes_no_longer_than_the_longest_duration
         let notes = v.decode(&tokens, 100.0);
         let pitches = tokens.iter().filter(|&&t| matches!(v.token(t), BarToken::Pitch(_) | BarToken::Drum(_))).count();
         let ended = tokens.iter().position(|&t| t == v.end());
-        if ended.is_none() {
+        // A REPEAT copies notes of an earlier bar: only then are there more notes than pitches.
+        let repeats = tokens.iter().any(|&t| matches!(v.token(t), BarToken::Repeat(_)));
+        if ended.is_none() && !repeats {
             assert!(notes.len() <= pitches && (pitches == 0 || !notes.is_empty()), "pitch and drum tokens are notes");
         }
         // Two parts of one program (two violins) may sound the same pitch; one part may not.
@@ -504,4 +589,69 @@ fn bad_forms_are_refused_with_a_sentence() {
     }
     assert!(Form::new("AABA", 0, Returns::Exact).unwrap_err().to_string().contains("bars per section"));
     assert!(Form::new("ABACA", 8, Returns::Varied).is_ok());
+}
+
+/// Pieces built of two-bar themes, each played twice (a new random theme every four bars): half
+/// the bars repeat the bar two before them exactly.
+fn themes_played_twice(files: u64) -> Vec<Song> {
+    let scale = [0u8, 2, 4, 5, 7, 9, 11, 12];
+    (0..files)
+        .map(|file| {
+            let mut x = 0x2545_F491_4F6C_DD1Du64 ^ (file + 7).wrapping_mul(0x9E37_79B9);
+            let mut notes = Vec::new();
+            for phrase in 0..6 {
+                let theme: Vec<u8> = (0..8)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        67 + scale[(x % 8) as usize]
+                    })
+                    .collect();
+                for time in 0..2 {
+                    for (i, &p) in theme.iter().enumerate() {
+                        let b = (phrase * 16 + time * 8 + i) as f64;
+                        notes.push(note(p, b, 1.0, 80, 0, false));
+                    }
+                }
+            }
+            let mut song = Song::new(notes);
+            song.time_signatures = vec![ts(0.0, 4, 4)];
+            song
+        })
+        .collect()
+}
+
+/// The mean share of bars repeating an earlier bar exactly in four clips of 8 bars.
+fn repeats_in_clips(vocab: &BarVocab, songs: &[Song]) -> f64 {
+    use cantor::metrics::shape::Shape;
+    let styles = vec![None; songs.len()];
+    let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(vocab, songs, &styles, &options);
+    let corpus = bar_corpus(songs, &styles, &vocab, &options);
+    let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+    let tc = TrainConfig { seq_len: 64, batch: 16, lr: 1e-2, warmup_steps: 5, max_epochs: 100_000, patience: 1000, min_steps: 0, seed: 5, ..TrainConfig::default() };
+    let mut t = Trainer::new(config, tc, &corpus, &Device::flex()).unwrap();
+    block_on(t.run(|p| if p.step >= 500 { Control::Stop } else { Control::Continue })).unwrap();
+    let (model, music) = (t.best_model(), MusicVocab::Bars(vocab.clone()));
+    let mut share = 0.0;
+    for seed in 1..=4 {
+        let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 2000, max_beats: Some(32.0), bpm: vocab.bpm, ..GenerateConfig::default() };
+        let prompt = music.prompt(&Conditioning::default());
+        let g = block_on(generate(&model, &music, &prompt, &config, &Device::flex(), |_| {})).unwrap();
+        share += Shape::of(&g.notes, 4.0).expect("a clip with notes").bar_repeats / 4.0;
+    }
+    share
+}
+
+#[test]
+fn a_model_trained_on_themes_that_come_back_writes_bars_that_come_back() {
+    let songs = themes_played_twice(8);
+    let with = repeats_in_clips(&BarVocab::default(), &songs);
+    let without = repeats_in_clips(&BarVocab { repeats: 0, ..BarVocab::default() }, &songs);
+    eprintln!("bars coming back: {without:.2} without REPEAT tokens, {with:.2} with");
+    // The corpus: every second bar is the one two before it (0.5). A model that must write every
+    // bar out does not learn to copy a random theme; one that can say REPEAT does.
+    assert!(with >= 0.3, "with REPEAT tokens {:.0} % of bars come back", with * 100.0);
+    assert!(without < with - 0.15, "without: {:.0} %, with: {:.0} %", without * 100.0, with * 100.0);
 }

@@ -9,6 +9,13 @@
 //! drum hit `[VELOCITY] DRUM` (channel 10, kit piece = key number, no duration). Parts that share
 //! a program on different tracks (Violin I and Violin II) stay apart: `PROGRAM p · PART k` names
 //! the k-th further part of program p (parts ranked by their mean pitch, highest first).
+//!
+//! A bar that repeats an earlier one says so (folk-rnn's repeat signs, Lookback RNN's "as one or
+//! two bars ago", made a token): `BAR · [METER] · REPEAT d` is bar n−d again, whole; at the start of
+//! a bar, `PROGRAM p [PART k] · REPEAT d` (or `DRUMS · REPEAT d`) is that instrument's part of bar
+//! n−d again, and the bar's other notes follow. The encoder writes them wherever the music repeats
+//! exactly (the nearest `d` of [`REPEAT_BACK`]), so the model learns where music returns from the
+//! music itself, and a repeat it samples is a real return, not a near miss.
 
 use super::TokenId;
 use crate::midi::{Note, TimeSignature, DRUM_CHANNEL};
@@ -33,6 +40,9 @@ pub const MAX_BAR_STEPS: u16 = 8 * STEPS_PER_BEAT;
 pub const STYLE_SLOTS: usize = 16;
 /// Length given to drum hits (a sixteenth): the kit does not care, the piano roll needs a width.
 pub const DRUM_STEPS: u16 = 3;
+/// How many bars back a `REPEAT` can reach: one and two bars (a riff, a sequence), phrases of
+/// four and eight (a folk tune's repeated half, an AABA's returning A after B), up to 32.
+pub const REPEAT_BACK: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32];
 /// Length of a pitch whose duration token never came (only in malformed sequences).
 const DEFAULT_STEPS: u16 = 12;
 
@@ -98,6 +108,9 @@ pub enum BarToken {
     /// In the body, after a `PROGRAM`: the following notes are the k-th further part (1..) of that
     /// program (a second violin beside the first).
     Part(u8),
+    /// Index into [`REPEAT_BACK`]: this bar (right after `BAR`/`METER`), or the instrument just
+    /// named at the bar's start, as it was that many bars back.
+    Repeat(u8),
 }
 
 /// What a model should play: optional style tag and instruments (the head of the sequence).
@@ -129,6 +142,10 @@ pub struct BarVocab {
     /// vocabulary keeps its size.
     #[serde(default)]
     pub parts: u8,
+    /// `REPEAT` tokens (the first `repeats` entries of [`REPEAT_BACK`]); 0 in models made before
+    /// them, whose vocabulary keeps its size.
+    #[serde(default)]
+    pub repeats: u8,
 }
 
 /// Further parts of one program a new vocabulary tells apart (a quartet's second violin, a choir's
@@ -146,6 +163,7 @@ impl Default for BarVocab {
             style_bpm: Vec::new(),
             style_meter: Vec::new(),
             parts: PARTS,
+            repeats: REPEAT_BACK.len() as u8,
         }
     }
 }
@@ -214,13 +232,30 @@ fn tempo_and_meter(files: &[(&crate::midi::Song, &[Note], Option<&str>)], which:
     Some((bpm.clamp(20.0, 400.0), METERS[best]))
 }
 
+/// An instrument part: (drums, program, part), as `PROGRAM p [PART k]` or `DRUMS` names it.
+type PartKey = (bool, u8, u16);
+
+fn part_key(n: &Note, parts: u8) -> PartKey {
+    if n.drum { (true, 0, 0) } else { (false, n.program, n.track.min(parts as u16)) }
+}
+
 fn step(beat: f64) -> i64 {
     (beat * STEPS_PER_BEAT as f64).round() as i64
 }
 
 impl BarVocab {
     pub fn size(&self) -> usize {
-        self.part_base() as usize + 1 + self.parts as usize
+        self.repeat_base() as usize + self.repeats as usize
+    }
+
+    /// The first `REPEAT` token's id (after the last `PART`).
+    fn repeat_base(&self) -> TokenId {
+        self.part_base() + 1 + self.parts as TokenId
+    }
+
+    /// Bars back a `REPEAT` index reaches.
+    pub fn repeat_back(&self, index: u8) -> usize {
+        REPEAT_BACK[(index as usize).min(REPEAT_BACK.len() - 1)] as usize
     }
 
     /// One before the first `PART` token's id (`PART 1` follows the last velocity).
@@ -256,6 +291,7 @@ impl BarVocab {
             BarToken::Duration(d) => DURATION_BASE + (d as TokenId).min(DURATIONS.len() as TokenId - 1),
             BarToken::Velocity(b) => VELOCITY_BASE + b.min(self.velocity_bins - 1) as TokenId,
             BarToken::Part(k) => self.part_base() + (k.clamp(1, self.parts.max(1))) as TokenId,
+            BarToken::Repeat(r) => self.repeat_base() + r.min(self.repeats.max(1) - 1) as TokenId,
         }
     }
 
@@ -275,7 +311,8 @@ impl BarVocab {
             i if i < DURATION_BASE => BarToken::Drum((i - DRUM_BASE) as u8),
             i if i < VELOCITY_BASE => BarToken::Duration((i - DURATION_BASE) as u8),
             i if i <= self.part_base() => BarToken::Velocity((i - VELOCITY_BASE) as u8),
-            i if (i as usize) < self.size() => BarToken::Part((i - self.part_base()) as u8),
+            i if i < self.repeat_base() => BarToken::Part((i - self.part_base()) as u8),
+            i if (i as usize) < self.size() => BarToken::Repeat((i - self.repeat_base()) as u8),
             _ => BarToken::Pad,
         }
     }
@@ -450,17 +487,69 @@ impl BarVocab {
         let end = order.last().map_or(1, |(s, _)| s + 1);
         let bars = bar_lines(time_signatures, end);
         let (mut program, mut velocity, mut meter) = (None, None, None);
+        // Each bar's notes (a range of `order`) and what they are against the bar line, so a bar
+        // and an instrument's part of it can be compared with earlier bars.
+        let mut ranges = Vec::with_capacity(bars.len());
         let mut k = 0;
-        for (b, &(bar_start, m)) in bars.iter().enumerate() {
+        for b in 0..bars.len() {
             let bar_end = bars.get(b + 1).map_or(i64::MAX, |x| x.0);
+            let from = k;
+            while k < order.len() && order[k].0 < bar_end {
+                k += 1;
+            }
+            ranges.push(from..k);
+        }
+        let content = |b: usize, part: Option<PartKey>| -> Vec<(i64, PartKey, u8, u8, u8)> {
+            order[ranges[b].clone()]
+                .iter()
+                .filter(|(_, n)| part.is_none_or(|p| p == part_key(n, self.parts)))
+                .map(|&(s, n)| (s - bars[b].0, part_key(n, self.parts), n.pitch, duration_index(step(n.duration)) as u8, self.velocity_bin(n.velocity)))
+                .collect()
+        };
+        // The nearest bar back (of those a REPEAT reaches) in the same meter with the same notes.
+        let repeat_of = |b: usize, part: Option<PartKey>| -> Option<u8> {
+            let here = content(b, part);
+            (0..self.repeats).find(|&r| {
+                let d = self.repeat_back(r);
+                b >= d && bars[b - d].1 == bars[b].1 && content(b - d, part) == here
+            })
+        };
+        for (b, &(bar_start, m)) in bars.iter().enumerate() {
             tokens.push(BAR);
             if meter != Some(m) {
                 tokens.push(self.id(BarToken::Meter(m as u8)));
                 meter = Some(m);
             }
+            let mut copied: Vec<PartKey> = Vec::new();
+            if self.repeats > 0 && !ranges[b].is_empty() {
+                if let Some(r) = repeat_of(b, None) {
+                    tokens.push(self.id(BarToken::Repeat(r)));
+                    continue;
+                }
+                let mut parts: Vec<PartKey> = order[ranges[b].clone()].iter().map(|(_, n)| part_key(n, self.parts)).collect();
+                parts.sort();
+                parts.dedup();
+                for key in parts {
+                    let Some(r) = repeat_of(b, Some(key)) else { continue };
+                    let (drum, p, track) = key;
+                    if drum {
+                        tokens.push(DRUMS);
+                    } else {
+                        tokens.push(self.id(BarToken::Program(p)));
+                        if track > 0 {
+                            tokens.push(self.id(BarToken::Part(track as u8)));
+                        }
+                        program = Some((p, track));
+                    }
+                    tokens.push(self.id(BarToken::Repeat(r)));
+                    copied.push(key);
+                }
+            }
             let mut position = None;
-            while k < order.len() && order[k].0 < bar_end {
-                let (s, n) = order[k];
+            for &(s, n) in &order[ranges[b].clone()] {
+                if copied.contains(&part_key(n, self.parts)) {
+                    continue;
+                }
                 if position != Some(s) {
                     tokens.push(self.id(BarToken::Position((s - bar_start) as u16)));
                     position = Some(s);
@@ -483,7 +572,6 @@ impl BarVocab {
                     tokens.push(self.id(BarToken::Pitch(n.pitch)));
                     tokens.push(self.id(BarToken::Duration(duration_index(step(n.duration)) as u8)));
                 }
-                k += 1;
             }
         }
         tokens.push(self.end());
@@ -530,6 +618,9 @@ impl BarVocab {
         let (mut onset, mut program, mut velocity) = (0i64, None::<u8>, self.bin_velocity(self.velocity_bin(80)));
         let mut part = 0u16;
         let mut pending: Option<(i64, u8, u8, u8, u16)> = None;
+        // Each bar's (first step, length), and the part named at this bar's start for a REPEAT.
+        let mut bars: Vec<(i64, i64)> = Vec::new();
+        let mut named: Option<PartKey> = None;
         let make = |start: i64, steps: u16, pitch: u8, program: u8, velocity: u8, drum: bool, part: u16| {
             // End minus start, as a share link decodes it, so a clip and its link compare equal.
             let b0 = start as f64 / spb;
@@ -558,7 +649,7 @@ impl BarVocab {
                 flush(&mut pending, &mut notes, DEFAULT_STEPS);
             }
             match token {
-                BarToken::Pad | BarToken::Start | BarToken::Drums | BarToken::Style(_) => {}
+                BarToken::Pad | BarToken::Start | BarToken::Style(_) => {}
                 BarToken::End => break,
                 BarToken::Bar => {
                     if seen_bar {
@@ -567,17 +658,54 @@ impl BarVocab {
                     seen_bar = true;
                     in_head = false;
                     onset = bar_start;
+                    bars.push((bar_start, bar_len));
+                    named = None;
                 }
-                BarToken::Meter(m) => bar_len = meter_steps(m as usize) as i64,
-                BarToken::Position(k) => onset = bar_start + k as i64,
+                BarToken::Meter(m) => {
+                    bar_len = meter_steps(m as usize) as i64;
+                    if let Some(last) = bars.last_mut() {
+                        last.1 = bar_len;
+                    }
+                }
+                BarToken::Position(k) => {
+                    onset = bar_start + k as i64;
+                    named = None;
+                }
                 BarToken::Program(p) if in_head => {
                     head_program.get_or_insert(p);
                 }
                 BarToken::Program(p) => {
                     program = Some(p);
                     part = 0;
+                    named = Some((false, p, 0));
                 }
-                BarToken::Part(k) => part = k as u16,
+                BarToken::Part(k) => {
+                    part = k as u16;
+                    if let Some(n) = named.as_mut() {
+                        n.2 = part;
+                    }
+                }
+                BarToken::Drums if !in_head => named = Some((true, 0, 0)),
+                BarToken::Drums => {}
+                BarToken::Repeat(r) => {
+                    // Bar n−d (or the named part of it) again, if that bar exists and is as long.
+                    let d = self.repeat_back(r);
+                    let Some(&(from, len)) = bars.len().checked_sub(d + 1).and_then(|i| bars.get(i)) else { continue };
+                    if len != bar_len {
+                        continue;
+                    }
+                    let grid = |b: f64| (b * spb).round() as i64;
+                    let again: Vec<Note> = notes
+                        .iter()
+                        .filter(|n| (from..from + len).contains(&grid(n.start)) && named.is_none_or(|k| k == part_key(n, self.parts)))
+                        .map(|n| {
+                            let start = grid(n.start) - from + bar_start;
+                            let steps = (grid(n.end()) - grid(n.start)).max(1) as u16;
+                            make(start, steps, n.pitch, n.program, n.velocity, n.drum, n.track)
+                        })
+                        .collect();
+                    notes.extend(again);
+                }
                 BarToken::Velocity(b) => velocity = self.bin_velocity(b),
                 BarToken::Pitch(p) => pending = Some((onset, p, program.or(head_program).unwrap_or(0), velocity, part)),
                 BarToken::Duration(d) => flush(&mut pending, &mut notes, DURATIONS[(d as usize).min(DURATIONS.len() - 1)]),
@@ -672,6 +800,15 @@ pub struct BarGrammar {
     part: u8,
     /// Pitches and drums already played at this position, with their program and part (no doubled notes).
     here: Vec<(u8, bool, u8, u8)>,
+    /// Every bar's length so far (a `REPEAT` reaches only a bar as long as this one).
+    bar_lens: Vec<u16>,
+    /// The first bar (counted from 1) a `REPEAT` may reach: a form's section copies its own bars.
+    repeat_floor: usize,
+    /// This bar is an earlier one again: nothing more goes in it.
+    whole_repeat: bool,
+    /// The parts this bar repeats, and the one just named at its start (awaiting its `REPEAT`).
+    repeated: Vec<(bool, u8, u8)>,
+    named: Option<(bool, u8, u8)>,
 }
 
 impl BarGrammar {
@@ -691,7 +828,42 @@ impl BarGrammar {
             program: None,
             part: 0,
             here: Vec::new(),
+            bar_lens: Vec::new(),
+            repeat_floor: 1,
+            whole_repeat: false,
+            repeated: Vec::new(),
+            named: None,
         }
+    }
+
+    /// From now on a `REPEAT` reaches no bar before `bar` (counted from 1): a section that is
+    /// copied later repeats only its own bars, so its copy means the same music.
+    pub fn set_repeat_floor(&mut self, bar: usize) {
+        self.repeat_floor = bar.max(1);
+    }
+
+    /// Whether `REPEAT r` may come now: at a bar's start (the whole bar, or the part just named),
+    /// reaching a bar that exists, is not before the floor and is as long as this one.
+    fn repeat_allowed(&self, r: u8) -> bool {
+        if r >= self.vocab.repeats || self.position.is_some() || self.whole_repeat {
+            return false;
+        }
+        let whole = matches!(self.last, BarToken::Bar | BarToken::Meter(_)) && self.repeated.is_empty();
+        if !whole && self.named.is_none() {
+            return false;
+        }
+        let d = self.vocab.repeat_back(r);
+        self.bars > d && self.bars - d >= self.repeat_floor && self.bar_lens.get(self.bars - d - 1) == Some(&self.bar_len)
+    }
+
+    /// Whether a part may be named at the bar's start for a `REPEAT`.
+    fn at_bar_start(&self) -> bool {
+        self.vocab.repeats > 0
+            && self.position.is_none()
+            && !self.whole_repeat
+            && self.named.is_none()
+            && matches!(self.last, BarToken::Bar | BarToken::Meter(_) | BarToken::Repeat(_))
+            && self.bars > 1
     }
 
     fn current_program(&self) -> u8 {
@@ -728,16 +900,33 @@ impl BarGrammar {
             BarToken::Program(p) => {
                 self.program = Some(p);
                 self.part = 0;
+                if self.position.is_none() {
+                    self.named = Some((false, p, 0));
+                }
             }
-            BarToken::Part(k) => self.part = k,
-            BarToken::Drums => self.head_drums = true,
+            BarToken::Part(k) => {
+                self.part = k;
+                if let Some(n) = self.named.as_mut() {
+                    n.2 = k;
+                }
+            }
+            BarToken::Drums if self.in_head => self.head_drums = true,
+            BarToken::Drums => self.named = Some((true, 0, 0)),
+            BarToken::Repeat(_) => match self.named.take() {
+                Some(part) => self.repeated.push(part),
+                None => self.whole_repeat = true,
+            },
             BarToken::Bar => {
                 if self.bars > 0 {
                     self.beats_done += self.bar_len as f64 / STEPS_PER_BEAT as f64;
+                    self.bar_lens.push(self.bar_len);
                 }
                 self.bars += 1;
                 self.in_head = false;
                 self.position = None;
+                self.whole_repeat = false;
+                self.repeated.clear();
+                self.named = None;
             }
             BarToken::Meter(m) => self.bar_len = meter_steps(m as usize),
             BarToken::Position(k) => {
@@ -770,15 +959,32 @@ impl BarGrammar {
         if self.bars == 1 && self.last == BarToken::Bar {
             return token == BarToken::Meter(self.vocab.meter_for(self.style) as u8);
         }
+        // A part named at the bar's start is there to be repeated (a second part may follow a
+        // program first).
+        if let Some(named) = self.named {
+            return match token {
+                BarToken::Part(k) => {
+                    !named.0 && named.2 == 0 && matches!(self.last, BarToken::Program(_)) && (1..=self.vocab.parts).contains(&k)
+                }
+                BarToken::Repeat(r) => self.repeat_allowed(r),
+                _ => false,
+            };
+        }
+        if self.whole_repeat {
+            return matches!(token, BarToken::Bar | BarToken::End);
+        }
         let placed = self.position.is_some();
+        let plays = |p: u8| !self.head_named_any() || self.head_programs.contains(&p);
         match token {
-            BarToken::Pad | BarToken::Start | BarToken::Style(_) | BarToken::Drums | BarToken::Duration(_) => false,
+            BarToken::Pad | BarToken::Start | BarToken::Style(_) | BarToken::Duration(_) => false,
+            BarToken::Drums => self.at_bar_start() && (!self.head_named_any() || self.head_drums) && !self.repeated.contains(&(true, 0, 0)),
+            BarToken::Repeat(r) => self.repeat_allowed(r),
             // Right after a body PROGRAM, as the encoder writes it.
             BarToken::Part(k) => placed && matches!(self.last, BarToken::Program(_)) && (1..=self.vocab.parts).contains(&k),
             BarToken::End | BarToken::Bar => true,
             BarToken::Meter(_) => self.last == BarToken::Bar,
             BarToken::Position(k) => k < self.bar_len && self.position.is_none_or(|p| k > p),
-            BarToken::Program(p) => placed && (!self.head_named_any() || self.head_programs.contains(&p)),
+            BarToken::Program(p) => (placed || self.at_bar_start()) && plays(p),
             BarToken::Velocity(_) => placed && !matches!(self.last, BarToken::Velocity(_)),
             // Before any body PROGRAM a pitch is the head's first program (as decoding reads it).
             BarToken::Pitch(p) => {

@@ -164,6 +164,8 @@ pub async fn generate_form(
                 if k > 0 {
                     push(bar, &mut tokens, &mut grammar, &mut reader);
                 }
+                // A section's repeats reach only its own bars, so its copy is the same music.
+                grammar.set_repeat_floor(if k > 0 { grammar.bars() } else { grammar.bars() + 1 });
                 let end = first_bar + (k + 1) * form.section_bars;
                 while budget > 0 {
                     let logits = reader.logits().await?;

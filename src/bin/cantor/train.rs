@@ -40,6 +40,10 @@ pub(crate) struct TrainArgs {
     /// (the first vocabulary, one instrument).
     #[arg(long, value_enum, default_value_t = VocabKind::Bars)]
     vocab: VocabKind,
+    /// A new bar-vocabulary model without `REPEAT` tokens (every bar written out, as models made
+    /// before them), to compare the two.
+    #[arg(long)]
+    no_repeats: bool,
     /// Share held out for validation: of the files, or of each file's bars (see --split).
     #[arg(long, default_value_t = 0.1)]
     valid: f64,
@@ -103,6 +107,7 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         }
         None => {
             let v = match a.vocab {
+                VocabKind::Bars if a.no_repeats => MusicVocab::Bars(BarVocab { repeats: 0, ..BarVocab::default() }),
                 VocabKind::Bars => MusicVocab::Bars(BarVocab::default()),
                 VocabKind::Events => MusicVocab::Events(EventVocab::default()),
             };
