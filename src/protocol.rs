@@ -11,6 +11,7 @@
 //! check), while postcard takes milliseconds and carries model files as raw bytes.
 
 use crate::encoding::MusicVocab;
+use crate::generate::{Form, Section};
 use crate::generate::GenerateConfig;
 use crate::midi::{Note, Song};
 use crate::model::{ModelConfig, TrainingSummary};
@@ -93,6 +94,9 @@ pub enum ToWorker {
         /// Send the clip's first bars as they are written, rendered ([`FromWorker::Opening`]), so
         /// they can sound while the rest is generated (the first screen's clip).
         opening: bool,
+        /// Sections to write (`AABA`), bar vocabulary only; `None`: the model decides the form.
+        #[serde(default)]
+        form: Option<Form>,
     },
     /// Several clips at once (one per seed) for the evaluation panel and the listening test.
     Sample {
@@ -171,7 +175,15 @@ pub enum FromWorker {
         pcm: Vec<u8>,
         sample_rate: u32,
     },
-    Generated { notes: Vec<Note>, tokens: Vec<u16>, primer_len: usize, millis: f64 },
+    Generated {
+        notes: Vec<Note>,
+        tokens: Vec<u16>,
+        primer_len: usize,
+        millis: f64,
+        /// Where the asked-for form's sections begin (none for free generation).
+        #[serde(default)]
+        sections: Vec<Section>,
+    },
     /// One part of a rendering for playing, in order, the opening first (so it can sound while
     /// the rest is rendered): little-endian f32 samples, all of the part's left channel then all
     /// of its right, starting `at` frames into the clip; `last` ends the request.

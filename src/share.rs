@@ -9,6 +9,7 @@
 //! all bounded before anything is allocated from them, and every failure is a plain-words
 //! [`ShareError`]. Nothing here produces HTML; the page shows decoded strings as text only.
 
+use crate::generate::{Form, Returns};
 use crate::generate::{SamplingParams, Scale};
 use crate::generate::GenerateConfig;
 use crate::midi::Note;
@@ -42,6 +43,9 @@ pub struct Recipe {
     pub primer: Vec<u16>,
     /// The primer in words ("first 2 bars of bach.mid", "none").
     pub primer_label: String,
+    /// The form asked for (`None`: free generation). Written only when there is one, so links
+    /// without a form are byte for byte what they were.
+    pub form: Option<Form>,
 }
 
 /// A shareable clip: notes on a grid of `steps_per_beat`, one tempo, optional recipe.
@@ -316,6 +320,16 @@ fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
                 put(&mut out, t as u64);
             }
             put_text(&mut out, &r.primer_label);
+            if let Some(form) = &r.form {
+                form.validate().map_err(|e| ShareError::Invalid(e.0))?;
+                out.push(1);
+                put_text(&mut out, &form.sections);
+                put(&mut out, form.section_bars as u64);
+                out.push(match form.returns {
+                    Returns::Exact => 0,
+                    Returns::Varied => 1,
+                });
+            }
         }
     }
     Ok(out)
@@ -485,9 +499,25 @@ fn read_recipe(r: &mut Reader) -> Result<Recipe, ShareError> {
         primer.push(r.bounded(u16::MAX as u64, "a primer token is out of range")? as u16);
     }
     let primer_label = r.text()?;
+    // A form follows only in links made with one (older links end here).
+    let form = if r.pos < r.data.len() {
+        if r.byte()? != 1 {
+            return Err(invalid("its form marker is unknown"));
+        }
+        let sections = r.text()?;
+        let section_bars = r.bounded(u32::MAX as u64, "its section length is absurd")? as usize;
+        let returns = match r.byte()? {
+            0 => Returns::Exact,
+            1 => Returns::Varied,
+            _ => return Err(invalid("how its sections return is unknown")),
+        };
+        Some(Form::new(&sections, section_bars, returns).map_err(|e| ShareError::Invalid(format!("its form is not one Cantor writes. {}", e.0)))?)
+    } else {
+        None
+    };
     let sampling = SamplingParams { temperature, top_k, top_p, seed, scale };
     let config = GenerateConfig { sampling, max_tokens, max_beats, program, bpm };
     // The same check the encoder made: a link this code writes always opens.
     config.validate().map_err(|e| ShareError::Invalid(format!("its recipe is out of range. {}", e.0)))?;
-    Ok(Recipe { model, config, primer, primer_label })
+    Ok(Recipe { model, config, primer, primer_label, form })
 }

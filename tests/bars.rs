@@ -570,6 +570,21 @@ fn a_form_brings_its_sections_back_exactly_or_varied_and_b_differs() {
         assert!(kept * 4 >= a.len(), "recognisably the same: {kept} of {} notes kept", a.len());
         assert!(again.iter().zip(&a).all(|(x, y)| (x.1 as i32 - y.1 as i32).abs() <= 2 || x.0 != y.0), "pitches move by a tone at most");
     }
+    // The form travels in the share link's recipe; the link's recipe makes the same notes again.
+    use cantor::share::{self, Clip, Recipe};
+    let form = Form::new("AABA", 2, Returns::Varied).unwrap();
+    let recipe = Recipe { model: "0123456789abcdef".into(), config: config.clone(), primer: prompt.clone(), primer_label: String::new(), form: Some(form.clone()) };
+    let clip = Clip::new(varied.notes.clone(), config.bpm, STEPS_PER_BEAT, Some(recipe));
+    let back = share::decode(&share::encode(&clip).unwrap()).unwrap();
+    assert_eq!(back, clip);
+    let r = back.recipe.unwrap();
+    assert_eq!(r.form.as_ref(), Some(&form));
+    let (again, _) = block_on(generate_form(&model, &vocab, &r.primer, &r.config, r.form.as_ref().unwrap(), &device)).unwrap();
+    assert_eq!(Clip::new(again.notes, config.bpm, STEPS_PER_BEAT, None).notes, clip.notes, "the link reopens the same piece");
+    // A link whose form is damaged says so in a sentence.
+    let bad = Recipe { form: Some(Form { sections: "ABZ".into(), section_bars: 2, returns: Returns::Exact }), ..r };
+    let err = share::encode(&Clip { recipe: Some(bad), ..clip.clone() }).unwrap_err().to_string();
+    assert!(err.contains("brings in Z before C"), "{err}");
 }
 
 #[test]

@@ -150,7 +150,7 @@ fn generation_refuses_settings_a_link_could_not_carry() {
 
 fn clip_with(config: GenerateConfig) -> Clip {
     let notes = vec![Note { pitch: 60, velocity: 80, start: 0.0, duration: 1.0, start_s: 0.0, duration_s: 0.5, channel: 0, program: 0, drum: false, track: 0 }];
-    let recipe = Recipe { model: "00112233445566aa".into(), config, primer: vec![1], primer_label: String::new() };
+    let recipe = Recipe { model: "00112233445566aa".into(), config, primer: vec![1], primer_label: String::new(), form: None };
     Clip::new(notes, 120.0, 12, Some(recipe))
 }
 

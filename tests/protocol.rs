@@ -52,8 +52,8 @@ fn every_message_round_trips() {
         ToWorker::Render { notes: vec![note.clone()], speed: 1.5, wav: true, from_frame: 0 },
         ToWorker::Render { notes: vec![note.clone()], speed: 1.0, wav: false, from_frame: 176_400 },
         ToWorker::Load { model_file: vec![1; 1000] },
-        ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default(), opening: true },
-        ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![], config: GenerateConfig::default(), opening: false },
+        ToWorker::Generate { model: None, primer: vec![1, 200], config: GenerateConfig::default(), opening: true, form: None },
+        ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![], config: GenerateConfig::default(), opening: false, form: Some(cantor::generate::Form::new("ABAC", 3, cantor::generate::Returns::Varied).unwrap()) },
         ToWorker::Sample { model: "0123456789abcdef".into(), config: GenerateConfig::default(), seeds: vec![1, 2, 3] },
     ] {
         same(&m);
@@ -65,7 +65,7 @@ fn every_message_round_trips() {
         FromWorker::Paused { model_file: vec![1, 2], summary: summary.clone() },
         FromWorker::Trained { reason: StopReason::EarlyStopped, model_file: vec![9; 10], summary },
         FromWorker::Opening { notes: vec![note.clone()], pcm: vec![0; 8], sample_rate: 44_100 },
-        FromWorker::Generated { notes: vec![note.clone()], tokens: vec![1, 2], primer_len: 1, millis: 3.5 },
+        FromWorker::Generated { notes: vec![note.clone()], tokens: vec![1, 2], primer_len: 1, millis: 3.5, sections: vec![cantor::generate::Section { letter: 'B', beat: 8.0, returning: false }] },
         FromWorker::EpochSample { epoch: 3, notes: vec![note.clone()] },
         FromWorker::Samples { clips: vec![vec![note], vec![]] },
         FromWorker::Rendered { pcm: vec![0; 16], sample_rate: 44_100, at: 88_200, last: false },
@@ -84,7 +84,7 @@ fn every_message_round_trips() {
 
 #[test]
 fn requests_carry_ids_and_answers_name_them() {
-    let body = ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![1, 2], config: GenerateConfig::default(), opening: false };
+    let body = ToWorker::Generate { model: Some("00ff00ff00ff00ff".into()), primer: vec![1, 2], config: GenerateConfig::default(), opening: false, form: None };
     let back: Request = from_bytes(&request_bytes(41, &body)).unwrap();
     assert_eq!(back.id, 41);
     assert_eq!(format!("{:?}", back.body), format!("{body:?}"));
@@ -92,7 +92,7 @@ fn requests_carry_ids_and_answers_name_them() {
     let back: Answer = from_bytes(&to_bytes(&answer)).unwrap();
     assert_eq!(back.id, 41);
     // A request's last answer: its own result, or any failure; progress is not.
-    assert!(RequestKind::Generate.ends_with(&FromWorker::Generated { notes: vec![], tokens: vec![], primer_len: 0, millis: 1.0 }));
+    assert!(RequestKind::Generate.ends_with(&FromWorker::Generated { notes: vec![], tokens: vec![], primer_len: 0, millis: 1.0, sections: vec![] }));
     assert!(!RequestKind::Generate.ends_with(&FromWorker::GenerateProgress { tokens: 100 }));
     assert!(!RequestKind::Generate.ends_with(&FromWorker::Opening { notes: vec![], pcm: vec![], sample_rate: 44_100 }));
     // Playing audio arrives in parts: only the last one ends the request.

@@ -70,7 +70,7 @@ fn generated_clip(seed: u64) -> (Clip, ModelFile, GenerateConfig, Vec<u16>) {
         bpm: 96.5,
     };
     let g = block_on(generate(&model, &vocab, &primer, &gc, &device, |_| {})).unwrap();
-    let recipe = Recipe { model: file.fingerprint(), config: gc.clone(), primer: primer.clone(), primer_label: "first 1 bar of «test».mid".into() };
+    let recipe = Recipe { model: file.fingerprint(), config: gc.clone(), primer: primer.clone(), primer_label: "first 1 bar of «test».mid".into(), form: None };
     (Clip::new(g.notes, gc.bpm, vocab.steps_per_beat, Some(recipe)), file, gc, primer)
 }
 
@@ -129,6 +129,7 @@ fn thirty_second_clips_of_real_music_fit_the_link_budget() {
                 config: GenerateConfig::default(),
                 primer,
                 primer_label: "first 2 bars of a corpus file".into(),
+                form: None,
             };
             let clip = Clip::new(notes, 120.0, vocab.steps_per_beat, Some(recipe));
             let (link, left_out) = share::link_within_budget(BASE, &clip).unwrap();

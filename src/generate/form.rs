@@ -31,7 +31,7 @@ pub struct Form {
 }
 
 /// Where a section begins in the generated music.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Section {
     pub letter: char,
     /// Beat of its first bar line.

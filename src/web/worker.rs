@@ -6,7 +6,7 @@ use super::{gpu, PIANO_PROGRAMS, PIANO_SOUNDFONT_URL, SOUNDFONT_URL};
 use crate::encoding::{BarVocab, Conditioning, MusicVocab, Vocab};
 use crate::midi::{read_notes, Song};
 use crate::sequences::{self, Prepared, Selection};
-use crate::generate::{generate, generate_with_opening};
+use crate::generate::{generate, generate_form, generate_with_opening, Form};
 use crate::model::{copy_to_device, LstmLm, ModelConfig, ModelFile};
 use crate::protocol::{Answer, FileRead, FromWorker, Request, ToWorker};
 use crate::synth::Renderer;
@@ -214,7 +214,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             }
             Err(e) => fail(id, format!("the model could not be loaded: {e}")),
         },
-        ToWorker::Generate { model, primer, config, opening } => wasm_bindgen_futures::spawn_local(async move {
+        ToWorker::Generate { model, primer, config, opening, form } => wasm_bindgen_futures::spawn_local(async move {
             // The opening sounds only if a sound bank is here when it is written: the piano bank
             // (small, already on its way since the first click) is waited for.
             if opening && renderer(&state, Bank::Piano).await.is_err() {
@@ -227,7 +227,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
                 (None, None) => Err("there is no trained model yet".to_string()),
             };
             let result = match loaded {
-                Ok(m) => generate_clip(&state, id, &m, &primer, &config, opening).await,
+                Ok(m) => generate_clip(&state, id, &m, &primer, &config, opening, form.as_ref()).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -441,9 +441,27 @@ async fn epoch_sample(model: &LstmLm, vocab: &MusicVocab, epoch: usize) -> Resul
     Ok(sample(model, vocab, &config, &[epoch as u64]).await?.pop().unwrap_or_default())
 }
 
-async fn generate_clip(state: &State, id: u64, loaded: &(LstmLm, MusicVocab), primer: &[u16], config: &crate::generate::GenerateConfig, opening: bool) -> Result<(), String> {
+async fn generate_clip(
+    state: &State,
+    id: u64,
+    loaded: &(LstmLm, MusicVocab),
+    primer: &[u16],
+    config: &crate::generate::GenerateConfig,
+    opening: bool,
+    form: Option<&Form>,
+) -> Result<(), String> {
     let (model, vocab) = loaded;
     let t0 = web_time::Instant::now();
+    if let Some(form) = form {
+        // A form is written section by section (a return is its first statement again): the
+        // clip comes whole.
+        let MusicVocab::Bars(bars) = vocab else { return Err("this model has no bars, so it cannot write sections; choose \"free\"".into()) };
+        let (out, sections) = generate_form(model, bars, primer, config, form, &Device::flex()).await.map_err(|e| e.to_string())?;
+        mark("cantor: clip generated");
+        let millis = t0.elapsed().as_secs_f64() * 1e3;
+        post(id, FromWorker::Generated { notes: out.notes, tokens: out.tokens, primer_len: out.primer_len, millis, sections });
+        return Ok(());
+    }
     let progress = |n| {
         if n % 100 == 0 {
             post(id, FromWorker::GenerateProgress { tokens: n });
@@ -459,6 +477,7 @@ async fn generate_clip(state: &State, id: u64, loaded: &(LstmLm, MusicVocab), pr
         tokens: out.tokens,
         primer_len: out.primer_len,
         millis: t0.elapsed().as_secs_f64() * 1e3,
+        sections: Vec::new(),
     });
     Ok(())
 }

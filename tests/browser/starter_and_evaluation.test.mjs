@@ -59,6 +59,10 @@ test("fine-tune the starter, evaluate, and take the blind listening test", { tim
     await page.waitForSelector('[data-testid="evaluate"]:not([disabled])', { timeout: 120_000 });
     assert.equal(await page.locator('[data-testid="originality-row"]').count(), 6);
     assert.match(await page.textContent('[data-testid="eval-auc"]'), /AUC (\d\.\d\d \[|too few)/);
+    // Structure side by side: a file of the user's and a generated clip, bar by bar.
+    for (const id of ["eval-similarity-real", "eval-similarity-generated"]) {
+      assert.ok(Number(await page.getAttribute(`[data-testid="${id}"]`, "data-bars")) >= 4, `${id} draws its bars`);
+    }
     // Listen to the training file a run came from (when any run was found).
     if ((await page.locator('[data-testid="play-source"]').count()) > 0) {
       const before = Number(await page.getAttribute('[data-testid="play"]', "data-scheduled"));

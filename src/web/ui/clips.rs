@@ -4,6 +4,7 @@
 
 use super::{share, AppState, Clip, ClipOrigin, Request};
 use crate::web::share_clip;
+use crate::generate::Section;
 use crate::midi::Note;
 use crate::protocol::ToWorker;
 use crate::web::bridge;
@@ -76,7 +77,7 @@ impl ClipsState {
 
     /// The worker's clip: shown, kept, checked against the linked clip after "regenerate", and
     /// played when the first screen asked for it.
-    pub fn on_generated(self, state: AppState, notes: Vec<Note>, tokens: &[u16], primer_len: usize, millis: f64) {
+    pub fn on_generated(self, state: AppState, notes: Vec<Note>, tokens: &[u16], primer_len: usize, millis: f64, sections: Vec<Section>) {
         self.generating.set(None);
         let Some(request) = self.request.get_untracked() else { return };
         let bpm = request.recipe.config.bpm;
@@ -88,7 +89,7 @@ impl ClipsState {
         let notes = Arc::new(made.notes);
         state.roll.set(Some(("Generated clip".into(), notes.clone())));
         let meters = state.models.vocab.get_untracked().map_or_else(Vec::new, |v| v.time_signatures(tokens));
-        let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len };
+        let clip = Clip { notes, bpm, meters: Arc::new(meters), recipe: made.recipe, origin: ClipOrigin::Generated, millis, tokens: tokens.len() - primer_len, sections: Arc::new(sections) };
         share::keep(state, &clip);
         if self.autoplay.get_untracked() {
             self.autoplay.set(false);

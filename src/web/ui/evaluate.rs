@@ -3,6 +3,7 @@
 //! to listen to), style statistics generated vs corpus, the adversarial classifier's AUC, and a
 //! blind listening test with a confidence interval and an export of its results.
 
+use super::similarity::{bar_matrix, SimilarityPicture};
 use super::{corpus, AppState};
 use crate::sequences::excerpt;
 use crate::generate::{GenerateConfig, SamplingParams};
@@ -170,6 +171,14 @@ fn ReportView(e: Evaluation) -> impl IntoView {
     let telling = r.real_vs_generated.as_ref().map_or(String::new(), |s| {
         format!(" Most telling: {}.", s.top_features.iter().map(|&i| names[i].clone()).collect::<Vec<_>>().join(", "))
     });
+    // Structure side by side: a held-out file's opening (else a training file's) and the first
+    // clip, each as long as the clips.
+    let bar_beats = corpus::current_vocab(state).bar_beats();
+    let real_pool = if e.valid.iter().any(|v| !v.1.is_empty()) { &e.valid } else { &e.train };
+    let (real_name, real_notes) = real_pool.iter().find(|v| !v.1.is_empty()).map_or((String::new(), Vec::new()), |v| (v.0.clone(), v.1.clone()));
+    let real = Signal::derive(move || bar_matrix(&excerpt(&real_notes, 0.0, CLIP_BEATS), bar_beats));
+    let first_clip = e.clips.first().cloned().unwrap_or_default();
+    let generated = Signal::derive(move || bar_matrix(&first_clip, bar_beats));
     let few = if e.valid.len() < 3 {
         format!(" With {} held-out file(s), a classifier mostly learns to tell pieces apart, so read the AUC with care.", e.valid.len())
     } else {
@@ -187,6 +196,12 @@ fn ReportView(e: Evaluation) -> impl IntoView {
             <thead><tr><th></th><th>"your files"</th><th>"generated"</th><th>"overlap"</th></tr></thead>
             <tbody>{style_rows}</tbody>
         </table>
+        <h3>"Structure: what comes back"</h3>
+        <p class="detail" data-testid="eval-structure-note">{format!("Left: the opening of {real_name}; right: clip 1. Bright cells off the diagonal are bars that come back.")}</p>
+        <div class="structure">
+            <SimilarityPicture matrix=real testid="eval-similarity-real" what="your music"/>
+            <SimilarityPicture matrix=generated testid="eval-similarity-generated" what="a generated clip"/>
+        </div>
         <p data-testid="eval-auc">{format!(
             "A classifier trained to tell your held-out music from generated clips reaches AUC {} (0.5 = it cannot tell them apart; your training vs held-out files: {}).{telling}{few}",
             auc(&r.real_vs_generated), auc(&r.real_vs_real)

@@ -33,13 +33,25 @@ impl Problems {
     }
 }
 
-fn field(label: &'static str, testid: &'static str, min: String, max: String, step: &'static str, shown: impl Fn() -> String + Send + Sync + 'static, problems: Problems, accept: impl Fn(&str) -> Result<(), String> + 'static) -> impl IntoView {
+#[allow(clippy::too_many_arguments)]
+fn field(
+    label: &'static str,
+    testid: &'static str,
+    min: String,
+    max: String,
+    step: &'static str,
+    shown: impl Fn() -> String + Send + Sync + 'static,
+    problems: Problems,
+    accept: impl Fn(&str) -> Result<(), String> + 'static,
+    beside: impl IntoView + 'static,
+) -> impl IntoView {
     view! {
         <label class="field" class:invalid=move || problems.of(testid).is_some()>
             {label}
             <input type="number" data-testid=testid min=min max=max step=step prop:value=shown
                 aria-invalid=move || problems.of(testid).is_some().to_string()
                 on:change=move |ev| problems.set(testid, accept(&event_target_value(&ev)).err())/>
+            {beside}
             <Show when=move || problems.of(testid).is_some()>
                 <span class="field-problem" role="alert" data-testid=format!("{testid}-problem")>{move || problems.of(testid).unwrap_or_default()}</span>
             </Show>
@@ -57,7 +69,7 @@ where
         value.set(T::try_from(v).map_err(|_| format!("{v} is too large"))?);
         Ok(())
     };
-    field(label, testid, setting.min.to_string(), setting.max.to_string(), "1", move || value.get().to_string(), problems, accept)
+    field(label, testid, setting.min.to_string(), setting.max.to_string(), "1", move || value.get().to_string(), problems, accept, ())
 }
 
 /// The float types a setting's value is stored in.
@@ -82,10 +94,19 @@ pub fn real<T>(label: &'static str, testid: &'static str, setting: Real, step: &
 where
     T: FromReal + std::fmt::Display + Copy + Send + Sync + 'static,
 {
+    real_with(label, testid, setting, step, value, problems, ())
+}
+
+/// A field on a continuous scale with another way to set it beside the number (a slider, words),
+/// so one setting is one control.
+pub fn real_with<T>(label: &'static str, testid: &'static str, setting: Real, step: &'static str, value: RwSignal<T>, problems: Problems, beside: impl IntoView + 'static) -> impl IntoView
+where
+    T: FromReal + std::fmt::Display + Copy + Send + Sync + 'static,
+{
     let accept = move |text: &str| {
         let v = setting.parse(text).map_err(|e| e.0)?;
         value.set(T::from_real(v));
         Ok(())
     };
-    field(label, testid, setting.min.to_string(), setting.max.to_string(), step, move || value.get().to_string(), problems, accept)
+    field(label, testid, setting.min.to_string(), setting.max.to_string(), step, move || value.get().to_string(), problems, accept, beside)
 }

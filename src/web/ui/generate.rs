@@ -9,7 +9,7 @@ use super::share::ShareControls;
 use super::{AppState, Request};
 use crate::encoding::corpus::NoteFilter;
 use crate::encoding::{Conditioning, Instrument, MusicVocab};
-use crate::generate::{GenerateConfig, SamplingParams, Scale};
+use crate::generate::{Form, GenerateConfig, Returns, SamplingParams, Scale};
 use crate::midi::{write_song, Song, TempoMap};
 use crate::protocol::ToWorker;
 use crate::settings;
@@ -52,6 +52,10 @@ pub fn Generate() -> impl IntoView {
     let key = RwSignal::new(String::from("none"));
     let bpm = RwSignal::new(120.0f64);
     let speed = RwSignal::new(1.0f64);
+    // The form: "" lets the model decide; a row of letters (AABA) asks for sections.
+    let form = RwSignal::new(String::new());
+    let section_bars = RwSignal::new(4u64);
+    let varied = RwSignal::new(false);
     // Steering: a style tag the model learned ("" = any) and the instruments to play (none
     // ticked = the model chooses).
     let style = RwSignal::new(String::new());
@@ -96,6 +100,16 @@ pub fn Generate() -> impl IntoView {
         if let Err(e) = config.validate() {
             return state.error.set(Some(format!("Nothing was generated: {e}")));
         }
+        let letters = form.get_untracked().trim().to_string();
+        let form = if letters.is_empty() {
+            None
+        } else {
+            let returns = if varied.get_untracked() { Returns::Varied } else { Returns::Exact };
+            match Form::new(&letters, section_bars.get_untracked() as usize, returns) {
+                Ok(f) => Some(f),
+                Err(e) => return state.error.set(Some(format!("Nothing was generated: {e}"))),
+            }
+        };
         state.clips.preparing();
         leptos::task::spawn_local(async move {
             // A first visit has no model: the starter model is fetched on this first Generate
@@ -114,10 +128,10 @@ pub fn Generate() -> impl IntoView {
                 None => vocab.prompt(&steer),
             };
             let model = state.models.id.get_untracked().unwrap_or_default();
-            let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label }, expect: None };
+            let request = Request { recipe: Recipe { model, config: config.clone(), primer: primer.clone(), primer_label, form: form.clone() }, expect: None };
             // The first screen's clip starts to sound from its first bars while the rest is written.
-            let opening = state.clips.hearing();
-            state.clips.ask(request, ToWorker::Generate { model: state.models.loaded(), primer, config, opening });
+            let opening = state.clips.hearing() && form.is_none();
+            state.clips.ask(request, ToWorker::Generate { model: state.models.loaded(), primer, config, opening, form });
         });
     };
 
@@ -177,33 +191,52 @@ pub fn Generate() -> impl IntoView {
                         </For>
                     </select>
                 </label>
-                {fields::real("length (beats)", "gen-beats", settings::BEATS, "1", beats, problems)}
-                <label class="field slider">
-                    "length in bars"
-                    <input type="range" data-testid="gen-bars" min="1" max="64" step="1"
-                        aria-valuetext=move || format!("{} bars", (beats.get() / bar()).round())
-                        prop:value=move || (beats.get() / bar()).round().to_string()
-                        on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<f64>() { beats.set(v * bar()) } }/>
+                // One control per setting: the length in beats, or in bars on its slider.
+                {fields::real_with("length (beats)", "gen-beats", settings::BEATS, "1", beats, problems, view! {
+                    <span class="ends slider">
+                        <input type="range" data-testid="gen-bars" min="1" max="64" step="1" aria-label="length in bars"
+                            aria-valuetext=move || format!("{} bars", (beats.get() / bar()).round())
+                            prop:value=move || (beats.get() / bar()).round().to_string()
+                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<f64>() { beats.set(v * bar()) } }/>
+                    </span>
                     <span class="detail" data-testid="gen-bars-words">{move || {
                         let bars = beats.get() / bar();
                         let seconds = beats.get() * 60.0 / bpm.get().max(1.0);
                         format!("{bars:.0} bars, about {seconds:.0} s at {:.0} bpm", bpm.get())
                     }}</span>
+                })}
+                <label class="field">"form (empty: the model decides)"
+                    <input type="text" data-testid="gen-form" list="forms" placeholder="free" maxlength="16" autocomplete="off"
+                        prop:value=move || form.get() on:change=move |ev| form.set(event_target_value(&ev).trim().to_string())/>
+                    <datalist id="forms">
+                        {["AABA", "ABAB", "AAB", "ABACA", "AABB"].map(|f| view! { <option value=f></option> }).collect_view()}
+                    </datalist>
                 </label>
-                {fields::real("temperature (safe ↔ adventurous)", "gen-temperature", settings::TEMPERATURE, "0.05", temperature, problems)}
-                // The temperature's musical range as a slider; the number box above takes any value in bounds.
-                <label class="field slider">
-                    "how adventurous"
-                    <span class="ends">
+                <Show when=move || !form.get().is_empty()>
+                    {fields::whole("bars per section", "gen-section-bars", settings::SECTION_BARS, section_bars, problems)}
+                    <label class="field">"a section that comes back"
+                        <select data-testid="gen-returns" on:change=move |ev| varied.set(event_target_value(&ev) == "varied")>
+                            <option value="exact">"exactly"</option>
+                            <option value="varied">"varied (same rhythm, some notes moved)"</option>
+                        </select>
+                    </label>
+                    <span class="detail" data-testid="gen-form-words">{move || {
+                        let sections = form.get().chars().count() as u64;
+                        format!("{sections} sections × {} bars = {} bars (the length above is not used)", section_bars.get(), sections * section_bars.get())
+                    }}</span>
+                </Show>
+                // The temperature's musical range on a slider beside the number, which takes any value in bounds.
+                {fields::real_with("temperature", "gen-temperature", settings::TEMPERATURE, "0.05", temperature, problems, view! {
+                    <span class="ends slider">
                         "safe"
-                        <input type="range" data-testid="gen-temperature-slider" min="0.3" max="1.6" step="0.05"
+                        <input type="range" data-testid="gen-temperature-slider" min="0.3" max="1.6" step="0.05" aria-label="how adventurous"
                             aria-valuetext=move || adventure_words(temperature.get())
                             prop:value=move || temperature.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { temperature.set(v) } }/>
                         "adventurous"
                     </span>
                     <span class="detail" data-testid="gen-temperature-words">{move || adventure_words(temperature.get())}</span>
-                </label>
+                })}
                 {fields::real("top-p", "gen-top-p", settings::TOP_P, "0.01", top_p, problems)}
                 <div class="field-row">
                     {fields::whole("seed", "gen-seed", SEED, seed, problems)}

@@ -83,6 +83,8 @@ pub struct Clip {
     /// Generation time and new tokens (generated clips).
     pub millis: f64,
     pub tokens: usize,
+    /// Where the sections of an asked-for form begin (lettered on the piano roll).
+    pub sections: Arc<Vec<crate::generate::Section>>,
 }
 
 impl Clip {
@@ -180,7 +182,7 @@ impl AppState {
             }
             FromWorker::GenerateProgress { tokens } => self.clips.generating.set(Some(tokens)),
             FromWorker::Opening { notes, pcm, sample_rate } => self.clips.on_opening(self, notes, &pcm, sample_rate),
-            FromWorker::Generated { notes, tokens, primer_len, millis } => self.clips.on_generated(self, notes, &tokens, primer_len, millis),
+            FromWorker::Generated { notes, tokens, primer_len, millis, sections } => self.clips.on_generated(self, notes, &tokens, primer_len, millis, sections),
             FromWorker::Samples { clips } => self.samples.set(Some(Arc::new(clips))),
             FromWorker::Speeds(s) => crate::web::storage::remember_speeds(s),
             FromWorker::RenderProgress { fraction } => self.clips.wav_progress.set(Some(fraction)),

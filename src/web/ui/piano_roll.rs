@@ -40,6 +40,8 @@ struct Grid {
     /// (y, height, black key, a C, pitch)
     keys: Vec<(f64, f64, bool, bool, u8)>,
     lines: Vec<(f64, bool)>,
+    /// Where an asked-for form's sections begin: (x, letter, a return).
+    sections: Vec<(f64, char, bool)>,
 }
 
 fn is_black(pitch: u8) -> bool {
@@ -50,7 +52,7 @@ fn is_black(pitch: u8) -> bool {
 pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Option<Callback<f64>>) -> impl IntoView {
     let state = expect_context::<AppState>();
     let grid = Memo::new(move |_| {
-        let Some((_, notes)) = state.roll.get() else { return Grid { keys: Vec::new(), lines: Vec::new() } };
+        let Some((_, notes)) = state.roll.get() else { return Grid { keys: Vec::new(), lines: Vec::new(), sections: Vec::new() } };
         let pitched = notes.iter().filter(|n| !n.drum);
         let lo = pitched.clone().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(2);
         let hi = pitched.map(|n| n.pitch).max().unwrap_or(72).saturating_add(2);
@@ -60,9 +62,11 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Opt
         // Beats → seconds from the notes themselves (one tempo per clip); bars in the clip's meter.
         let end = notes.iter().map(|n| n.start_s + n.duration_s).fold(1.0, f64::max);
         let per_beat = notes.iter().find(|n| n.start > 0.0).map_or(0.5, |n| n.start_s / n.start);
-        let clip = state.clips.clip.get();
+        let clip = state.clips.clip.get().filter(|c| Arc::ptr_eq(&c.notes, &notes));
+        let sections = clip.as_ref().map_or_else(Vec::new, |c| {
+            c.sections.iter().map(|s| (KEYS + s.beat * per_beat / end * (W - KEYS), s.letter, s.returning)).collect()
+        });
         let bar_beats = clip
-            .filter(|c| Arc::ptr_eq(&c.notes, &notes))
             .and_then(|c| c.meters.first().map(|m| m.numerator as f64 * 4.0 / m.denominator.max(1) as f64))
             .unwrap_or(4.0);
         let beats = (end / per_beat).ceil() as usize;
@@ -73,7 +77,7 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Opt
                 lines.push((KEYS + b as f64 * per_beat / end * (W - KEYS), bar));
             }
         }
-        Grid { keys, lines }
+        Grid { keys, lines, sections }
     });
     let layout = Memo::new(move |_| {
         let Some((title, notes)) = state.roll.get() else { return (String::new(), Vec::new(), 1.0, 0, Vec::new()) };
@@ -141,6 +145,10 @@ pub fn PianoRoll(playhead: RwSignal<Option<f64>>, #[prop(optional)] on_seek: Opt
                 }).collect_view()}
                 {move || grid.get().lines.into_iter().map(|(x, bar)| view! {
                     <line class=if bar { "bar-line" } else { "beat-line" } x1=x x2=x y1=0 y2=H />
+                }).collect_view()}
+                {move || grid.get().sections.into_iter().map(|(x, letter, returning)| view! {
+                    <line class="section-line" x1=x x2=x y1=0 y2=H />
+                    <text data-testid="roll-section" class="section" class:returning=returning x=x + 3.0 y=14>{letter.to_string()}</text>
                 }).collect_view()}
                 {move || layout.get().1.into_iter().map(|r| {
                     let opacity = 0.35 + 0.65 * r.velocity as f64 / 127.0;

@@ -27,7 +27,7 @@ fn label(c: &share::Clip) -> String {
 fn show(state: AppState, clip: share::Clip) {
     let notes = Arc::new(clip.notes);
     state.roll.set(Some(("Shared clip".into(), notes.clone())));
-    let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0 };
+    let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0, sections: Arc::new(Vec::new()) };
     state.clips.show_shared(clip);
 }
 
@@ -143,7 +143,7 @@ fn remake(state: AppState, vary: bool) {
         recipe.config.sampling.seed = random_seed();
     }
     let request = Request { recipe: recipe.clone(), expect: (!vary).then(|| clip.notes.clone()) };
-    state.clips.ask(request, ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config, opening: false });
+    state.clips.ask(request, ToWorker::Generate { model: Some(model), primer: recipe.primer, config: recipe.config, opening: false, form: recipe.form });
 }
 
 /// What a shared link holds (or why it could not be opened), with regenerate / vary.
