@@ -26,7 +26,9 @@ done
 cargo build --release --bin cantor
 cantor="$CARGO_TARGET_DIR/release/cantor"
 "$cantor" bench jsb --data ../shared/benchmarks/jsb_chorales.json --export-midi "$work/corpus/chorales"
-"$cantor" train "$work/corpus" --out static/starter/starter.cantor \
+"$cantor" train "$work/corpus" --out "$work/starter-f32.cantor" \
   --embed 128 --hidden 256 --layers 2 --seq-len 128 --batch 32 --lr 3e-3 \
   --epochs "${EPOCHS:-14}" --steps-per-epoch 100 --patience 3 --transpose 3 --valid 0.05 --seed 42
+# 8-bit weights: a quarter of the download before the first note (BENCHMARKS.md compares the clips).
+"$cantor" quantize "$work/starter-f32.cantor" --out static/starter/starter.cantor
 ls -l static/starter/starter.cantor

@@ -1,7 +1,8 @@
 //! The model file: everything needed to rebuild a trained model in the page or the CLI.
 //!
 //! Layout: `CANTORM1` (8 bytes) · JSON header length (u32, little-endian) · JSON header
-//! ([`ModelConfig`], [`Vocab`], [`TrainingSummary`]) · burn's burnpack bytes of the weights.
+//! ([`ModelConfig`], [`Vocab`], [`TrainingSummary`], the weights' format) · the weights: burn's
+//! burnpack bytes (f32, what training saves), or 8-bit rows ([`super::int8`], the starter's).
 
 use super::{LstmLm, ModelConfig};
 use crate::encoding::Vocab;
@@ -41,12 +42,29 @@ pub struct TrainingSummary {
     pub stopped: Option<String>,
 }
 
+/// How the weights after the header are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeightsFormat {
+    /// burn's burnpack, f32 (every file before 8-bit weights).
+    #[default]
+    Burnpack,
+    /// Signed bytes with an f32 scale per row: a quarter of the size.
+    Int8Rows,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Header {
     model: ModelConfig,
     vocab: Vocab,
     #[serde(default)]
     summary: TrainingSummary,
+    /// Absent in f32 files, so they read (and write) as before.
+    #[serde(default, skip_serializing_if = "is_burnpack")]
+    weights: WeightsFormat,
+}
+
+fn is_burnpack(f: &WeightsFormat) -> bool {
+    *f == WeightsFormat::Burnpack
 }
 
 /// A model file in memory: header plus weights, not yet placed on a device.
@@ -55,8 +73,9 @@ pub struct ModelFile {
     pub config: ModelConfig,
     pub vocab: Vocab,
     pub summary: TrainingSummary,
-    /// burnpack bytes of the weights.
+    /// The weights, in `format`.
     pub weights: Vec<u8>,
+    pub format: WeightsFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +111,18 @@ impl ModelFile {
             .into_record()
             .into_bytes()
             .map_err(|e| ModelFileError::Weights(e.to_string()))?;
-        Ok(ModelFile { config: config.clone(), vocab: vocab.clone(), summary, weights: weights.to_vec() })
+        Ok(ModelFile { config: config.clone(), vocab: vocab.clone(), summary, weights: weights.to_vec(), format: WeightsFormat::Burnpack })
+    }
+
+    /// The same model with 8-bit weights (a quarter of the size; for a model that must download
+    /// fast). Reads synchronously: a model on Flex.
+    pub fn to_int8(&self, device: &Device) -> Result<ModelFile, ModelFileError> {
+        let model = self.load(device)?;
+        Ok(ModelFile { weights: super::int8::quantize(&model), format: WeightsFormat::Int8Rows, ..self.clone() })
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let header = Header { model: self.config.clone(), vocab: self.vocab.clone(), summary: self.summary.clone() };
+        let header = Header { model: self.config.clone(), vocab: self.vocab.clone(), summary: self.summary.clone(), weights: self.format };
         let json = serde_json::to_vec(&header).expect("model header serialises");
         let mut out = Vec::with_capacity(12 + json.len() + self.weights.len());
         out.extend_from_slice(MAGIC);
@@ -136,12 +162,16 @@ impl ModelFile {
             vocab: header.vocab,
             summary: header.summary,
             weights: bytes[12 + len..].to_vec(),
+            format: header.weights,
         })
     }
 
     /// Builds the model on `device` and loads the weights into it.
     pub fn load(&self, device: &Device) -> Result<LstmLm, ModelFileError> {
         self.config.validate().map_err(ModelFileError::OutOfRange)?;
+        if self.format == WeightsFormat::Int8Rows {
+            return super::int8::dequantize(&self.config, &self.weights, device).map_err(ModelFileError::Weights);
+        }
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
             .map_err(|e| ModelFileError::Weights(e.to_string()))?;
         self.config

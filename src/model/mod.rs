@@ -6,10 +6,11 @@
 
 mod file;
 mod fused_lstm;
+pub mod int8;
 pub mod lstm_seq;
 mod transfer;
 
-pub use file::{ModelFile, ModelFileError, TrainingSummary};
+pub use file::{ModelFile, ModelFileError, TrainingSummary, WeightsFormat};
 pub use fused_lstm::FusedLstm;
 pub use lstm_seq::lstm_sequence;
 pub use transfer::copy_to_device;
