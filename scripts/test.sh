@@ -22,7 +22,7 @@ fi
 
 echo "== WebGPU tests in headless Chromium (software adapter where there is no GPU)"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 WASM_BINDGEN_TEST_DRIVER_TIMEOUT=60 \
-  cargo test --release --target wasm32-unknown-unknown --no-default-features --test webgpu
+  cargo test --release --target wasm32-unknown-unknown --no-default-features --features wgpu --test webgpu
 
 echo "== the page end to end in headless Chromium"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)

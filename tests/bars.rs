@@ -12,6 +12,13 @@ use cantor::model::{CellKind, ModelConfig};
 use cantor::train::{block_on, Control, TrainConfig, Trainer, WindowSampler};
 use burn::prelude::Device;
 
+/// The backend's random generator is one for the process: tests that seed it or build and train
+/// models take turns, so what each one draws (and asserts) does not depend on the others.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn note(pitch: u8, start: f64, duration: f64, velocity: u8, program: u8, drum: bool) -> Note {
     Note { pitch, velocity, start, duration, start_s: 0.0, duration_s: 0.0, channel: if drum { 9 } else { 0 }, program, drum, track: 0 }
 }
@@ -317,6 +324,7 @@ fn train_small(songs: &[Song], styles: &[Option<String>]) -> (cantor::model::Lst
 
 #[test]
 fn a_style_tag_and_an_instrument_choice_change_what_is_generated() {
+    let _serial = serial();
     let (songs, styles) = two_styles();
     let (model, vocab) = train_small(&songs, &styles);
     let music = MusicVocab::Bars(vocab.clone());
@@ -353,6 +361,7 @@ fn a_style_tag_and_an_instrument_choice_change_what_is_generated() {
 
 #[test]
 fn the_opening_handed_over_early_is_the_finished_clips_first_bars() {
+    let _serial = serial();
     // An untrained model writes any grammatical bars: enough to check what the opening holds.
     let (songs, styles) = two_styles();
     let options = CorpusOptions { transpose: 0, valid_fraction: 0.0, ..CorpusOptions::default() };
@@ -416,6 +425,7 @@ fn few_files_hold_out_their_last_bars_and_training_never_reads_them() {
 
 #[test]
 fn files_too_short_to_give_up_bars_train_whole_with_a_sentence() {
+    let _serial = serial();
     let one_bar = |p: u8| Song::new((0..4).map(|b| note(p, b as f64, 1.0, 80, 0, false)).collect());
     let songs = vec![one_bar(60), one_bar(64)];
     let styles = vec![None; 2];
@@ -490,6 +500,7 @@ fn two_continuous_lines() -> Vec<Song> {
 
 #[test]
 fn a_toy_corpus_of_continuous_lines_gives_clips_whose_lines_do_not_break_off() {
+    let _serial = serial();
     use cantor::metrics::shape::Shape;
     use cantor::train::learning_minimum;
     let songs = two_continuous_lines();
@@ -531,6 +542,7 @@ fn section_notes(notes: &[Note], from: f64, to: f64) -> Vec<(i64, u8, i64, u8, u
 
 #[test]
 fn a_form_brings_its_sections_back_exactly_or_varied_and_b_differs() {
+    let _serial = serial();
     use cantor::generate::{generate_form, Form, Returns};
     let (songs, styles) = two_styles();
     let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
@@ -661,6 +673,7 @@ fn repeats_in_clips(vocab: &BarVocab, songs: &[Song]) -> f64 {
 
 #[test]
 fn a_model_trained_on_themes_that_come_back_writes_bars_that_come_back() {
+    let _serial = serial();
     let songs = themes_played_twice(8);
     let with = repeats_in_clips(&BarVocab::default(), &songs);
     let without = repeats_in_clips(&BarVocab { repeats: 0, ..BarVocab::default() }, &songs);

@@ -378,14 +378,17 @@ fn fine_tuning_a_loaded_model_trains() {
     let vocab = EventVocab::default();
     let (model, config) = trained_model(&vocab);
     let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
-    let loaded = ModelFile::from_bytes(&file.to_bytes()).unwrap().load(&Device::flex()).unwrap();
-    let corpus = pattern_corpus(&vocab, 1);
-    let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(10), ..TrainConfig::default() };
-    let mut t = Trainer::with_model(loaded, config, tc, &corpus, &Device::flex()).unwrap();
-    let before = block_on(t.validate()).unwrap().unwrap().nll;
-    block_on(t.run(|_| Control::Continue)).unwrap();
-    let after = t.summary.best_valid_nll.unwrap();
-    assert!(after < before, "fine-tuning lowers the loss: {before} → {after}");
+    // An f32 file, and the same model with 8-bit weights (the starter is fine-tuned from one).
+    for file in [file.clone(), file.to_int8(&Device::flex()).unwrap()] {
+        let loaded = ModelFile::from_bytes(&file.to_bytes()).unwrap().load(&Device::flex()).unwrap();
+        let corpus = pattern_corpus(&vocab, 1);
+        let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(10), ..TrainConfig::default() };
+        let mut t = Trainer::with_model(loaded, config.clone(), tc, &corpus, &Device::flex()).unwrap();
+        let before = block_on(t.validate()).unwrap().unwrap().nll;
+        block_on(t.run(|_| Control::Continue)).unwrap();
+        let after = t.summary.best_valid_nll.unwrap();
+        assert!(after < before, "fine-tuning ({:?} weights) lowers the loss: {before} → {after}", file.format);
+    }
 }
 
 /// Piano-roll pieces in which each chord is held for four frames: after a chord's first frame,

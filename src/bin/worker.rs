@@ -1,4 +1,4 @@
-//! The training and generation worker (wasm32): `trunk` builds this with `--features web`.
+//! The training and generation worker (wasm32): `trunk` builds this with `--features web,wgpu`.
 
 // cubecl registers its kernel compilers' pieces through `inventory`, i.e. static constructors.
 // Unless a module calls them itself, wasm-ld runs all of them at the top of *every* exported

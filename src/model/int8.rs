@@ -19,7 +19,7 @@ impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         let dims = t.dims().to_vec();
-        let values = t.into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default();
+        let values = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
         self.0.push((values, dims));
     }
 }

@@ -2,8 +2,11 @@
 //! [`Request`](crate::protocol::Request)
 //! with an id, and hands each answer to a callback together with the kind of request it answers.
 //!
-//! The worker (6.5 MB of wasm) starts on first need: the first message sent starts it, with the
-//! backend choice made so far, so a visit that only looks downloads the page alone.
+//! The worker starts on first need: the first message sent starts it, with the backend choice made
+//! so far, so a visit that only looks downloads the page alone. It starts as the first clips'
+//! worker (`voice`: the same worker without the GPU stack, a fifth of the download); training, or
+//! choosing WebGPU, swaps it for the training worker (`worker`), which is then sent the files and
+//! models it lacks like any fresh worker.
 //!
 //! When the worker dies (a panic it reports, or an error event) every request in flight is
 //! answered with a failure in words and a fresh worker is started with the last backend choice;
@@ -36,6 +39,10 @@ struct Bridge {
     handler: Option<Handler>,
     /// Counts the workers started: events of a worker already replaced are ignored.
     generation: u64,
+    /// The running worker is the training worker (with WebGPU), not the first clips' worker.
+    full: bool,
+    /// Once the training worker was needed, it is the one (re)started.
+    want_full: bool,
 }
 
 thread_local! {
@@ -52,10 +59,12 @@ pub fn start(on_message: impl FnMut(Option<RequestKind>, FromWorker) + 'static) 
 /// to the page; it is a classic script (`importScripts` of the no-modules wasm-bindgen output), so
 /// the worker is a classic worker.
 fn spawn() -> Result<(), String> {
-    let worker = Worker::new("./worker_loader.js").map_err(|e| super::files::js_error(&e))?;
+    let full = BRIDGE.with(|b| b.borrow().want_full);
+    let worker = Worker::new(if full { "./worker_loader.js" } else { "./voice_loader.js" }).map_err(|e| super::files::js_error(&e))?;
     let generation = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         b.generation += 1;
+        b.full = full;
         b.generation
     });
     let current = move || BRIDGE.with(|b| b.borrow().generation == generation);
@@ -147,10 +156,43 @@ fn restart(why: &str) {
     }
 }
 
+/// Makes the running worker the training worker: a first clips' worker is ended (what it was
+/// doing fails in words) and the training worker started; the caller then sends it the files it
+/// needs ([`knows_file`]). Does nothing when no worker runs yet (the next one started is it).
+/// Whether a worker was swapped (the fresh one has been sent the backend choice).
+pub fn ensure_full() -> bool {
+    let swap = BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        b.want_full = true;
+        b.worker.is_some() && !b.full
+    });
+    if !swap {
+        return false;
+    }
+    let failed: Vec<RequestKind> = BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some(w) = b.worker.take() {
+            w.terminate();
+        }
+        b.in_flight.drain().map(|(_, k)| k).collect()
+    });
+    for kind in failed {
+        deliver(Some(kind), FromWorker::Failed { message: "the training worker took over before this finished; please ask again".into() });
+    }
+    if let Err(e) = spawn() {
+        deliver(None, FromWorker::Failed { message: format!("the training worker could not start: {e}") });
+    }
+    true
+}
+
 /// Sends a message (starting the worker if it is not running); returns its request id.
 pub fn send(msg: &ToWorker) -> u64 {
     if let ToWorker::Init { choice } = msg {
         BRIDGE.with(|b| b.borrow_mut().choice = Some(*choice));
+        // WebGPU is the training worker's: a fresh one is sent the choice as it starts.
+        if *choice == BackendChoice::WebGpu && ensure_full() {
+            return BRIDGE.with(|b| b.borrow().next_id);
+        }
     }
     if BRIDGE.with(|b| b.borrow().worker.is_none()) {
         if let Err(e) = spawn() {

@@ -139,10 +139,20 @@ pub fn register_offline() {
     }
 }
 
-/// Keeps a file of the page (the SoundFont, the starter model) in Cache Storage once it was used,
-/// so the service worker (static/sw.js) can serve it with the network off. Best effort: a browser
-/// without Cache Storage simply does not get offline use.
+/// Keeps a file of the page (the SoundFont) in Cache Storage once it was used, so the service
+/// worker (static/sw.js) can serve it with the network off. Best effort: a browser without Cache
+/// Storage simply does not get offline use.
 pub fn keep_for_offline(url: &'static str) {
+    keep(url, None);
+}
+
+/// [`keep_for_offline`] for a file whose bytes the page already holds (the starter model): they are
+/// put into the cache as they are, not downloaded a second time.
+pub fn keep_bytes_for_offline(url: &'static str, bytes: &[u8]) {
+    keep(url, Some(bytes.to_vec()));
+}
+
+fn keep(url: &'static str, bytes: Option<Vec<u8>>) {
     use js_sys::{Function, Reflect};
     thread_local! {
         static KEPT: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -158,10 +168,15 @@ pub fn keep_for_offline(url: &'static str) {
     let Ok(opening) = open.call1(&caches, &"cantor-used".into()) else { return };
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(cache) = JsFuture::from(Promise::from(opening)).await else { return };
-        if let Some(add) = method(&cache, "add") {
-            if let Ok(adding) = add.call1(&cache, &url.into()) {
-                let _ = JsFuture::from(Promise::from(adding)).await;
+        let storing = match bytes {
+            Some(mut bytes) => {
+                let Ok(response) = web_sys::Response::new_with_opt_u8_array(Some(&mut bytes)) else { return };
+                method(&cache, "put").and_then(|put| put.call2(&cache, &url.into(), &response).ok())
             }
+            None => method(&cache, "add").and_then(|add| add.call1(&cache, &url.into()).ok()),
+        };
+        if let Some(storing) = storing {
+            let _ = JsFuture::from(Promise::from(storing)).await;
         }
     });
 }

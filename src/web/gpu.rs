@@ -1,3 +1,4 @@
+#![cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 //! Backend choice for the worker. A WebGPU probe through `navigator.gpu.requestAdapter()`, burn's
 //! one-time asynchronous WebGPU initialisation, and, when training starts, a timed step of the
 //! model about to train on each usable backend (as the Bach Doodle did) so the faster one trains. burn needs the adapter's `timestamp-query`
@@ -92,6 +93,7 @@ thread_local! {
     static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
 }
 
+#[cfg(feature = "wgpu")]
 pub async fn webgpu_device() -> Result<Device, String> {
     if let Some(d) = WEBGPU.with(|w| w.borrow().clone()) {
         return Ok(d);
@@ -99,6 +101,12 @@ pub async fn webgpu_device() -> Result<Device, String> {
     let device = Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU could not start ({e})"))?;
     WEBGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// The first clip's worker is built without the GPU stack (a fraction of the download).
+#[cfg(not(feature = "wgpu"))]
+pub async fn webgpu_device() -> Result<Device, String> {
+    WEBGPU.with(|w| w.borrow().clone()).ok_or_else(|| "this worker generates on the CPU; the training worker brings WebGPU".to_string())
 }
 
 /// Tokens per second of one training step of `model` with `config`'s batch on `device`, after one

@@ -1,3 +1,5 @@
+// The first clips' worker (no `wgpu`) leaves training to the training worker: its code is unused there.
+#![cfg_attr(not(feature = "wgpu"), allow(dead_code, unused_imports))]
 //! The worker: reads and tokenises the user's files, owns the compute device, the model being
 //! trained and its optimizer. The page talks to it only through [`ToWorker`] / [`FromWorker`]
 //! messages, so neither a large corpus nor training blocks the UI.
@@ -128,6 +130,15 @@ pub fn start() {
 
 fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
     match msg {
+        // The first clips' worker has no GPU stack: it says so, and the page brings the training
+        // worker when training starts or WebGPU is chosen.
+        #[cfg(not(feature = "wgpu"))]
+        ToWorker::Init { choice: _ } => {
+            *state.device.borrow_mut() = Some(Device::flex());
+            let reason = "clips are written on the CPU; whether WebGPU trains faster is checked when training starts".to_string();
+            post(id, FromWorker::Backend { name: "CPU (Flex)".into(), gpu: false, reason });
+        }
+        #[cfg(feature = "wgpu")]
         ToWorker::Init { choice } => wasm_bindgen_futures::spawn_local(async move {
             *state.either.borrow_mut() = None;
             let (device, name, gpu, reason) = match gpu::choose(choice).await {
@@ -165,6 +176,11 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
             let songs = selected_songs(&state, &selection);
             post(id, FromWorker::Tokenised(sequences::report(&songs, &selection, &base)));
         }
+        // The first clips' worker leaves training to the training worker (the page swaps workers
+        // before it sends Train), so none of the training stack is in its download.
+        #[cfg(not(feature = "wgpu"))]
+        ToWorker::Train { .. } => fail(id, "this worker only writes clips; training runs in the training worker".to_string()),
+        #[cfg(feature = "wgpu")]
         ToWorker::Train { selection, model, config, init_model, known_speeds } => {
             if state.training.get() {
                 return fail(id, "training is already running");

@@ -93,7 +93,7 @@ test("drop files, train, generate, play, download and re-import", { timeout: 300
     const bars = Number(await page.getAttribute('[data-testid="self-similarity"]', "data-bars"));
     assert.ok(bars >= 2, `${bars} bars in the picture`);
     assert.equal(await page.locator('[data-testid="self-similarity"] rect.cell').count(), bars * bars);
-    assert.match(await page.textContent(".similarity figcaption"), new RegExp(`Bar by bar, ${bars} bars`));
+    assert.match(await page.textContent(".similarity figcaption"), new RegExp(`bar by bar \\(${bars} bars\\)`));
 
     // Play: the worker renders the notes with the SoundFont, the buffer is scheduled on the audio
     // clock, and the playhead moves.

@@ -9,11 +9,16 @@ export const ROOT = new URL("../../", import.meta.url).pathname;
 export const DIST = join(ROOT, "dist");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
 
+/// Every path the test server was asked for, in order (what really crossed the network, where a
+/// browser's request may have been answered from its cache).
+export const served = [];
+
 /// Serves dist/ under `prefix` (a sub-path such as "/apps/cantor/", as a project page is hosted);
 /// anything outside it is a 404.
 export function serve(prefix = "/") {
   const server = createServer(async (req, res) => {
     const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    served.push(url);
     if (!url.startsWith(prefix)) return res.writeHead(404).end();
     const path = normalize(`/${url.slice(prefix.length)}`).replace(/^\/+/, "") || "index.html";
     let body;

@@ -31,7 +31,7 @@ test("before the first click the page downloads under 1.5 MB gzipped and no work
     }
     console.log(`before the first click: ${total} bytes gzipped in ${paths.size} files (${sizes.join(", ")})`);
     assert.ok(total <= BUDGET, `${total} bytes: ${sizes.join(", ")}`);
-    assert.ok(![...paths].some((p) => p.startsWith("worker")), [...paths].join(", "));
+    assert.ok(![...paths].some((p) => p.startsWith("worker") || p.startsWith("voice")), [...paths].join(", "));
     assert.equal(page.workers().length, 0);
     await context.close();
   });

@@ -20,7 +20,7 @@
 
 mod autodiff;
 mod cpu;
-#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+#[cfg(feature = "wgpu")]
 mod cube;
 pub mod reference;
 
@@ -31,16 +31,16 @@ pub const MAX_HIDDEN: usize = 819;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 
-#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+#[cfg(feature = "wgpu")]
 use burn::backend::fusion::custom::TensorSpec;
 
-#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+#[cfg(feature = "wgpu")]
 fn forward_meta(gx: &TensorSpec, _w_hh: &TensorSpec, _state0: &TensorSpec) -> (TensorSpec, TensorSpec) {
     let [t, b, g] = gx.shape.dims::<3>();
     (TensorSpec::new([t, b, g / 2].into(), gx.dtype), gx.clone())
 }
 
-#[cfg(any(feature = "wgpu", target_arch = "wasm32"))]
+#[cfg(feature = "wgpu")]
 fn backward_meta(gates: &TensorSpec, _y: &TensorSpec, state0: &TensorSpec, _dy: &TensorSpec, _w_hh: &TensorSpec) -> (TensorSpec, TensorSpec) {
     (gates.clone(), state0.clone())
 }
@@ -48,8 +48,8 @@ fn backward_meta(gates: &TensorSpec, _y: &TensorSpec, state0: &TensorSpec, _dy: 
 /// The LSTM sequence operation of every backend Cantor trains on.
 #[backend_extension(
     Flex,
-    Cube: cfg(any(feature = "wgpu", target_arch = "wasm32")),
-    Fusion: cfg(any(feature = "wgpu", target_arch = "wasm32")),
+    Cube: cfg(feature = "wgpu"),
+    Fusion: cfg(feature = "wgpu"),
     Autodiff,
 )]
 pub trait LstmOps: Backend {
@@ -131,9 +131,14 @@ pub fn lstm_sequence(gx: Tensor<3>, w_hh: Tensor<2>, state0: Tensor<2>) -> Tenso
 /// `cpu.rs` 1.5× faster again), but not on Flex in wasm, where the per-step cell measured 1.1×
 /// faster than the tensor-operation loop in the page (the slice loop is not measured there).
 pub fn sequence_is_faster(device: &Device) -> bool {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "wgpu"))]
     {
         matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_))
+    }
+    #[cfg(all(target_arch = "wasm32", not(feature = "wgpu")))]
+    {
+        let _ = device;
+        false
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -246,6 +246,8 @@ impl CorpusState {
 
     /// Sends `selection` for training, after any files a fresh worker has not read.
     pub fn train(self, msg: ToWorker) {
+        // Training runs in the training worker (WebGPU or the CPU, whichever is faster).
+        let _ = bridge::ensure_full();
         self.ensure_read();
         bridge::send(&msg);
     }

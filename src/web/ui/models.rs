@@ -52,7 +52,7 @@ pub const STARTER_NAME: &str = "Starter: public-domain ragtime and piano (Joplin
 pub async fn fetch_starter() -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
     let bytes = files::fetch_bytes(window.fetch_with_str(STARTER_URL), "the starter model").await?;
-    files::keep_for_offline(STARTER_URL);
+    files::keep_bytes_for_offline(STARTER_URL, &bytes);
     Ok(bytes)
 }
 
