@@ -683,3 +683,28 @@ fn a_model_trained_on_themes_that_come_back_writes_bars_that_come_back() {
     assert!(with >= 0.3, "with REPEAT tokens {:.0} % of bars come back", with * 100.0);
     assert!(without < with - 0.15, "without: {:.0} %, with: {:.0} %", without * 100.0, with * 100.0);
 }
+
+#[test]
+fn the_shipped_starter_is_eight_bit_and_its_clips_stay_within_the_sanity_bounds() {
+    use cantor::metrics::shape::Shape;
+    use cantor::model::{ModelFile, WeightsFormat};
+    let _serial = serial();
+    let bytes = std::fs::read(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static/starter/starter.cantor")).unwrap();
+    assert!(bytes.len() < 1_500_000, "the starter is {} bytes", bytes.len());
+    let file = ModelFile::from_bytes(&bytes).unwrap();
+    assert_eq!(file.format, WeightsFormat::Int8Rows);
+    let model = file.load(&Device::flex()).unwrap();
+    let music = file.vocab.music().unwrap();
+    // The ragtime clips a first visit hears: music, not gaps or clusters (the piano corpus's own
+    // figures: silence 0.01, polyphony 3.9, note-length p99 about 1.1 s, 11 notes a second).
+    for seed in 1..=3 {
+        let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 3000, max_beats: Some(32.0), bpm: music.bpm(), ..GenerateConfig::default() };
+        let prompt = music.prompt(&Conditioning { style: Some("ragtime".into()), instruments: None });
+        let g = block_on(generate(&model, &music, &prompt, &config, &Device::flex(), |_| {})).unwrap();
+        let s = Shape::of(&g.notes, music.bar_beats_for(Some("ragtime"))).expect("a clip with notes");
+        assert!(s.silence <= 0.15, "seed {seed}: silent {:.0} % of the time", s.silence * 100.0);
+        assert!((1.5..=8.0).contains(&s.polyphony), "seed {seed}: polyphony {:.1}", s.polyphony);
+        assert!(s.length_p99_s <= 4.0, "seed {seed}: note-length p99 {:.1} s", s.length_p99_s);
+        assert!((2.0..=40.0).contains(&s.notes_per_second), "seed {seed}: {:.1} notes a second", s.notes_per_second);
+    }
+}
