@@ -20,7 +20,7 @@ const clips = async (page, label) => {
 await withBrowser(async (browser, base) => {
   const page = await browser.newPage();
   await page.goto(base);
-  await page.fill('[data-testid="gen-beats"]', "64");
+  await page.fill('[data-testid="gen-beats"]', process.env.BEATS ?? "64");
   await page.dispatchEvent('[data-testid="gen-beats"]', "change");
   await clips(page, "first clips' worker");
   if (!(await page.locator("details").first().evaluate((d) => d.open))) await page.click("details summary");

@@ -128,17 +128,20 @@ pub fn lstm_sequence(gx: Tensor<3>, w_hh: Tensor<2>, state0: Tensor<2>) -> Tenso
 /// Whether the automatic choice uses the sequence operation on `device`, as measured
 /// (BENCHMARKS.md): on a GPU always (the kernels); on Flex natively too (no per-step autodiff
 /// graph: the first, tensor-operation loop was 1.3× faster per training step, the slice loop of
-/// `cpu.rs` 1.5× faster again), but not on Flex in wasm, where the per-step cell measured 1.1×
-/// faster than the tensor-operation loop in the page (the slice loop is not measured there).
+/// `cpu.rs` 1.5× faster again); on Flex in wasm only to generate (the slice loop writes 1.5× the
+/// tokens per second of the per-step cell in the page), not to train, where the per-step cell
+/// measured 1.1× faster than the tensor-operation loop (the slice loop's training is not measured
+/// there).
 pub fn sequence_is_faster(device: &Device) -> bool {
-    #[cfg(all(target_arch = "wasm32", feature = "wgpu"))]
+    #[cfg(target_arch = "wasm32")]
     {
-        matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_))
-    }
-    #[cfg(all(target_arch = "wasm32", not(feature = "wgpu")))]
-    {
-        let _ = device;
-        false
+        #[cfg(feature = "wgpu")]
+        if matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_)) {
+            return true;
+        }
+        // Flex in wasm: generating (no autodiff), the slice loop of `cpu.rs` (1.5× the tokens/s
+        // of the per-step cell in the page, BENCHMARKS.md); training, the per-step cell.
+        !device.is_autodiff()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
