@@ -559,3 +559,29 @@ fn the_neural_cache_expects_a_phrase_again_and_stays_a_distribution() {
     assert!(alone.token_nll[0].iter().zip(&mixed.token_nll[1]).all(|(x, y)| (x - y).abs() < 1e-5));
     assert!((mixed.token_nll[1][0] - fixed.token_nll[1][0]).abs() < 1e-6);
 }
+
+#[test]
+fn a_step_split_over_two_threads_is_the_same_step() {
+    let _serial = serial();
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 2);
+    let config = ModelConfig { dropout: 0.0, ..tiny(vocab.size(), CellKind::Fused) };
+    let losses = |threads: usize| {
+        let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(6), seed: 9, ..TrainConfig::default() };
+        let mut t = Trainer::new(config.clone(), tc, &corpus, &Device::flex()).unwrap();
+        t.set_threads(threads);
+        let steps: Vec<f64> = (0..6).map(|_| block_on(t.train_step()).unwrap()).collect();
+        let x = tokens(vec![1, 63, 262, 191, 70], 1, 5);
+        (steps, values(t.model.valid().forward(x, None).0))
+    };
+    let (one, out_one) = losses(1);
+    let (two, out_two) = losses(2);
+    let (three, _) = losses(3); // rows 3 + 3 + 2: blocks of unequal size are weighted by their rows
+    for k in 0..6 {
+        assert!((one[k] - two[k]).abs() < 1e-4 && (one[k] - three[k]).abs() < 1e-4, "step {k}: {} / {} / {}", one[k], two[k], three[k]);
+    }
+    let worst = out_one.iter().zip(&out_two).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "the weights after six steps differ: {worst}");
+    assert!(one[5] < one[0], "it learns: {one:?}");
+}
+

@@ -200,9 +200,18 @@ pub struct Trainer {
     bad_epochs: usize,
     elapsed_s: f64,
     window_loss: (f64, usize),
+    /// Threads a training step's batch is split over (native only; 1: the whole batch at once).
+    threads: usize,
 }
 
 impl Trainer {
+    /// Splits each training step's batch over `threads` threads natively (data parallel: each
+    /// thread takes the gradient of its rows on the same weights, the gradients are averaged by
+    /// rows, one update follows, so a step is the same step). In the browser one thread.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = if cfg!(target_arch = "wasm32") { 1 } else { threads.clamp(1, self.config.batch.max(1)) };
+    }
+
     /// `device` is the plain device (Flex or WebGPU); autodiff is added here.
     pub fn new(model_config: ModelConfig, config: TrainConfig, corpus: &TokenCorpus, device: &Device) -> Result<Self, TrainError> {
         model_config.validate()?; // before init allocates the weights
@@ -249,6 +258,7 @@ impl Trainer {
             bad_epochs: 0,
             elapsed_s: 0.0,
             window_loss: (0.0, 0),
+            threads: 1,
             config,
         })
     }
@@ -291,13 +301,24 @@ impl Trainer {
             let data: Vec<f32> = self.sampler.starts().iter().flat_map(|&s| v.context(self.sampler.stream(), s, t)).collect();
             Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), &ad)
         });
-        let (nll, _) = self.model.token_nll(batch, None, mask, context);
-        let loss = nll.mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let (value, grads) = if self.threads > 1 && mask.is_none() && context.is_none() {
+            if self.step == 0 {
+                // A new model's parameters draw their initial values when a forward first uses
+                // them, in the order it uses them: one row's forward here draws them as a whole
+                // batch's would, so a run on several threads starts from the same weights as one.
+                let _ = self.model.token_nll(batch.clone().narrow(0, 0, 1), None, None, None);
+            }
+            parallel_gradients(&self.model, batch, self.threads)
+        } else {
+            let (nll, _) = self.model.token_nll(batch, None, mask, context);
+            let loss = nll.mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            // The one read per step: back-pressure for the GPU queue and a yield to the event loop.
+            let value = loss.into_scalar_async::<f32>().await.map_err(|e| TrainError::Read(format!("{e:?}")))? as f64;
+            (value, grads)
+        };
         let lr = self.lr();
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        // The one read per step: back-pressure for the GPU queue and a yield to the event loop.
-        let value = loss.into_scalar_async::<f32>().await.map_err(|e| TrainError::Read(format!("{e:?}")))? as f64;
         self.step += 1;
         self.summary.steps = self.step;
         self.summary.tokens += (self.config.batch * self.sampler.seq_len()) as u64;
@@ -479,3 +500,72 @@ impl TrainConfig {
         Ok(())
     }
 }
+
+/// The loss and gradient of `batch` computed in `threads` row blocks at once (native Flex): each
+/// thread runs the forward and backward of its rows on the same weights; the block gradients are
+/// added with weights rows/batch, which is the whole batch's mean loss's gradient.
+#[cfg(not(target_arch = "wasm32"))]
+fn parallel_gradients(model: &LstmLm, batch: Tensor<2, Int>, threads: usize) -> (f64, GradientsParams) {
+    use burn::module::{ModuleMapper, ModuleVisitor, Param};
+    /// The same weights as new autodiff leaves: burn's autodiff merges the graphs of computations
+    /// that share leaves and runs a merged graph under one lock, so threads sharing the model's
+    /// leaves would take turns.
+    struct Fresh;
+    impl ModuleMapper for Fresh {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.detach().require_grad())
+        }
+    }
+    let rows = batch.dims()[0];
+    let blocks = batch.chunk(threads, 0);
+    let results: Vec<(f64, usize, GradientsParams)> = std::thread::scope(|s| {
+        let handles: Vec<_> = blocks
+            .into_iter()
+            .map(|block| {
+                let model = model.clone().map(&mut Fresh);
+                s.spawn(move || {
+                    let n = block.dims()[0];
+                    let (nll, _) = model.token_nll(block, None, None, None);
+                    let loss = nll.mean();
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    (loss.into_scalar::<f32>() as f64, n, grads)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a training thread panicked")).collect()
+    });
+    /// Adds each block's gradient of each parameter, weighted by its share of the rows.
+    struct Sum<'a> {
+        blocks: &'a mut [(f64, usize, GradientsParams)],
+        rows: usize,
+        out: GradientsParams,
+    }
+    impl ModuleVisitor for Sum<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let mut total: Option<Tensor<D>> = None;
+            for (_, n, grads) in self.blocks.iter_mut() {
+                if let Some(g) = grads.remove::<D>(param.id) {
+                    let g = g.mul_scalar(*n as f32 / self.rows as f32);
+                    total = Some(match total {
+                        Some(t) => t + g,
+                        None => g,
+                    });
+                }
+            }
+            if let Some(t) = total {
+                self.out.register(param.id, t);
+            }
+        }
+    }
+    let mut results = results;
+    let loss = results.iter().map(|(l, n, _)| l * *n as f64).sum::<f64>() / rows as f64;
+    let mut sum = Sum { blocks: &mut results, rows, out: GradientsParams::new() };
+    model.visit(&mut sum);
+    (loss, sum.out)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn parallel_gradients(_model: &LstmLm, _batch: Tensor<2, Int>, _threads: usize) -> (f64, GradientsParams) {
+    unreachable!("one thread in the browser (set_threads)")
+}
+

@@ -34,6 +34,7 @@ pub(crate) fn run(a: SpeedArgs) -> Res {
     let tc = TrainConfig { seq_len: a.seq_len, batch: a.batch, ..TrainConfig::default() };
     let mut trainer = Trainer::new(config.clone(), tc, &corpus, &device)?;
     trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
+    trainer.set_threads(a.model.threads());
     block_on(trainer.train_step())?; // warm-up
     block_on(trainer.train_step())?;
     let t0 = std::time::Instant::now();

@@ -159,6 +159,7 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         None => Trainer::new(config.clone(), tc, &corpus, &device)?,
     };
     trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
+    trainer.set_threads(a.model.threads());
     let bar = progress_bar(trainer.total_steps() as u64);
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
