@@ -4,13 +4,14 @@
 // their names across builds, which is why the version is in the registration, not in file names.
 const VERSION = new URL(self.location).searchParams.get("v") || "dev";
 const CACHE = `cantor-${VERSION}`;
-// What any visit needs: the page and the first clips' worker (`voice`), which has loaded when the
+// What any visit needs: the page and the first clips' worker (`voice`, its wasm gzipped: see
+// scripts/compress_workers.sh), which has loaded when the
 // page registers this service worker, so they come from the HTTP cache. The training worker is
 // kept when it is first used (the fetch handler below), not fetched here while the first clip is
 // being written; the SoundFont and the starter model are cached when first used (the page puts
 // them into "cantor-used" then, since the worker that fetched the SoundFont may have started
 // before this service worker took control).
-const SHELL = ["./", "./voice_loader.js", "./voice.js", "./voice_bg.wasm"];
+const SHELL = ["./", "./voice_loader.js", "./voice.js", "./voice_bg.wasm.gz"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
