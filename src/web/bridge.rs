@@ -137,6 +137,14 @@ fn deliver(kind: Option<RequestKind>, msg: FromWorker) {
 /// Ends the dead worker, fails what it was doing (in words), and starts a fresh one with the last
 /// backend choice.
 fn restart(why: &str) {
+    let message = format!("The background worker stopped unexpectedly ({why}). A fresh one was started; your files and models are kept.");
+    replace(&message, true, "the background worker could not be restarted");
+}
+
+/// Ends the running worker, answers each request in flight with `message` (and the page with it
+/// even when none was, if `always`), and starts a fresh worker (`cannot` says what failed if it
+/// does not start).
+fn replace(message: &str, always: bool, cannot: &str) {
     let failed: Vec<RequestKind> = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         if let Some(w) = b.worker.take() {
@@ -144,15 +152,14 @@ fn restart(why: &str) {
         }
         b.in_flight.drain().map(|(_, k)| k).collect()
     });
-    let message = format!("The background worker stopped unexpectedly ({why}). A fresh one was started; your files and models are kept.");
-    if failed.is_empty() {
-        deliver(None, FromWorker::Failed { message: message.clone() });
+    if always && failed.is_empty() {
+        deliver(None, FromWorker::Failed { message: message.to_string() });
     }
     for kind in failed {
-        deliver(Some(kind), FromWorker::Failed { message: message.clone() });
+        deliver(Some(kind), FromWorker::Failed { message: message.to_string() });
     }
     if let Err(e) = spawn() {
-        deliver(None, FromWorker::Failed { message: format!("the background worker could not be restarted: {e}") });
+        deliver(None, FromWorker::Failed { message: format!("{cannot}: {e}") });
     }
 }
 
@@ -166,23 +173,10 @@ pub fn ensure_full() -> bool {
         b.want_full = true;
         b.worker.is_some() && !b.full
     });
-    if !swap {
-        return false;
+    if swap {
+        replace("the training worker took over before this finished; please ask again", false, "the training worker could not start");
     }
-    let failed: Vec<RequestKind> = BRIDGE.with(|b| {
-        let mut b = b.borrow_mut();
-        if let Some(w) = b.worker.take() {
-            w.terminate();
-        }
-        b.in_flight.drain().map(|(_, k)| k).collect()
-    });
-    for kind in failed {
-        deliver(Some(kind), FromWorker::Failed { message: "the training worker took over before this finished; please ask again".into() });
-    }
-    if let Err(e) = spawn() {
-        deliver(None, FromWorker::Failed { message: format!("the training worker could not start: {e}") });
-    }
-    true
+    swap
 }
 
 /// Sends a message (starting the worker if it is not running); returns its request id.

@@ -29,6 +29,14 @@ pub struct Evaluation {
     pub report: Arc<Report>,
 }
 
+impl Evaluation {
+    /// The music generated clips are set beside: the held-out files, else (none held out, or all
+    /// empty) the training files.
+    fn real_pool(&self) -> &Arc<Vec<(String, Vec<Note>, f64)>> {
+        if self.valid.iter().any(|v| !v.1.is_empty()) { &self.valid } else { &self.train }
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.0} %", x * 100.0)
 }
@@ -174,11 +182,9 @@ fn ReportView(e: Evaluation) -> impl IntoView {
     // Structure side by side: a held-out file's opening (else a training file's) and the first
     // clip, each as long as the clips.
     let bar_beats = corpus::current_vocab(state).bar_beats();
-    let real_pool = if e.valid.iter().any(|v| !v.1.is_empty()) { &e.valid } else { &e.train };
-    let (real_name, real_notes) = real_pool.iter().find(|v| !v.1.is_empty()).map_or((String::new(), Vec::new()), |v| (v.0.clone(), v.1.clone()));
-    let real = Signal::derive(move || bar_matrix(&excerpt(&real_notes, 0.0, CLIP_BEATS), bar_beats));
-    let first_clip = e.clips.first().cloned().unwrap_or_default();
-    let generated = Signal::derive(move || bar_matrix(&first_clip, bar_beats));
+    let (real_name, real) = e.real_pool().iter().find(|v| !v.1.is_empty()).map_or((String::new(), Vec::new()), |v| (v.0.clone(), bar_matrix(&excerpt(&v.1, 0.0, CLIP_BEATS), bar_beats)));
+    let generated = bar_matrix(e.clips.first().map_or(&[][..], |c| &c[..]), bar_beats);
+    let (real, generated) = (Signal::stored(real), Signal::stored(generated));
     let few = if e.valid.len() < 3 {
         format!(" With {} held-out file(s), a classifier mostly learns to tell pieces apart, so read the AUC with care.", e.valid.len())
     } else {
@@ -222,7 +228,7 @@ struct Trial {
 fn Listening(e: Evaluation) -> impl IntoView {
     let state = expect_context::<AppState>();
     // Pairs of equal length: a generated clip's opening and a held-out (else training) excerpt.
-    let real_pool = if e.valid.iter().any(|v| !v.1.is_empty()) { e.valid.clone() } else { e.train.clone() };
+    let real_pool = e.real_pool().clone();
     let mut pairs: Vec<(Vec<Note>, Vec<Note>, String)> = Vec::new();
     for (i, clip) in e.clips.iter().enumerate() {
         let (name, notes, _) = &real_pool[i % real_pool.len()];
