@@ -281,6 +281,16 @@ fn eight_bit_weights_are_a_quarter_of_the_size_and_predict_nearly_the_same() {
     let (a, b) = (values(model.forward(x.clone(), None).0), values(loaded.forward(x, None).0));
     let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
     assert!(worst < 0.1 && a != b, "largest log-probability change {worst}");
+    // Loaded on an autodiff device, its parameters are trainable, as an f32 file's are (the page
+    // fine-tunes the starter from its 8-bit file).
+    let ad = Device::flex().autodiff();
+    let gradients = |file: &ModelFile| {
+        let m = file.load(&ad).unwrap();
+        let loss = m.token_nll(tokens(vec![1, 63, 262, 191, 70, 64], 1, 6).to_device(&ad), None, None, None).0.mean();
+        burn::optim::GradientsParams::from_grads(loss.backward(), &m).len()
+    };
+    let (eight, full) = (gradients(&back), gradients(&file));
+    assert!(full > 0 && eight == full, "{eight} of {full} parameters get a gradient");
     // An f32 file's header says nothing new (older pages read it), and damage is a sentence.
     assert!(!String::from_utf8_lossy(&file.to_bytes()).contains("Int8Rows"));
     let cut = ModelFile::from_bytes(&bytes[..bytes.len() - 100]).unwrap();

@@ -169,18 +169,10 @@ impl ModelFile {
     /// Builds the model on `device` and loads the weights into it.
     pub fn load(&self, device: &Device) -> Result<LstmLm, ModelFileError> {
         self.config.validate().map_err(ModelFileError::OutOfRange)?;
-        // 8-bit weights become f32 weights on Flex, then load as any model file does (so the
-        // parameters are trainable, as a loaded model's are: fine-tuning the starter).
-        let weights = match self.format {
-            WeightsFormat::Burnpack => self.weights.clone(),
-            WeightsFormat::Int8Rows => super::int8::dequantize(&self.config, &self.weights, &Device::flex())
-                .map_err(ModelFileError::Weights)?
-                .into_record()
-                .into_bytes()
-                .map_err(|e| ModelFileError::Weights(e.to_string()))?
-                .to_vec(),
-        };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+        if self.format == WeightsFormat::Int8Rows {
+            return super::int8::dequantize(&self.config, &self.weights, device).map_err(ModelFileError::Weights);
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
             .map_err(|e| ModelFileError::Weights(e.to_string()))?;
         self.config
             .init(device)

@@ -1,7 +1,8 @@
 //! 8-bit weights for a model that is downloaded before anything sounds (the starter): each float
 //! parameter's rows (its first dimension; a vector is one row) are stored as signed bytes with one
 //! f32 scale per row (symmetric, `scale = max |w| / 127`), a quarter of the f32 size. Loading turns
-//! them back into f32 tensors of the same shapes, so everything after loading is unchanged. Model
+//! them back into f32 tensors of the same shapes on the model's device (trainable where its
+//! parameters are), so everything after loading is unchanged. Model
 //! files users save stay f32 unless they ask (`cantor quantize`).
 //!
 //! Layout, per parameter in visiting order: rank (u8) · dims (u32 each) · rows × f32 scale ·
@@ -98,7 +99,9 @@ impl ModuleMapper for Replace<'_> {
         match self.read(&dims) {
             Ok(values) => {
                 let tensor = Tensor::<D>::from_data(TensorData::new(values, dims), &self.device);
-                param.map(|_| tensor)
+                // Trainable where the model's own parameter is (on an autodiff device), as a
+                // loaded f32 model's are: the starter is fine-tuned from its 8-bit file.
+                param.map(|init| tensor.set_require_grad(init.is_require_grad()))
             }
             Err(e) => {
                 self.error = Some(e);
