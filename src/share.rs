@@ -93,12 +93,17 @@ impl std::error::Error for ShareError {}
 
 impl Clip {
     /// A clip of `notes` in canonical order (start, pitch, end). Notes on the grid (all generated
-    /// notes are) survive a link exactly; others are snapped to it.
+    /// notes are) survive a link exactly; others are snapped to it. Parts of one program (a note's
+    /// `track`, as generation numbers them: Violin I and Violin II) stay apart.
     pub fn new(mut notes: Vec<Note>, bpm: f64, steps_per_beat: u16, recipe: Option<Recipe>) -> Clip {
         let spb = steps_per_beat as f64;
         let grid = |b: f64| (b * spb).round() as i64;
-        notes.sort_by_key(|n| (grid(n.start), n.pitch, grid(n.start + n.duration), n.drum, n.program, n.velocity));
+        let order = |n: &Note| (grid(n.start), n.pitch, grid(n.start + n.duration), n.drum, n.program, n.velocity, n.track);
+        notes.sort_by_key(order);
         canonical_channels(&mut notes);
+        // Again on the instruments' new numbers, so two parts' notes that tie keep the order a link
+        // gives back (the sort is stable: the order above decides everything else).
+        notes.sort_by_key(order);
         Clip { notes, bpm, steps_per_beat, recipe }
     }
 
@@ -113,14 +118,22 @@ impl Clip {
     }
 }
 
-/// Channels and tracks as a link gives them back: instruments in order of first use, each on its
-/// own channel (skipping channel 10), drums on channel 10; so a clip and its link compare equal.
+/// Channels and tracks as a link gives them back: instruments (a program's part, or the drums) in
+/// order of first use, each on its own channel (skipping channel 10), drums on channel 10; `track`
+/// becomes the instrument's number; so a clip and its link compare equal.
+/// One instrument of a clip: program, drums, and which part of the program (0 for drums).
+type Instrument = (u8, bool, u16);
+
+fn instrument(n: &Note) -> Instrument {
+    (n.program.min(127), n.drum, if n.drum { 0 } else { n.track })
+}
+
 fn canonical_channels(notes: &mut [Note]) {
-    let mut order: Vec<(u8, bool)> = Vec::new();
+    let mut order: Vec<Instrument> = Vec::new();
     let mut melodic = 0u8;
     let mut channel_of: Vec<u8> = Vec::new();
     for n in notes.iter_mut() {
-        let key = (n.program.min(127), n.drum);
+        let key = instrument(n);
         let k = match order.iter().position(|&o| o == key) {
             Some(k) => k,
             None => {
@@ -248,11 +261,12 @@ fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
     let mut out = Vec::with_capacity(16 + clip.notes.len() * 5);
     put(&mut out, clip.steps_per_beat as u64);
     out.extend_from_slice(&clip.bpm.to_le_bytes());
-    // Instruments: (program, drum) pairs in order of first use.
-    let mut instruments: Vec<(u8, bool)> = Vec::new();
+    // Instruments: (program, drum) pairs in order of first use; a program listed twice is two of
+    // its parts.
+    let mut instruments: Vec<Instrument> = Vec::new();
     let mut which = Vec::with_capacity(clip.notes.len());
     for n in &clip.notes {
-        let key = (n.program.min(127), n.drum);
+        let key = instrument(n);
         let i = match instruments.iter().position(|&k| k == key) {
             Some(i) => i,
             None => {
@@ -266,7 +280,7 @@ fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
         return Err(invalid("the clip uses more than 16 instruments"));
     }
     put(&mut out, instruments.len() as u64);
-    for &(program, drum) in &instruments {
+    for &(program, drum, _) in &instruments {
         out.push(program);
         out.push(drum as u8);
     }
@@ -394,8 +408,10 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
         if program > 127 || drum > 1 {
             return Err(invalid("an instrument number is out of range"));
         }
-        if instruments.contains(&(program, drum == 1)) {
-            return Err(invalid("it lists the same instrument twice")); // found by fuzzing
+        // Drums are one instrument (listing them twice would spell one clip two ways: found by
+        // fuzzing); a program listed again is a further part of it (links before parts never did).
+        if drum == 1 && instruments.contains(&(program, true)) {
+            return Err(invalid("it lists the drums twice"));
         }
         instruments.push((program, drum == 1));
     }
