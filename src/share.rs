@@ -9,7 +9,7 @@
 //! all bounded before anything is allocated from them, and every failure is a plain-words
 //! [`ShareError`]. Nothing here produces HTML; the page shows decoded strings as text only.
 
-use crate::generate::{Form, Returns};
+use crate::generate::{Form, Returns, Section};
 use crate::generate::{SamplingParams, Scale};
 use crate::generate::GenerateConfig;
 use crate::midi::Note;
@@ -55,6 +55,8 @@ pub struct Clip {
     pub bpm: f64,
     pub steps_per_beat: u16,
     pub recipe: Option<Recipe>,
+    /// Where the recipe's form's sections begin (lettered on the piano roll); empty without a form.
+    pub sections: Vec<Section>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +106,14 @@ impl Clip {
         // Again on the instruments' new numbers, so two parts' notes that tie keep the order a link
         // gives back (the sort is stable: the order above decides everything else).
         notes.sort_by_key(order);
-        Clip { notes, bpm, steps_per_beat, recipe }
+        Clip { notes, bpm, steps_per_beat, recipe, sections: Vec::new() }
+    }
+
+    /// The clip with where its form's sections begin (on its grid), so a link letters them too.
+    pub fn with_sections(mut self, sections: Vec<Section>) -> Clip {
+        let spb = self.steps_per_beat as f64;
+        self.sections = sections.into_iter().map(|s| Section { beat: (s.beat * spb).round() / spb, ..s }).collect();
+        self
     }
 
     /// Length in seconds (end of the last note).
@@ -343,6 +352,18 @@ fn write_payload(clip: &Clip) -> Result<Vec<u8>, ShareError> {
                     Returns::Exact => 0,
                     Returns::Varied => 1,
                 });
+                // Where each section begins, in grid steps from the last (links from before they
+                // were written end above and open without letters).
+                let letters = form.letters();
+                let matches = clip.sections.len() == letters.len() && clip.sections.iter().zip(&letters).all(|(s, l)| s.letter == *l);
+                if matches {
+                    let mut prev = 0;
+                    for s in &clip.sections {
+                        let step = (s.beat * spb).round().max(0.0) as u64;
+                        put(&mut out, step.checked_sub(prev).ok_or_else(|| invalid("its sections are out of order"))?);
+                        prev = step;
+                    }
+                }
             }
         }
     }
@@ -487,10 +508,21 @@ fn read_payload(data: &[u8]) -> Result<Clip, ShareError> {
         1 => Some(read_recipe(&mut r)?),
         _ => return Err(invalid("its recipe marker is unknown")),
     };
+    // Where the form's sections begin, in links made since they were written.
+    let mut sections = Vec::new();
+    if let Some(form) = recipe.as_ref().and_then(|r| r.form.as_ref()).filter(|_| r.pos < data.len()) {
+        let mut heard = Vec::new();
+        let mut step = 0u64;
+        for letter in form.letters() {
+            step = step.checked_add(r.varint()?).filter(|&t| t <= limit).ok_or_else(|| invalid("a section starts absurdly late"))?;
+            sections.push(Section { letter, beat: step as f64 / fspb, returning: heard.contains(&letter) });
+            heard.push(letter);
+        }
+    }
     if r.pos != data.len() {
         return Err(invalid("it has extra data at the end"));
     }
-    Ok(Clip { notes, bpm, steps_per_beat: spb, recipe })
+    Ok(Clip { notes, bpm, steps_per_beat: spb, recipe, sections })
 }
 
 fn read_recipe(r: &mut Reader) -> Result<Recipe, ShareError> {

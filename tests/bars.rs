@@ -586,9 +586,13 @@ fn a_form_brings_its_sections_back_exactly_or_varied_and_b_differs() {
     use cantor::share::{self, Clip, Recipe};
     let form = Form::new("AABA", 2, Returns::Varied).unwrap();
     let recipe = Recipe { model: "0123456789abcdef".into(), config: config.clone(), primer: prompt.clone(), primer_label: String::new(), form: Some(form.clone()) };
-    let clip = Clip::new(varied.notes.clone(), config.bpm, STEPS_PER_BEAT, Some(recipe));
+    let clip = Clip::new(varied.notes.clone(), config.bpm, STEPS_PER_BEAT, Some(recipe)).with_sections(sections_v.clone());
     let back = share::decode(&share::encode(&clip).unwrap()).unwrap();
     assert_eq!(back, clip);
+    assert_eq!(back.sections, sections_v, "the sections' letters and starts travel with the link");
+    // A link written before the section starts were (the form alone) still opens, without them.
+    let older = share::encode(&Clip { sections: Vec::new(), ..clip.clone() }).unwrap();
+    assert!(share::decode(&older).unwrap().sections.is_empty());
     let r = back.recipe.unwrap();
     assert_eq!(r.form.as_ref(), Some(&form));
     let (again, _) = block_on(generate_form(&model, &vocab, &r.primer, &r.config, r.form.as_ref().unwrap(), &device)).unwrap();

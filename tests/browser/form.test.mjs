@@ -39,6 +39,15 @@ test("a form in the generate panel gives lettered sections whose A returns exact
     const repeats = Number(await page.getAttribute('[data-testid="self-similarity"]', "data-repeats"));
     assert.ok(repeats >= 4, `${repeats} bars repeat an earlier bar`);
 
+    // The link carries where the sections begin: a visitor sees the same letters at once.
+    await page.click('[data-testid="copy-link"]');
+    const link = await page.textContent('[data-testid="share-link"]');
+    const visitor = await browser.newPage();
+    await visitor.goto(link);
+    await visitor.waitForSelector('[data-testid="roll-section"]');
+    assert.deepEqual(await visitor.$$eval('[data-testid="roll-section"]', (ts) => ts.map((t) => t.textContent)), ["A", "A", "B", "A"]);
+    await visitor.close();
+
     // Free again: no letters on the roll.
     await page.fill('[data-testid="gen-form"]', "");
     await page.dispatchEvent('[data-testid="gen-form"]', "change");

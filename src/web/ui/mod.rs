@@ -92,7 +92,7 @@ impl Clip {
         self.recipe.as_ref().map(|r| r.config.sampling.seed)
     }
     pub fn shareable(&self) -> crate::share::Clip {
-        share_clip(self.notes.to_vec(), self.bpm, self.recipe.clone())
+        share_clip(self.notes.to_vec(), self.bpm, self.recipe.clone()).with_sections(self.sections.to_vec())
     }
 }
 

@@ -27,7 +27,7 @@ fn label(c: &share::Clip) -> String {
 fn show(state: AppState, clip: share::Clip) {
     let notes = Arc::new(clip.notes);
     state.roll.set(Some(("Shared clip".into(), notes.clone())));
-    let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0, sections: Arc::new(Vec::new()) };
+    let clip = Clip { notes, bpm: clip.bpm, meters: Arc::new(Vec::new()), recipe: clip.recipe, origin: ClipOrigin::Link, millis: 0.0, tokens: 0, sections: Arc::new(clip.sections) };
     state.clips.show_shared(clip);
 }
 
