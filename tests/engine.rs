@@ -595,3 +595,77 @@ fn a_step_split_over_two_threads_is_the_same_step() {
     assert!(one[5] < one[0], "it learns: {one:?}");
 }
 
+
+/// Helpers in this process, reached by plain calls (the page's are Web Workers behind
+/// MessagePorts); `dies_at`: helper 0 stops answering from that step on.
+struct LocalTeam {
+    helpers: Vec<cantor::train::team::Helper>,
+    answers: Vec<Option<cantor::train::team::FromHelper>>,
+    dies_at: Option<u64>,
+    dropped: usize,
+}
+
+impl cantor::train::team::Team for LocalTeam {
+    fn helpers(&self) -> usize {
+        self.helpers.len()
+    }
+    fn send(&mut self, k: usize, message: &cantor::train::team::ToHelper) {
+        if let cantor::train::team::ToHelper::Rows { step, .. } = message
+            && k == 0
+            && self.dies_at.is_some_and(|d| *step >= d)
+        {
+            self.answers[k] = None; // it died: no answer comes
+            return;
+        }
+        let helper = &mut self.helpers[k];
+        self.answers[k] = block_on(helper.handle(message.clone())).unwrap();
+    }
+    async fn answer(&mut self, k: usize, _step: u64) -> Option<cantor::train::team::FromHelper> {
+        let answer = self.answers[k].take();
+        if answer.is_none() {
+            self.helpers.remove(k);
+            self.answers.remove(k);
+            self.dropped += 1;
+            self.dies_at = None; // the others live on
+        }
+        answer
+    }
+}
+
+#[test]
+fn a_step_shared_with_helper_replicas_is_the_same_step_and_survives_a_lost_helper() {
+    use cantor::train::team::Helper;
+    let _serial = serial();
+    let vocab = EventVocab::default();
+    let corpus = pattern_corpus(&vocab, 2);
+    let config = ModelConfig { dropout: 0.0, ..tiny(vocab.size(), CellKind::Fused) };
+    let tc = TrainConfig { seq_len: 32, batch: 8, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(6), seed: 9, ..TrainConfig::default() };
+    let alone = {
+        let mut t = Trainer::new(config.clone(), tc.clone(), &corpus, &Device::flex()).unwrap();
+        (0..6).map(|_| block_on(t.train_step()).unwrap()).collect::<Vec<f64>>()
+    };
+    let run = |replicas: usize, dies_at: Option<u64>| {
+        let mut t = Trainer::new(config.clone(), tc.clone(), &corpus, &Device::flex()).unwrap();
+        // Helpers start as any model of the shape; the leader's first step sends its weights.
+        let helpers = (1..replicas).map(|_| Helper::new(&Device::flex())).collect::<Vec<_>>();
+        let mut team = LocalTeam { answers: vec![None; helpers.len()], helpers, dies_at, dropped: 0 };
+        let losses: Vec<f64> = (0..6).map(|_| block_on(t.train_step_team(&mut team)).unwrap()).collect();
+        let leader = block_on(cantor::train::team::weights(&t.model)).unwrap();
+        let replicas: Vec<Vec<f32>> = team.helpers.iter().map(|h| block_on(h.weights())).collect();
+        (losses, leader, replicas, team.dropped)
+    };
+    for (replicas, dies_at) in [(2, None), (3, None), (3, Some(3))] {
+        let (losses, leader, helpers, dropped) = run(replicas, dies_at);
+        for k in 0..6 {
+            assert!((losses[k] - alone[k]).abs() < 1e-4, "{replicas} replicas, step {k}: {} vs one worker's {}", losses[k], alone[k]);
+        }
+        assert_eq!(dropped, usize::from(dies_at.is_some()), "the silent helper was dropped");
+        assert_eq!(helpers.len(), replicas - 1 - dropped);
+        for h in &helpers {
+            let worst = h.iter().zip(&leader).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert_eq!(h.len(), leader.len());
+            assert!(worst < 1e-5, "a replica drifted from the leader by {worst}");
+        }
+    }
+    assert!(alone[5] < alone[0], "it learns: {alone:?}");
+}

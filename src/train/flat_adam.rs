@@ -57,6 +57,23 @@ impl FlatAdam {
         if flat.is_empty() {
             return module;
         }
+        self.update(lr, module, Tensor::cat(flat, 0), layout)
+    }
+
+    /// [`step`](Self::step) from a gradient already end to end in visiting order (summed from
+    /// other replicas' shares: see `team.rs`).
+    pub fn step_flat<M: Module>(&mut self, lr: f64, module: M, grad: &[f32]) -> M {
+        let mut layout = Layout { device: None, layout: Vec::new() };
+        module.visit(&mut layout);
+        let Some(device) = layout.device else { return module };
+        if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != grad.len() {
+            return module;
+        }
+        let grad = Tensor::<1>::from_data(TensorData::new(grad.to_vec(), [grad.len()]), &device);
+        self.update(lr, module, grad, layout.layout)
+    }
+
+    fn update<M: Module>(&mut self, lr: f64, module: M, grad: Tensor<1>, layout: Vec<(ParamId, usize)>) -> M {
         if layout != self.layout {
             // A new model (or a different set of trainable tensors): fresh moments.
             self.layout = layout;
@@ -65,7 +82,6 @@ impl FlatAdam {
             self.time = 0;
         }
         let c = self.config;
-        let grad = Tensor::cat(flat, 0);
         let norm = grad.clone().square().sum().sqrt();
         let scale = norm.add_scalar(f32::MIN_POSITIVE).recip().mul_scalar(c.clip_norm).clamp_max(1.0);
         let grad = grad * scale;
@@ -129,6 +145,54 @@ pub fn flat_weights<M: Module>(module: &M) -> Tensor<1> {
     let mut w = Weights(Vec::new());
     module.visit(&mut w);
     Tensor::cat(w.0, 0)
+}
+
+/// Each trainable parameter's id and size in visiting order, and the plain device they live on.
+struct Layout {
+    device: Option<Device>,
+    layout: Vec<(ParamId, usize)>,
+}
+
+impl ModuleVisitor for Layout {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        if value.is_require_grad() {
+            if self.device.is_none() {
+                self.device = Some(value.clone().inner().device());
+            }
+            self.layout.push((param.id, value.shape().num_elements()));
+        }
+    }
+}
+
+/// `module` with its trainable weights replaced by `weights` (end to end in visiting order, as
+/// [`flat_weights`] gives them), still trainable; `None` when the sizes differ.
+pub fn set_flat_weights<M: Module>(module: M, weights: &[f32]) -> Option<M> {
+    let mut layout = Layout { device: None, layout: Vec::new() };
+    module.visit(&mut layout);
+    let device = layout.device?;
+    if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != weights.len() {
+        return None;
+    }
+    struct Set {
+        weights: Tensor<1>,
+        offset: usize,
+    }
+    impl ModuleMapper for Set {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            if !tensor.is_require_grad() {
+                return Param::from_mapped_value(id, tensor, mapper);
+            }
+            let shape = tensor.shape();
+            let n = shape.num_elements();
+            let value = self.weights.clone().slice(self.offset..self.offset + n).reshape(shape);
+            self.offset += n;
+            Param::from_mapped_value(id, Tensor::from_inner(value).require_grad(), mapper)
+        }
+    }
+    let weights = Tensor::<1>::from_data(TensorData::new(weights.to_vec(), [weights.len()]), &device);
+    Some(module.map(&mut Set { weights, offset: 0 }))
 }
 
 /// Takes each parameter's gradient, flattened, in visiting order (zeros for a parameter the loss

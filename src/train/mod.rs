@@ -7,6 +7,7 @@
 mod batches;
 pub(crate) mod evaluate;
 mod flat_adam;
+pub mod team;
 
 pub use batches::WindowSampler;
 pub use evaluate::{evaluate, Evaluation};
@@ -128,6 +129,11 @@ pub trait TrainHooks {
     async fn between_steps(&mut self, trainer: &Trainer, report: Option<&Progress>) -> Control;
     /// After each epoch's validation (and when the time limit ends training): a snapshot point.
     async fn epoch_end(&mut self, trainer: &Trainer, report: &Progress) -> Result<Control, TrainError>;
+    /// One training step: [`Trainer::train_step`], or the page's worker sharing it with its helper
+    /// workers ([`Trainer::train_step_team`]).
+    async fn step(&mut self, trainer: &mut Trainer) -> Result<f64, TrainError> {
+        trainer.train_step().await
+    }
 }
 
 /// A closure as hooks: called with each report and each epoch's end.
@@ -319,13 +325,84 @@ impl Trainer {
         };
         let lr = self.lr();
         self.model = self.optim.step(lr, self.model.clone(), grads);
+        self.finish_step(value, t0);
+        Ok(value)
+    }
+
+    /// [`train_step`](Self::train_step) with the batch's rows shared with `team`'s helpers (see
+    /// `team.rs`): the same step, on every replica. Windows with frame masks or context are not
+    /// shared (the page's models have neither): the step is then taken here alone.
+    pub async fn train_step_team(&mut self, team: &mut impl team::Team) -> Result<f64, TrainError> {
+        if team.helpers() == 0 || self.config.frame_mask.is_some() {
+            return self.train_step().await;
+        }
+        let t0 = Instant::now();
+        let (b, w) = (self.config.batch, self.sampler.seq_len() + 1);
+        let (_, ids) = self.sampler.batch(b, &self.device);
+        if self.step == 0 {
+            // A new model draws its weights on first use (one row's forward, as the threads do),
+            // then the helpers copy them.
+            let ad = self.device.clone().autodiff();
+            let one = Tensor::<2, Int>::from_data(TensorData::new(ids[..w].to_vec(), [1, w]), &ad);
+            let _ = self.model.token_nll(one, None, None, None);
+            let weights = team::weights(&self.model).await?;
+            let setup = team::ToHelper::Setup { config: self.model_config.clone(), clip_norm: self.config.clip_norm, weights };
+            (0..team.helpers()).for_each(|k| team.send(k, &setup));
+        }
+        let blocks = team::row_blocks(b, team.helpers() + 1);
+        let mut starts = vec![0usize];
+        blocks.iter().for_each(|n| starts.push(starts.last().unwrap() + n));
+        let block_ids = |k: usize| &ids[starts[k] * w..starts[k + 1] * w];
+        let step = self.step as u64;
+        for k in 1..blocks.len() {
+            let ids = block_ids(k).iter().map(|&t| t as u16).collect();
+            team.send(k - 1, &team::ToHelper::Rows { step, ids, rows: blocks[k] as u32, width: w as u32 });
+        }
+        let mut total: Option<(f64, Vec<f32>)> = None;
+        let mut add = |loss: f64, grad: Vec<f32>, rows: usize| {
+            let share = rows as f64 / b as f64;
+            match &mut total {
+                None => total = Some((loss * share, grad.into_iter().map(|g| g * share as f32).collect())),
+                Some((l, sum)) => {
+                    *l += loss * share;
+                    sum.iter_mut().zip(grad).for_each(|(s, g)| *s += g * share as f32);
+                }
+            }
+        };
+        let (loss, grad) = team::block_gradient(&self.model, block_ids(0), blocks[0], w, &self.device).await?;
+        add(loss, grad, blocks[0]);
+        // Helpers in the order they were asked; one that is gone leaves its rows to this replica.
+        let mut k = 0;
+        for block in 1..blocks.len() {
+            let answer = team.answer(k, step).await.filter(|a| a.step == step);
+            match answer {
+                Some(a) => {
+                    add(a.loss, a.grad, blocks[block]);
+                    k += 1;
+                }
+                None => {
+                    let (loss, grad) = team::block_gradient(&self.model, block_ids(block), blocks[block], w, &self.device).await?;
+                    add(loss, grad, blocks[block]);
+                }
+            }
+        }
+        let (value, grad) = total.expect("the leader's own block");
+        let lr = self.lr();
+        let update = team::ToHelper::Update { lr, grad };
+        (0..team.helpers()).for_each(|k| team.send(k, &update));
+        let team::ToHelper::Update { grad, .. } = update else { unreachable!() };
+        self.model = self.optim.step_flat(lr, self.model.clone(), &grad);
+        self.finish_step(value, t0);
+        Ok(value)
+    }
+
+    fn finish_step(&mut self, value: f64, t0: Instant) {
         self.step += 1;
         self.summary.steps = self.step;
         self.summary.tokens += (self.config.batch * self.sampler.seq_len()) as u64;
         self.window_loss.0 += value;
         self.window_loss.1 += 1;
         self.elapsed_s += t0.elapsed().as_secs_f64();
-        Ok(value)
     }
 
     /// Validation over the held-out files (or `None` when there are none).
@@ -408,7 +485,7 @@ impl Trainer {
         let log_every = self.config.log_every.max(1);
         while self.epoch < self.config.max_epochs {
             for i in 0..per_epoch {
-                self.train_step().await?;
+                hooks.step(self).await?;
                 if self.config.time_limit_s.is_some_and(|t| self.elapsed_s >= t) {
                     let (p, _) = self.end_epoch().await?;
                     hooks.epoch_end(self, &p).await?;
