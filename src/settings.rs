@@ -129,6 +129,9 @@ pub const CLIP_NORM: Real = Real { label: "the gradient clipping norm", min: 1e-
 pub const LOG_EVERY: Whole = Whole { label: "the report interval", min: 1, max: 1_000_000, default: 10 };
 pub const TIME_LIMIT_S: Real = Real { label: "the time limit in seconds", min: 1.0, max: 1e7, default: 0.0 };
 pub const TRANSPOSE: Whole = Whole { label: "the transposition (± semitones)", min: 0, max: 6, default: 3 };
+/// Workers that share a CPU training step in the page (one replica per core; the default is the
+/// visitor's cores up to [`WORKERS`]'s `default`).
+pub const WORKERS: Whole = Whole { label: "the number of workers", min: 1, max: 16, default: 8 };
 pub const VALID_SHARE: Real = Real { label: "the share of files held out for validation", min: 0.0, max: 0.5, default: 0.1 };
 
 // ---- generation ---------------------------------------------------------------------------------

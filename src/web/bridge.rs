@@ -28,7 +28,7 @@ struct Bridge {
     worker: Option<Worker>,
     /// Messages sent before the worker said it is ready (a worker drops messages that arrive
     /// before its handler is installed, i.e. while its wasm is still loading).
-    pending: Option<Vec<JsValue>>,
+    pending: Option<Vec<(JsValue, Option<js_sys::Array>)>>,
     next_id: u64,
     in_flight: HashMap<u64, RequestKind>,
     /// Fingerprints of the model files this worker has loaded.
@@ -80,8 +80,11 @@ fn spawn() -> Result<(), String> {
                     let mut b = b.borrow_mut();
                     let queued = b.pending.take().unwrap_or_default();
                     if let Some(worker) = &b.worker {
-                        for v in queued {
-                            let _ = worker.post_message(&v);
+                        for (v, transfer) in queued {
+                            let _ = match transfer {
+                                Some(t) => worker.post_message_with_transfer(&v, &t),
+                                None => worker.post_message(&v),
+                            };
                         }
                     }
                 });
@@ -96,6 +99,10 @@ fn spawn() -> Result<(), String> {
                     }
                     kind
                 });
+                // A training run's helper workers end with it.
+                if kind == Some(RequestKind::Train) && RequestKind::Train.ends_with(&body) {
+                    super::team::end();
+                }
                 deliver(kind, body);
             }
             Err(err) => deliver(None, FromWorker::Failed { message: format!("the worker sent a message the page cannot read ({err})") }),
@@ -145,6 +152,7 @@ fn restart(why: &str) {
 /// even when none was, if `always`), and starts a fresh worker (`cannot` says what failed if it
 /// does not start).
 fn replace(message: &str, always: bool, cannot: &str) {
+    super::team::end();
     let failed: Vec<RequestKind> = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         if let Some(w) = b.worker.take() {
@@ -206,12 +214,28 @@ pub fn send(msg: &ToWorker) -> u64 {
         }
         let value: JsValue = js_sys::Uint8Array::from(&crate::protocol::request_bytes(id, msg)[..]).into();
         if let Some(queue) = b.pending.as_mut() {
-            queue.push(value);
+            queue.push((value, None));
         } else if let Some(worker) = &b.worker {
             let _ = worker.post_message(&value);
         }
         id
     })
+}
+
+/// Posts a JS message with transferred objects (a helper's port) to the running worker, in order
+/// with the requests (queued while it loads), starting the worker if none runs.
+pub fn send_transfer(message: JsValue, transfer: js_sys::Array) {
+    if BRIDGE.with(|b| b.borrow().worker.is_none()) && spawn().is_err() {
+        return;
+    }
+    BRIDGE.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some(queue) = b.pending.as_mut() {
+            queue.push((message, Some(transfer)));
+        } else if let Some(worker) = &b.worker {
+            let _ = worker.post_message_with_transfer(&message, &transfer);
+        }
+    });
 }
 
 /// Makes sure the worker holds this model file (sent once per worker); returns its fingerprint.

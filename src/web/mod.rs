@@ -6,6 +6,7 @@ mod bridge;
 mod files;
 mod gpu;
 mod storage;
+mod team;
 mod ui;
 mod worker;
 

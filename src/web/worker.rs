@@ -40,6 +40,8 @@ struct State {
     sound: [SoundSlot; 2],
     paused: Cell<bool>,
     stop: Cell<bool>,
+    /// The training worker's ends of its helpers' channels, for the next training run.
+    team_ports: RefCell<Vec<web_sys::MessagePort>>,
 }
 
 /// One sound bank's renderer, whether it is being loaded, and who waits for that load.
@@ -118,9 +120,22 @@ pub fn start() {
         post(0, FromWorker::Crashed { message });
     }));
     let state = Rc::new(State::default());
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match crate::protocol::from_bytes::<Request>(&js_sys::Uint8Array::new(&e.data()).to_vec()) {
-        Ok(Request { id, body }) => handle(state.clone(), id, body),
-        Err(err) => fail(0, format!("the page sent a message the worker cannot read: {err}")),
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        let data = e.data();
+        // A helper's channel (see `team.rs`): the training worker keeps its end, a helper serves it.
+        let port = |key: &str| js_sys::Reflect::get(&data, &key.into()).ok().and_then(|p| p.dyn_into::<web_sys::MessagePort>().ok());
+        if !data.is_instance_of::<js_sys::Uint8Array>() {
+            if let Some(p) = port(super::team::TEAM_PORT) {
+                return state.team_ports.borrow_mut().push(p);
+            }
+            if let Some(p) = port(super::team::HELPER_PORT) {
+                return super::team::serve_helper(p);
+            }
+        }
+        match crate::protocol::from_bytes::<Request>(&js_sys::Uint8Array::new(&data).to_vec()) {
+            Ok(Request { id, body }) => handle(state.clone(), id, body),
+            Err(err) => fail(0, format!("the page sent a message the worker cannot read: {err}")),
+        }
     });
     scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
@@ -328,9 +343,19 @@ struct WorkerHooks<'a> {
     state: &'a State,
     id: u64,
     vocab: &'a MusicVocab,
+    /// Helper workers sharing each CPU step (none on WebGPU, or with one worker).
+    team: Option<super::team::PortTeam>,
 }
 
 impl TrainHooks for WorkerHooks<'_> {
+    async fn step(&mut self, trainer: &mut Trainer) -> Result<f64, TrainError> {
+        let Some(team) = self.team.as_mut() else { return trainer.train_step().await };
+        let t0 = web_time::Instant::now();
+        let loss = trainer.train_step_team(team).await;
+        team.step_took(t0.elapsed().as_secs_f64() * 1000.0);
+        loss
+    }
+
     async fn between_steps(&mut self, trainer: &Trainer, report: Option<&Progress>) -> Control {
         if let Some(p) = report {
             post(self.id, FromWorker::Progress(p.clone()));
@@ -409,7 +434,19 @@ async fn train(
     trainer.summary.files = files;
     trainer.summary.held_out = held_out;
     trainer.summary.held_out_share = held_out_share;
-    let reason = match trainer.run_with(WorkerHooks { state, id, vocab: &vocab }).await {
+    // Helper workers share the CPU path's steps; WebGPU trains alone (its ports are closed).
+    let ports = std::mem::take(&mut *state.team_ports.borrow_mut());
+    #[cfg(feature = "wgpu")]
+    let on_gpu = matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_));
+    #[cfg(not(feature = "wgpu"))]
+    let on_gpu = false;
+    let team = if on_gpu || ports.is_empty() {
+        ports.iter().for_each(|p| p.close());
+        None
+    } else {
+        Some(super::team::PortTeam::new(ports))
+    };
+    let reason = match trainer.run_with(WorkerHooks { state, id, vocab: &vocab, team }).await {
         Ok(reason) => reason,
         Err(e) => {
             // A lost GPU device (or any failure mid-run): keep what was saved at the last epoch

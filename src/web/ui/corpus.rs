@@ -245,10 +245,13 @@ impl CorpusState {
     }
 
     /// Sends `selection` for training, after any files a fresh worker has not read.
-    pub fn train(self, msg: ToWorker) {
+    /// Sends `msg` (a Train) to the training worker, with `helpers` more workers to share the
+    /// CPU path's steps (unused when WebGPU trains).
+    pub fn train(self, msg: ToWorker, helpers: usize) {
         // Training runs in the training worker (WebGPU or the CPU, whichever is faster).
         let _ = bridge::ensure_full();
         self.ensure_read();
+        crate::web::team::start(helpers);
         bridge::send(&msg);
     }
 }

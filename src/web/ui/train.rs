@@ -82,6 +82,9 @@ pub fn Train() -> impl IntoView {
     let lr = RwSignal::new(3e-3f64);
     let epochs = RwSignal::new(20usize);
     let transpose = RwSignal::new(3u8);
+    // One worker per core (the page's own thread is mostly idle while training), capped.
+    let cores = web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()) as usize;
+    let workers = RwSignal::new(cores.clamp(1, settings::WORKERS.default as usize));
     let steps = RwSignal::new(0usize); // 0 = one pass over the data per epoch
     // "scratch", "starter" (fine-tune the starter model) or "current" (continue the current model).
     let from = RwSignal::new(String::from("scratch"));
@@ -134,7 +137,8 @@ pub fn Train() -> impl IntoView {
             // bar vocabulary learns this corpus's tempo, meter, instruments and styles on top); a
             // new one gets the bar vocabulary.
             let known_speeds = crate::web::storage::remembered_speeds();
-            state.corpus.train(ToWorker::Train { selection: state.corpus.selection(transpose), model, config, init_model, known_speeds });
+            let helpers = workers.get_untracked().saturating_sub(1);
+            state.corpus.train(ToWorker::Train { selection: state.corpus.selection(transpose), model, config, init_model, known_speeds }, helpers);
         });
     };
     let training = state.training;
@@ -163,6 +167,7 @@ pub fn Train() -> impl IntoView {
                     {fields::whole("epochs", "field-epochs", settings::EPOCHS, epochs, problems)}
                     {fields::whole("steps per epoch (0 = one pass)", "field-steps", settings::Whole { min: 0, ..settings::STEPS_PER_EPOCH }, steps, problems)}
                     {fields::whole("transpose ± semitones", "field-transpose", settings::TRANSPOSE, transpose, problems)}
+                    {fields::whole("CPU workers (one per core)", "field-workers", settings::WORKERS, workers, problems)}
                 </div>
             </details>
             <label>"start from "
