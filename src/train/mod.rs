@@ -112,6 +112,9 @@ pub struct Progress {
     #[serde(default)]
     pub epoch_end: bool,
     pub best_valid_nll: Option<f64>,
+    /// Replicas that shared the last step (the page's CPU workers; 1 otherwise).
+    #[serde(default)]
+    pub replicas: usize,
 }
 
 /// The caller's answer to a progress report.
@@ -208,6 +211,8 @@ pub struct Trainer {
     window_loss: (f64, usize),
     /// Threads a training step's batch is split over (native only; 1: the whole batch at once).
     threads: usize,
+    /// Replicas that shared the last step ([`train_step_team`](Self::train_step_team)).
+    replicas: usize,
 }
 
 impl Trainer {
@@ -265,6 +270,7 @@ impl Trainer {
             elapsed_s: 0.0,
             window_loss: (0.0, 0),
             threads: 1,
+            replicas: 1,
             config,
         })
     }
@@ -294,6 +300,7 @@ impl Trainer {
     /// One optimisation step on a fresh mini-batch; returns its mean loss (nats per token).
     pub async fn train_step(&mut self) -> Result<f64, TrainError> {
         let t0 = Instant::now();
+        self.replicas = 1;
         let ad = self.device.clone().autodiff();
         let (batch, ids) = self.sampler.batch(self.config.batch, &ad);
         let mask = self.config.frame_mask.map(|v| {
@@ -387,6 +394,7 @@ impl Trainer {
             }
         }
         let (value, grad) = total.expect("the leader's own block");
+        self.replicas = team.helpers() + 1;
         let lr = self.lr();
         let update = team::ToHelper::Update { lr, grad };
         (0..team.helpers()).for_each(|k| team.send(k, &update));
@@ -440,6 +448,7 @@ impl Trainer {
             valid,
             epoch_end: false,
             best_valid_nll: self.summary.best_valid_nll,
+            replicas: self.replicas,
         }
     }
 

@@ -114,6 +114,7 @@ pub struct PortTeam {
     /// still be loading), then a multiple of the slowest step so far.
     patience_ms: f64,
     slowest_ms: f64,
+    steps: usize,
 }
 
 impl PortTeam {
@@ -122,11 +123,16 @@ impl PortTeam {
             let inbox = listen(&p);
             (p, inbox)
         });
-        PortTeam { helpers: helpers.collect(), patience_ms: 60_000.0, slowest_ms: 0.0 }
+        PortTeam { helpers: helpers.collect(), patience_ms: 60_000.0, slowest_ms: 0.0, steps: 0 }
     }
 
-    /// Records a step's time (the patience for the next ones follows it).
+    /// Records a step's time (the patience for the next ones follows it; the first step, which
+    /// waited for the helpers to load, does not count).
     pub fn step_took(&mut self, ms: f64) {
+        self.steps += 1;
+        if self.steps == 1 {
+            return;
+        }
         self.slowest_ms = self.slowest_ms.max(ms);
         self.patience_ms = (self.slowest_ms * 10.0).max(3_000.0);
     }

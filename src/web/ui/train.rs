@@ -197,7 +197,8 @@ pub fn Train() -> impl IntoView {
             <progress data-testid="train-progress"
                 max=move || state.training.progress.get().map_or(1, |p| p.total_steps.max(1))
                 value=move || state.training.progress.get().map_or(0, |p| p.step)></progress>
-            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase()>
+            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase()
+                data-workers=move || state.training.progress.get().map_or(0, |p| p.replicas)>
                 {move || match state.training.progress.get() {
                     None => match state.training.status.get() {
                         TrainStatus::Training => "Starting…".to_string(),
@@ -212,7 +213,8 @@ pub fn Train() -> impl IntoView {
                         };
                         // Reports at an epoch's end count it as done; others are inside the next one.
                         let epoch = if p.epoch_end { p.epoch } else { p.epoch + 1 };
-                        format!("Epoch {}, step {} of {}{state_word}: loss {:.3}, {:.0} tokens/s, ETA {}{best}",
+                        let workers = if p.replicas > 1 { format!(" on {} workers", p.replicas) } else { String::new() };
+                        format!("Epoch {}, step {} of {}{state_word}: loss {:.3}, {:.0} tokens/s{workers}, ETA {}{best}",
                             epoch, p.step, p.total_steps, p.loss, p.tokens_per_s, eta(p.eta_s))
                     }
                 }}
