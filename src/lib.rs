@@ -12,7 +12,13 @@ pub mod protocol;
 pub mod sequences;
 pub mod settings;
 pub mod share;
+// A corpus on disk, memory-mapped (native only: the page reads dropped files).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod shards;
 pub mod synth;
+// The bridge to PyTorch's distributed training (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod torch;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -296,6 +296,25 @@ impl BarVocab {
     }
 
     /// The token for an id; ids past the vocabulary read as padding.
+    /// Tokens of music shifted by `semitones` (every pitch; drums stay put), in place: what
+    /// encoding the transposed notes writes. `false`, and nothing changed, when a pitch would
+    /// leave 0..=127.
+    pub fn transpose_tokens(&self, tokens: &mut [i64], semitones: i32) -> bool {
+        let pitch = |t: i64| match self.token(t.clamp(0, u16::MAX as i64) as TokenId) {
+            BarToken::Pitch(p) => Some(p as i32),
+            _ => None,
+        };
+        if tokens.iter().filter_map(|&t| pitch(t)).any(|p| !(0..=127).contains(&(p + semitones))) {
+            return false;
+        }
+        for t in tokens.iter_mut() {
+            if let Some(p) = pitch(*t) {
+                *t = self.id(BarToken::Pitch((p + semitones) as u8)) as i64;
+            }
+        }
+        true
+    }
+
     pub fn token(&self, id: TokenId) -> BarToken {
         match id {
             0 => BarToken::Pad,

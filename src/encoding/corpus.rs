@@ -187,6 +187,13 @@ pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, o
     }
 }
 
+/// One whole song's tokens in the bar vocabulary, as [`bar_corpus`] writes a training file (no
+/// transposition, nothing held out): what a corpus on disk stores per piece (`shards.rs`).
+pub fn song_tokens(vocab: &BarVocab, song: &Song, style: Option<&str>, filter: &NoteFilter) -> Vec<TokenId> {
+    let options = CorpusOptions { filter: filter.clone(), ..CorpusOptions::default() };
+    vocab.encode(&selected(vocab, &options, filter.select(song)), &song.time_signatures, style)
+}
+
 /// The notes of a song a bar-vocabulary model learns from (`notes`: after the filter), with
 /// melody-only applied.
 fn selected(vocab: &BarVocab, options: &CorpusOptions, notes: Vec<Note>) -> Vec<Note> {

@@ -9,13 +9,14 @@ pub(crate) mod evaluate;
 mod flat_adam;
 pub mod team;
 
-pub use batches::WindowSampler;
+pub use batches::{TokenSource, WindowSampler};
 pub use evaluate::{evaluate, Evaluation};
 
 use crate::encoding::FrameVocab;
 use crate::model::{LstmLm, ModelConfig, TrainingSummary};
 pub use flat_adam::{FlatAdam, FlatAdamConfig};
 pub(crate) use flat_adam::{flat_grads, flat_weights, sgd_step};
+pub use flat_adam::set_flat_weights;
 use burn::tensor::TensorData;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -250,16 +251,45 @@ impl Trainer {
         }
         let sampler = WindowSampler::with_heads(&corpus.train, &corpus.train_heads, corpus.window_anchor, config.seq_len, config.seed)
             .ok_or(TrainError::NoData)?;
+        Ok(Self::assemble(model, model_config, config, sampler, corpus.valid.clone(), device))
+    }
+
+    /// Training on pieces that stay where they are (a corpus on disk: `cantor train --corpus`):
+    /// windows drawn from `source` exactly as [`with_model`](Self::with_model) draws them from the
+    /// same pieces in memory (with `transpose` 0; otherwise each window is shifted on the fly);
+    /// validation on `valid`. `model`: `None` for a new one.
+    pub fn streamed(
+        model: Option<LstmLm>,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        source: Box<dyn TokenSource>,
+        anchor: Option<u16>,
+        transpose: u8,
+        valid: Vec<Vec<u16>>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        model_config.validate()?;
+        config.validate()?;
+        let model = model.unwrap_or_else(|| {
+            let ad = device.clone().autodiff();
+            ad.seed(config.seed);
+            model_config.init(&ad)
+        });
+        let sampler = WindowSampler::streamed(source, anchor, transpose, config.seq_len, config.seed).ok_or(TrainError::NoData)?;
+        Ok(Self::assemble(model, model_config, config, sampler, valid, device))
+    }
+
+    fn assemble(model: LstmLm, model_config: ModelConfig, config: TrainConfig, sampler: WindowSampler, valid: Vec<Vec<u16>>, device: &Device) -> Self {
         // A model loaded or copied onto a plain device has no gradient tracking: `train()` moves
         // it onto the autodiff device with its parameters trainable (the converse of `valid()`).
         let model = if model.devices().first().is_some_and(|d| d.is_autodiff()) { model } else { model.train() };
         let optim = FlatAdam::new(FlatAdamConfig::new(config.clip_norm));
-        Ok(Trainer {
+        Trainer {
             model,
             model_config,
             optim,
             sampler,
-            valid: corpus.valid.clone(),
+            valid,
             device: device.clone(),
             step: 0,
             epoch: 0,
@@ -272,7 +302,7 @@ impl Trainer {
             threads: 1,
             replicas: 1,
             config,
-        })
+        }
     }
 
     pub fn steps_per_epoch(&self) -> usize {

@@ -1,12 +1,14 @@
 //! `cantor`: the native command line over the same core the web page uses.
 
 mod bench;
+mod corpus;
 mod evaluate;
 mod generate;
 mod inspect;
 mod quantize;
 mod shared;
 mod speed;
+mod torch;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,12 @@ enum Command {
     /// Evaluate a model on its corpus: held-out NLL, originality, style and classifier AUC of
     /// generated clips (give the same files, --valid and --seed as for training).
     Evaluate(evaluate::EvaluateArgs),
+    /// Write a run folder for PyTorch's distributed training (`torchrun … scripts/torch_train.py`).
+    ExportTorch(torch::ExportArgs),
+    /// Turn a PyTorch run's checkpoint into a Cantor model file.
+    ImportTorch(torch::ImportArgs),
+    /// Build a corpus on disk from a large collection of MIDI files (see `train --corpus`).
+    Corpus(corpus::CorpusArgs),
     /// Write a model with 8-bit weights (a quarter of the size, for a model that must download fast).
     Quantize(quantize::QuantizeArgs),
 }
@@ -49,6 +57,9 @@ fn main() -> ExitCode {
         Command::Speed(a) => speed::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Quantize(a) => quantize::run(a),
+        Command::Corpus(a) => corpus::run(a),
+        Command::ExportTorch(a) => torch::export(a),
+        Command::ImportTorch(a) => torch::import(a),
     };
     match result {
         Ok(code) => code,

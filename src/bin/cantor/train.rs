@@ -16,6 +16,10 @@ use std::process::ExitCode;
 pub(crate) struct TrainArgs {
     /// MIDI files or folders.
     inputs: Vec<PathBuf>,
+    /// Train on a corpus built by `cantor corpus build` instead (memory-mapped: memory stays flat
+    /// however large it is; its vocabulary and held-out files are the corpus's).
+    #[arg(long, conflicts_with = "inputs")]
+    corpus: Option<PathBuf>,
     #[arg(long)]
     out: PathBuf,
     /// Learn the top voice only.
@@ -88,6 +92,9 @@ enum VocabKind {
 }
 
 pub(crate) fn run(a: TrainArgs) -> Res {
+    if let Some(dir) = &a.corpus {
+        return run_streamed(&a, dir);
+    }
     check_args(&a.train, &a.model, BarVocab::default().size())?;
     settings::VALID_SHARE.check(a.valid)?;
     let (names, songs, mut styles) = read_corpus(&a.inputs);
@@ -171,6 +178,53 @@ pub(crate) fn run(a: TrainArgs) -> Res {
     summary.files = names;
     summary.stopped = Some(trainer.stop_sentence(reason));
     let vocab = Vocab::from(vocab);
+    if let Some(path) = &a.last_out {
+        std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), &config, &vocab, summary.clone())?.to_bytes())?;
+    }
+    let file = ModelFile::from_model(&trainer.best_model(), &config, &vocab, summary)?;
+    std::fs::write(&a.out, file.to_bytes())?;
+    eprintln!("{} Saved {}.", trainer.stop_sentence(reason), a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validation tokens read from a corpus on disk (the rest of its held-out files are not scored).
+const VALID_TOKENS: usize = 200_000;
+
+/// `cantor train --corpus DIR`: windows read from the memory-mapped shards.
+fn run_streamed(a: &TrainArgs, dir: &std::path::Path) -> Res {
+    let corpus = cantor::shards::ShardCorpus::open(dir, false)?;
+    let vocab = corpus.manifest.vocab.clone();
+    check_args(&a.train, &a.model, vocab.size())?;
+    let device = device(a.model.wgpu)?;
+    let (config, init) = match &a.init {
+        Some(path) => {
+            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
+            if file.vocab != vocab {
+                return Err("that model's vocabulary is not the corpus's: build the corpus for it, or train a new model".into());
+            }
+            let model = file.load(&device)?;
+            (file.config, Some(model))
+        }
+        None => (model_config(vocab.size(), &a.model), None),
+    };
+    let valid = corpus.valid(VALID_TOKENS);
+    eprintln!(
+        "{} training pieces, {} held out ({} tokens of them scored), {} parameters",
+        corpus.train_pieces(),
+        corpus.valid_pieces(),
+        valid.iter().map(Vec::len).sum::<usize>(),
+        config.param_count()
+    );
+    let tc = train_config(&a.train);
+    let anchor = corpus.manifest.anchor;
+    let mut trainer = Trainer::streamed(init, config.clone(), tc, Box::new(corpus), anchor, a.train.transpose, valid, &device)?;
+    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
+    trainer.set_threads(a.model.threads());
+    let bar = progress_bar(trainer.total_steps() as u64);
+    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
+    bar.finish_and_clear();
+    let mut summary = trainer.summary.clone();
+    summary.stopped = Some(trainer.stop_sentence(reason));
     if let Some(path) = &a.last_out {
         std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), &config, &vocab, summary.clone())?.to_bytes())?;
     }

@@ -43,10 +43,12 @@ pub fn LossChart() -> impl IntoView {
                 .collect_view()
         })
     };
+    // The training curve's values, for tests that compare runs.
+    let losses = move || state.training.train_curve.get().iter().map(|(_, l)| format!("{l:.4}")).collect::<Vec<_>>().join(" ");
     view! {
         <figure class="chart">
             <svg data-testid="loss-chart" data-points=move || state.training.train_curve.get().len()
-                data-losses=move || state.training.train_curve.get().iter().map(|(_, l)| format!("{l:.4}")).collect::<Vec<_>>().join(" ") viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
+ data-losses=losses viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
                 <polyline class="train" points=move || geometry.with(|g| polyline(&g.0)) />
                 <polyline class="valid" points=move || geometry.with(|g| polyline(&g.1)) />
                 {dots}

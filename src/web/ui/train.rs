@@ -143,6 +143,8 @@ pub fn Train() -> impl IntoView {
     };
     let training = state.training;
     let running = move || training.running();
+    // Workers that shared the last step (the tests read it).
+    let replicas = move || state.training.progress.get().map_or(0, |p| p.replicas);
     let params = move || model_config(embed.get(), hidden.get(), layers.get()).param_count();
 
     view! {
@@ -197,8 +199,7 @@ pub fn Train() -> impl IntoView {
             <progress data-testid="train-progress"
                 max=move || state.training.progress.get().map_or(1, |p| p.total_steps.max(1))
                 value=move || state.training.progress.get().map_or(0, |p| p.step)></progress>
-            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase()
-                data-workers=move || state.training.progress.get().map_or(0, |p| p.replicas)>
+            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase() data-workers=replicas>
                 {move || match state.training.progress.get() {
                     None => match state.training.status.get() {
                         TrainStatus::Training => "Starting…".to_string(),
