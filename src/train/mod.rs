@@ -116,6 +116,11 @@ pub struct Progress {
     /// Replicas that shared the last step (the page's CPU workers; 1 otherwise).
     #[serde(default)]
     pub replicas: usize,
+    /// With replicas: the mean milliseconds per step spent on this replica's own rows, waiting
+    /// for the others' gradients (their compute beyond ours, and the messages), and adding them
+    /// and updating; so the scaling to more cores can be predicted.
+    #[serde(default)]
+    pub step_split_ms: Option<[f64; 3]>,
 }
 
 /// The caller's answer to a progress report.
@@ -214,6 +219,9 @@ pub struct Trainer {
     threads: usize,
     /// Replicas that shared the last step ([`train_step_team`](Self::train_step_team)).
     replicas: usize,
+    /// Shared steps' time: own rows, waiting for the others, summing and updating (ms in all).
+    team_ms: [f64; 3],
+    team_steps: usize,
 }
 
 impl Trainer {
@@ -301,6 +309,8 @@ impl Trainer {
             window_loss: (0.0, 0),
             threads: 1,
             replicas: 1,
+            team_ms: [0.0; 3],
+            team_steps: 0,
             config,
         }
     }
@@ -406,8 +416,10 @@ impl Trainer {
                 }
             }
         };
+        let t_own = Instant::now();
         let (loss, grad) = team::block_gradient(&self.model, block_ids(0), blocks[0], w, &self.device).await?;
         add(loss, grad, blocks[0]);
+        let (own_ms, t_wait) = (t_own.elapsed().as_secs_f64() * 1e3, Instant::now());
         // Helpers in the order they were asked; one that is gone leaves its rows to this replica.
         let mut k = 0;
         for block in 1..blocks.len() {
@@ -424,12 +436,19 @@ impl Trainer {
             }
         }
         let (value, grad) = total.expect("the leader's own block");
+        let (wait_ms, t_update) = (t_wait.elapsed().as_secs_f64() * 1e3, Instant::now());
         self.replicas = team.helpers() + 1;
         let lr = self.lr();
         let update = team::ToHelper::Update { lr, grad };
         (0..team.helpers()).for_each(|k| team.send(k, &update));
         let team::ToHelper::Update { grad, .. } = update else { unreachable!() };
         self.model = self.optim.step_flat(lr, self.model.clone(), &grad);
+        if self.step > 0 {
+            // (The first step waits for the helpers to start: not a step's cost.)
+            let ms = [own_ms, wait_ms, t_update.elapsed().as_secs_f64() * 1e3];
+            (0..3).for_each(|k| self.team_ms[k] += ms[k]);
+            self.team_steps += 1;
+        }
         self.finish_step(value, t0);
         Ok(value)
     }
@@ -479,6 +498,7 @@ impl Trainer {
             epoch_end: false,
             best_valid_nll: self.summary.best_valid_nll,
             replicas: self.replicas,
+            step_split_ms: (self.team_steps > 0).then(|| self.team_ms.map(|t| t / self.team_steps as f64)),
         }
     }
 

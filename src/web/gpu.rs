@@ -156,7 +156,13 @@ pub async fn choose(choice: BackendChoice) -> Choice {
 /// For [`Choice::Either`]: times the model about to train on both backends (unless `known` has
 /// this adapter and shape) and returns the faster device, whether it is the GPU, the reason in
 /// words, and the speeds to remember.
-pub async fn decide(gpu: &Device, adapter: &str, model: &ModelConfig, config: &TrainConfig, corpus: &TokenCorpus, known: &[Speeds]) -> (Device, bool, String, Option<Speeds>) {
+/// What each CPU worker beyond the first adds to the CPU path's tokens/s: measured 1.73× with 2
+/// workers on 2 cores (BENCHMARKS.md, "Every core in the page"), so 0.73 of a worker each.
+const EXTRA_WORKER: f64 = 0.73;
+
+/// `cpu_workers`: the workers that would share the CPU path's steps; one is timed, the others
+/// counted at [`EXTRA_WORKER`] each.
+pub async fn decide(gpu: &Device, adapter: &str, model: &ModelConfig, config: &TrainConfig, corpus: &TokenCorpus, known: &[Speeds], cpu_workers: usize) -> (Device, bool, String, Option<Speeds>) {
     let shape = shape_key(model, config);
     let (speeds, remembered) = match known.iter().find(|s| s.adapter == adapter && s.shape == shape) {
         Some(s) => (s.clone(), true),
@@ -170,9 +176,11 @@ pub async fn decide(gpu: &Device, adapter: &str, model: &ModelConfig, config: &T
             }
         }
     };
-    let (g, c) = (speeds.gpu_tokens_per_s, speeds.cpu_tokens_per_s);
+    let (g, one) = (speeds.gpu_tokens_per_s, speeds.cpu_tokens_per_s);
+    let c = one * (1.0 + EXTRA_WORKER * cpu_workers.saturating_sub(1) as f64);
     let how = if remembered { "remembered for this GPU and model size" } else { "measured on this model" };
-    let words = format!("{g:.0} tokens/s on WebGPU, {c:.0} tokens/s on the CPU ({how})");
+    let workers = if cpu_workers > 1 { format!(" with {cpu_workers} workers ({one:.0} with one)") } else { String::new() };
+    let words = format!("{g:.0} tokens/s on WebGPU, {c:.0} tokens/s on the CPU{workers} ({how})");
     let device = if g > c { gpu.clone() } else { Device::flex() };
     (device, g > c, words, (!remembered).then_some(speeds))
 }

@@ -414,7 +414,7 @@ async fn train(
         if !known_speeds.iter().any(|s| s.adapter == adapter && s.shape == known) {
             post(id, FromWorker::Backend { name: "automatic: timing…".into(), gpu: false, reason: "timing a step of this model on WebGPU and on the CPU".into() });
         }
-        let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds).await;
+        let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds, state.team_ports.borrow().len() + 1).await;
         let name = if gpu { format!("WebGPU ({adapter})") } else { "CPU (Flex)".to_string() };
         *state.device.borrow_mut() = Some(device);
         post(id, FromWorker::Backend { name, gpu, reason });

@@ -30,7 +30,9 @@ await withBrowser(async (browser, base) => {
       const stats = await page.textContent('[data-testid="train-stats"]');
       const shown = Number(/([\d.]+) tokens\/s/.exec(stats)[1]);
       const steady = (10 * 32 * 128) / ((t15 - t5) / 1000);
-      rows.push({ round, workers, steady_tokens_per_s: Math.round(steady), step_ms: Math.round((t15 - t5) / 10), shown_tokens_per_s: shown });
+      // The training worker's own rows, waiting for the helper's, summing and updating (ms/step).
+      const split = await page.getAttribute('[data-testid="train-stats"]', "data-step-split");
+      rows.push({ round, workers, steady_tokens_per_s: Math.round(steady), step_ms: Math.round((t15 - t5) / 10), shown_tokens_per_s: shown, own_wait_update_ms: split });
       console.log(JSON.stringify(rows.at(-1)));
     }
   }

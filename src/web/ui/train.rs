@@ -145,6 +145,7 @@ pub fn Train() -> impl IntoView {
     let running = move || training.running();
     // Workers that shared the last step (the tests read it).
     let replicas = move || state.training.progress.get().map_or(0, |p| p.replicas);
+    let step_split = move || state.training.progress.get().and_then(|p| p.step_split_ms).map_or(String::new(), |t| format!("{:.0} {:.0} {:.0}", t[0], t[1], t[2]));
     let params = move || model_config(embed.get(), hidden.get(), layers.get()).param_count();
 
     view! {
@@ -199,7 +200,7 @@ pub fn Train() -> impl IntoView {
             <progress data-testid="train-progress"
                 max=move || state.training.progress.get().map_or(1, |p| p.total_steps.max(1))
                 value=move || state.training.progress.get().map_or(0, |p| p.step)></progress>
-            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase() data-workers=replicas>
+            <p data-testid="train-stats" data-status=move || format!("{:?}", state.training.status.get()).to_lowercase() data-workers=replicas data-step-split=step_split>
                 {move || match state.training.progress.get() {
                     None => match state.training.status.get() {
                         TrainStatus::Training => "Starting…".to_string(),
