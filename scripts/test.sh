@@ -12,6 +12,9 @@ if ! dpkg -s mesa-vulkan-drivers >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers >/dev/null
 fi
 
+echo "== the pinned PyTorch for the scale-out tests (a virtual environment cached in ~/.cache)"
+bash scripts/torch_env.sh >/dev/null
+
 echo "== native tests (core + CLI on Flex; the GPU kernels on wgpu, lavapipe where there is no GPU)"
 cargo test --release --features wgpu
 

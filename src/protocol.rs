@@ -203,7 +203,8 @@ pub enum FromWorker {
         bytes: Vec<u8>,
     },
     /// Each file of a [`ToWorker::ReadFiles`]: its song, or why it cannot be used (a sentence).
-    FilesRead { files: Vec<FileRead> },
+    /// `memory_bytes`: the worker's wasm memory afterwards (it only grows: its peak so far).
+    FilesRead { files: Vec<FileRead>, memory_bytes: u64 },
     /// What the selection asked for by [`ToWorker::Tokenise`] holds.
     Tokenised(CorpusReport),
     /// A model file passed its checks and is loaded under this fingerprint.

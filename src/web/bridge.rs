@@ -255,10 +255,18 @@ pub fn forget_loaded() {
 
 /// Sends files to the worker to read (answered with `FromWorker::FilesRead`) and remembers that
 /// this worker has them.
+/// A big drop goes in batches of this many files, so no single message (packed, then unpacked with
+/// the songs read) holds the page's thread for long, and rows appear as batches are read.
+const READ_BATCH: usize = 50;
+
 pub fn read_files(files: Vec<crate::protocol::FileBytes>) {
-    let ids: Vec<u32> = files.iter().map(|f| f.id).collect();
-    send(&ToWorker::ReadFiles { files }); // first: a worker started by this send knows no files yet
-    BRIDGE.with(|b| b.borrow_mut().files.extend(ids));
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        let batch: Vec<_> = files.by_ref().take(READ_BATCH).collect();
+        let ids: Vec<u32> = batch.iter().map(|f| f.id).collect();
+        send(&ToWorker::ReadFiles { files: batch }); // first: a worker started by this send knows no files yet
+        BRIDGE.with(|b| b.borrow_mut().files.extend(ids));
+    }
 }
 
 /// Whether the current worker was sent file `id` (a fresh worker knows none).

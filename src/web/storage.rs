@@ -66,11 +66,16 @@ async fn open() -> Result<Rexie, String> {
 }
 
 async fn put<T: Serialize>(store: &str, value: &T, what: &str) -> Result<(), String> {
+    put_or_cause(store, value).await.map_err(|e| say(what, e))
+}
+
+/// [`put`], failing with the browser's cause alone (for a caller that words it itself).
+async fn put_or_cause<T: Serialize>(store: &str, value: &T) -> Result<(), String> {
     let db = open().await?;
-    let v = serde_wasm_bindgen::to_value(value).map_err(|e| say(what, e))?;
-    let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(|e| say(what, e))?;
-    tx.store(store).map_err(|e| say(what, e))?.put(&v, None).await.map_err(|e| say(what, e))?;
-    tx.done().await.map_err(|e| say(what, e))?;
+    let v = serde_wasm_bindgen::to_value(value).map_err(|e| e.to_string())?;
+    let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(|e| e.to_string())?;
+    tx.store(store).map_err(|e| e.to_string())?.put(&v, None).await.map_err(|e| e.to_string())?;
+    tx.done().await.map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -92,6 +97,11 @@ async fn delete(store: &str, key: JsValue, what: &str) -> Result<(), String> {
 
 pub async fn save_file(f: &StoredFile) -> Result<(), String> {
     put(FILES, f, &format!("keep {}", f.name)).await
+}
+
+/// [`save_file`], failing with the browser's cause alone (a drop of many files words it once).
+pub async fn keep_file(f: &StoredFile) -> Result<(), String> {
+    put_or_cause(FILES, f).await
 }
 
 pub async fn files() -> Result<Vec<StoredFile>, String> {

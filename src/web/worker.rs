@@ -77,6 +77,12 @@ enum Bank {
 /// Loaded models kept at once (a model of the largest preset is about 25 MB).
 const MAX_LOADED: usize = 8;
 
+/// This worker's wasm memory: its heap's peak so far (wasm memory never shrinks).
+fn memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
+}
+
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
@@ -179,7 +185,7 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
                     FileRead { id: f.id, song }
                 })
                 .collect();
-            post(id, FromWorker::FilesRead { files: read });
+            post(id, FromWorker::FilesRead { files: read, memory_bytes: memory_bytes() });
         }
         ToWorker::ForgetFiles { ids } => {
             let mut files = state.files.borrow_mut();

@@ -30,6 +30,10 @@ pub struct CorpusState {
     pub report: RwSignal<Option<CorpusReport>>,
     /// Count requests not answered yet (the report on show is stale while there are any).
     counting: RwSignal<usize>,
+    /// Files this browser's storage refused (it ran out part-way): their names, and why.
+    pub not_kept: RwSignal<(Vec<String>, String)>,
+    /// The worker's wasm memory after reading (its peak so far), for the big-corpus figures.
+    pub worker_memory: RwSignal<u64>,
 }
 
 impl CorpusState {
@@ -44,6 +48,8 @@ impl CorpusState {
             next_id: StoredValue::new(0),
             report: RwSignal::new(None),
             counting: RwSignal::new(0),
+            not_kept: RwSignal::new((Vec::new(), String::new())),
+            worker_memory: RwSignal::new(0),
         }
     }
 
@@ -104,7 +110,7 @@ impl CorpusState {
     /// The worker's answer to a [`ToWorker::ReadFiles`]: each file gets its row (a file read
     /// again by a fresh worker keeps its row). New rows are kept in storage, bad files too: their
     /// row explains them.
-    pub fn on_read(self, state: AppState, read: Vec<FileRead>) {
+    pub fn on_read(self, read: Vec<FileRead>) {
         let mut added = Vec::new();
         for r in read {
             let song = r.song.map(Arc::new);
@@ -126,10 +132,16 @@ impl CorpusState {
                 }),
             }
         }
+        // Each file is offered to storage; when it runs out part-way, those kept stay kept and
+        // the page names the others (they stay in this visit's corpus).
+        let not_kept = self.not_kept;
         leptos::task::spawn_local(async move {
             for f in added {
-                if let Err(e) = storage::save_file(&f).await {
-                    return state.error.set(Some(e));
+                if let Err(e) = storage::keep_file(&f).await {
+                    not_kept.update(|(names, why)| {
+                        names.push(f.name.clone());
+                        *why = e;
+                    });
                 }
             }
         });
@@ -430,7 +442,18 @@ pub fn Corpus() -> impl IntoView {
                     </For>
                 </tbody>
             </table>
-            <p data-testid="corpus-summary" aria-live="polite">{summary}</p>
+            <p data-testid="corpus-summary" aria-live="polite" data-worker-memory=move || corpus.worker_memory.get()>{summary}</p>
+            <Show when=move || corpus.not_kept.with(|(names, _)| !names.is_empty())>
+                <p class="warning" data-testid="not-kept">
+                    {move || corpus.not_kept.with(|(names, why)| format!(
+                        "{} of the files were not kept in this browser: its storage refused them ({why}). They are in this visit's corpus, but a later visit will not have them; removing files or models frees room.",
+                        names.len()))}
+                    <details>
+                        <summary>"which files"</summary>
+                        {move || corpus.not_kept.with(|(names, _)| names.join(", "))}
+                    </details>
+                </p>
+            </Show>
         </section>
     }
 }

@@ -167,7 +167,10 @@ impl AppState {
                 self.backend_gpu.set(gpu);
                 self.backend_reason.set(reason);
             }
-            FromWorker::FilesRead { files } => self.corpus.on_read(self, files),
+            FromWorker::FilesRead { files, memory_bytes } => {
+                self.corpus.worker_memory.update(|m| *m = (*m).max(memory_bytes));
+                self.corpus.on_read(files)
+            }
             FromWorker::Tokenised(report) => self.corpus.counted(Some(report)),
             FromWorker::Progress(p) => self.training.on_progress(p),
             FromWorker::EpochSample { epoch, notes } => self.training.on_epoch_sample(epoch, notes),
