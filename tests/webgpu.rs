@@ -138,6 +138,51 @@ async fn dispatches_per_step(recurrence: Recurrence, seq_len: usize, gpu: &Devic
     dispatches() - before
 }
 
+/// Counts dispatches by the pipeline they run (its label), for the histogram of one step.
+fn install_pipeline_counter() {
+    js_sys::eval(
+        r#"(() => {
+            if (globalThis.__cantorPipelines) return;
+            globalThis.__cantorPipelines = {};
+            const pass = GPUComputePassEncoder.prototype;
+            const set = pass.setPipeline, dispatch = pass.dispatchWorkgroups;
+            pass.setPipeline = function (p) { this.__label = p.label || "(no label)"; return set.apply(this, arguments); };
+            pass.dispatchWorkgroups = function () {
+                const k = this.__label || "(none)";
+                globalThis.__cantorPipelines[k] = (globalThis.__cantorPipelines[k] || 0) + 1;
+                return dispatch.apply(this, arguments);
+            };
+        })()"#,
+    )
+    .expect("the counter installs");
+}
+
+/// The training step at the sizes users train: the medium preset (embedding 128, 2 × 256, the
+/// bar vocabulary) at the page's batch and sequence length and at a smaller one, and the large
+/// preset at hidden 512: each under 100 dispatches.
+#[wasm_bindgen_test]
+async fn a_step_at_the_presets_sizes_stays_under_100_dispatches() {
+    let gpu = gpu().await;
+    install_dispatch_counter();
+    install_pipeline_counter();
+    let vocab = cantor::encoding::BarVocab::default().size();
+    for (embed, hidden, batch, seq_len) in [(128, 256, 8, 32), (128, 256, 16, 64), (256, 512, 8, 32)] {
+        let model = ModelConfig { vocab_size: vocab, embed, hidden, layers: 2, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+        let config = TrainConfig { seq_len, batch, lr: 1e-3, warmup_steps: 1, seed: 5, ..TrainConfig::default() };
+        let corpus = TokenCorpus { train: vec![(0..2000u32).map(|i| ((i * 7919 + 3) % vocab as u32) as u16).collect()], ..TokenCorpus::default() };
+        let mut t = Trainer::new(model, config, &corpus, &gpu).unwrap();
+        t.train_step().await.unwrap();
+        t.train_step().await.unwrap();
+        js_sys::eval("globalThis.__cantorPipelines = {}").unwrap();
+        let before = dispatches();
+        t.train_step().await.unwrap();
+        let n = dispatches() - before;
+        let histogram = js_sys::JSON::stringify(&js_sys::eval("globalThis.__cantorPipelines").unwrap()).unwrap();
+        web_sys::console::log_1(&format!("{embed}/{hidden}x2, batch {batch} x {seq_len}: {n} dispatches per step; by pipeline {}", String::from(histogram)).into());
+        assert!(n < 100.0, "{n} dispatches per step at embedding {embed}, hidden {hidden}, batch {batch} x {seq_len}");
+    }
+}
+
 /// The sequence kernels: a training step's dispatches no longer grow with the sequence length,
 /// and are far fewer than the per-step graph's.
 #[wasm_bindgen_test]

@@ -18,7 +18,8 @@ const KEEP = 1200; // IndexedDB refuses the files store's puts after this many
 /// a full disk does), before the page's own scripts run.
 const watch = ({ keep }) => {
   globalThis.longTasks = [];
-  new PerformanceObserver((list) => list.getEntries().forEach((e) => globalThis.longTasks.push(Math.round(e.duration)))).observe({ type: "longtask", buffered: true });
+  globalThis.dropAt = Infinity;
+  new PerformanceObserver((list) => list.getEntries().filter((e) => e.startTime >= globalThis.dropAt).forEach((e) => globalThis.longTasks.push(Math.round(e.duration)))).observe({ type: "longtask", buffered: true });
   const put = IDBObjectStore.prototype.put;
   let puts = 0;
   IDBObjectStore.prototype.put = function (...args) {
@@ -36,25 +37,35 @@ test("2,000 dropped files: a responsive page, training starts, storage running o
     await page.goto(base);
     const sources = await Promise.all(SOURCES.map(async (f) => [...(await readFile(join(MIDI, f)))]));
     const t0 = Date.now();
+    // The files are made first (the test's own work), then dropped: what follows is the page's.
     await page.evaluate(([sources, n]) => {
-      globalThis.longTasks.length = 0;
       const dt = new DataTransfer();
       for (let i = 0; i < n; i++) {
         const bytes = new Uint8Array(sources[i % sources.length]);
         dt.items.add(new File([bytes], `big/piece-${String(i).padStart(4, "0")}.mid`, { type: "audio/midi" }));
       }
-      document.querySelector('[data-testid="dropzone"]').dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      globalThis.bigDrop = dt;
     }, [sources, FILES]);
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="corpus-row"]').length === n, FILES, { timeout: 300_000 });
+    await page.evaluate(() => {
+      globalThis.dropAt = performance.now();
+      document.querySelector('[data-testid="dropzone"]').dispatchEvent(new DragEvent("drop", { dataTransfer: globalThis.bigDrop, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction((n) => document.querySelector('[data-testid="corpus-table"]').dataset.files === String(n), FILES, { timeout: 300_000 });
     const summary = await corpusSummary(page);
     const listed = Date.now() - t0;
     assert.match(summary, /2000 usable file\(s\)/);
+    // The first hundred rows are listed, with a way to see more.
+    assert.equal(await page.locator('[data-testid="corpus-row"]').count(), 100);
+    assert.match(await page.textContent('[data-testid="corpus-more-words"]'), /Showing the first 100 of 2000 files/);
+    await page.click('[data-testid="corpus-more"]');
+    assert.equal(await page.locator('[data-testid="corpus-row"]').count(), 200);
     // Storage ran out after KEEP files: a sentence says how many were not kept, and names them.
-    await page.waitForSelector('[data-testid="not-kept"]', { timeout: 120_000 });
+    await page.waitForFunction((n) => document.querySelector('[data-testid="not-kept"]')?.textContent.startsWith(`${n} of`), FILES - KEEP, { timeout: 120_000 });
     const notKept = await page.textContent('[data-testid="not-kept"]');
     assert.match(notKept, new RegExp(`${FILES - KEEP} of the files were not kept in this browser`));
     assert.match(notKept, /piece-1200\.mid/);
     const longest = await page.evaluate(() => Math.max(0, ...globalThis.longTasks));
+    console.log(`long tasks (ms): ${await page.evaluate(() => globalThis.longTasks.join(" "))}`);
     console.log(`2,000 files listed and counted in ${listed} ms; long tasks: ${await page.evaluate(() => globalThis.longTasks.length)}, the longest ${longest} ms`);
     assert.ok(longest <= 200, `a main-thread task took ${longest} ms`);
     // Training starts on them.
@@ -68,7 +79,7 @@ test("2,000 dropped files: a responsive page, training starts, storage running o
     // What was stored stays: a fresh visit restores the first KEEP files.
     const again = await page.context().newPage();
     await again.goto(base);
-    await again.waitForFunction((n) => document.querySelectorAll('[data-testid="corpus-row"]').length === n, KEEP, { timeout: 300_000 });
+    await again.waitForFunction((n) => document.querySelector('[data-testid="corpus-table"]').dataset.files === String(n), KEEP, { timeout: 300_000 });
     await again.close();
     assert.deepEqual(errors, []);
   });

@@ -34,6 +34,9 @@ pub struct CorpusState {
     pub not_kept: RwSignal<(Vec<String>, String)>,
     /// The worker's wasm memory after reading (its peak so far), for the big-corpus figures.
     pub worker_memory: RwSignal<u64>,
+    /// Files waiting to be stored, and whether the loop that stores them runs.
+    to_keep: StoredValue<std::collections::VecDeque<StoredFile>>,
+    keeping: StoredValue<bool>,
 }
 
 impl CorpusState {
@@ -50,6 +53,8 @@ impl CorpusState {
             counting: RwSignal::new(0),
             not_kept: RwSignal::new((Vec::new(), String::new())),
             worker_memory: RwSignal::new(0),
+            to_keep: StoredValue::new(Default::default()),
+            keeping: StoredValue::new(false),
         }
     }
 
@@ -132,18 +137,29 @@ impl CorpusState {
                 }),
             }
         }
-        // Each file is offered to storage; when it runs out part-way, those kept stay kept and
-        // the page names the others (they stay in this visit's corpus).
-        let not_kept = self.not_kept;
+        self.keep(added);
+    }
+
+    /// Offers files to storage one at a time, in the order they came (a big drop's batches
+    /// answer close together; IndexedDB refused many writes racing each other). When storage runs
+    /// out part-way, those kept stay kept and the page names the others (they stay in this visit's
+    /// corpus).
+    fn keep(self, files: Vec<StoredFile>) {
+        self.to_keep.update_value(|q| q.extend(files));
+        if self.keeping.get_value() {
+            return; // the running loop takes them
+        }
+        self.keeping.set_value(true);
         leptos::task::spawn_local(async move {
-            for f in added {
+            while let Some(f) = self.to_keep.try_update_value(|q| q.pop_front()).flatten() {
                 if let Err(e) = storage::keep_file(&f).await {
-                    not_kept.update(|(names, why)| {
+                    self.not_kept.update(|(names, why)| {
                         names.push(f.name.clone());
                         *why = e;
                     });
                 }
             }
+            self.keeping.set_value(false);
         });
     }
 
@@ -268,6 +284,9 @@ impl CorpusState {
     }
 }
 
+/// File rows listed at first, and added by each "show more".
+const ROWS_AT_ONCE: usize = 100;
+
 /// The vocabulary new models learn.
 pub fn new_vocab() -> MusicVocab {
     MusicVocab::Bars(BarVocab::default())
@@ -347,6 +366,9 @@ pub fn Corpus() -> impl IntoView {
             r.files, r.train_files, r.train_tokens, r.valid_files, r.valid_tokens, r.split
         )
     };
+    // A big drop lists its first rows (laying out thousands of table rows held the page for
+    // hundreds of milliseconds at a time); more on request.
+    let shown = RwSignal::new(ROWS_AT_ONCE);
     view! {
         <section class="card" id="music">
             <h2>"1. Your music"</h2>
@@ -373,10 +395,10 @@ pub fn Corpus() -> impl IntoView {
                 <label><input type="checkbox" data-testid="opt-piano" prop:checked=move || corpus.piano.get() on:change=move |ev| corpus.piano.set(event_target_checked(&ev))/>" piano reduction (every instrument on one piano)"</label>
                 <label><input type="checkbox" data-testid="opt-melody" prop:checked=move || corpus.melody.get() on:change=move |ev| corpus.melody.set(event_target_checked(&ev))/>" melody only (top voice)"</label>
             </div>
-            <table class="corpus">
+            <table class="corpus" data-testid="corpus-table" data-files=move || corpus.files.with(Vec::len)>
                 <thead><tr><th></th><th>"File"</th><th>"Tracks"</th><th>"Notes"</th><th>"Length"</th><th>"Notes on import"</th><th></th></tr></thead>
                 <tbody>
-                    <For each=move || corpus.files.get() key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
+                    <For each=move || corpus.files.get().into_iter().take(shown.get()) key=|f| (f.id, f.included, f.excluded_tracks.clone()) let:file>
                         {
                             let id = file.id;
                             let status = file.status();
@@ -442,6 +464,12 @@ pub fn Corpus() -> impl IntoView {
                     </For>
                 </tbody>
             </table>
+            <Show when=move || corpus.files.with(Vec::len) > shown.get()>
+                <p class="detail" data-testid="corpus-more-words">
+                    {move || format!("Showing the first {} of {} files; all of them are used. ", shown.get(), corpus.files.with(Vec::len))}
+                    <button data-testid="corpus-more" on:click=move |_| shown.update(|s| *s += ROWS_AT_ONCE)>{format!("Show {ROWS_AT_ONCE} more")}</button>
+                </p>
+            </Show>
             <p data-testid="corpus-summary" aria-live="polite" data-worker-memory=move || corpus.worker_memory.get()>{summary}</p>
             <Show when=move || corpus.not_kept.with(|(names, _)| !names.is_empty())>
                 <p class="warning" data-testid="not-kept">
