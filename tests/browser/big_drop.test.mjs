@@ -30,7 +30,8 @@ const watch = ({ keep }) => {
 
 test("2,000 dropped files: a responsive page, training starts, storage running out is said file by file", { timeout: 600_000 }, async () => {
   await withBrowser(async (browser, base) => {
-    const page = await browser.newPage();
+    const context = await browser.newContext();
+    const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.addInitScript(watch, { keep: KEEP });
@@ -77,9 +78,9 @@ test("2,000 dropped files: a responsive page, training starts, storage running o
     const worker = await page.getAttribute('[data-testid="corpus-summary"]', "data-worker-memory");
     console.log(`the worker's wasm memory after reading: ${worker} bytes`);
     // What was stored stays: a fresh visit restores the first KEEP files.
-    const again = await page.context().newPage();
+    const again = await context.newPage();
     await again.goto(base);
-    await again.waitForFunction((n) => document.querySelector('[data-testid="corpus-table"]').dataset.files === String(n), KEEP, { timeout: 300_000 });
+    await again.waitForFunction((n) => document.querySelector('[data-testid="corpus-table"]')?.dataset.files === String(n), KEEP, { timeout: 300_000 });
     await again.close();
     assert.deepEqual(errors, []);
   });

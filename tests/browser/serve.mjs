@@ -72,7 +72,7 @@ export async function corpusSummary(page, unlike = null) {
 
 /// Opens the training section's advanced fields and sets them: { "field-steps": "10", … }.
 export async function setFields(page, fields) {
-  if (!(await page.locator("details").first().evaluate((d) => d.open))) await page.click("details summary");
+  if (!(await page.locator("#train details").first().evaluate((d) => d.open))) await page.click("#train details summary");
   for (const [id, v] of Object.entries(fields)) {
     await page.fill(`[data-testid="${id}"]`, String(v));
     await page.dispatchEvent(`[data-testid="${id}"]`, "change");

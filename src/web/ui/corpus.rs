@@ -369,6 +369,7 @@ pub fn Corpus() -> impl IntoView {
     // A big drop lists its first rows (laying out thousands of table rows held the page for
     // hundreds of milliseconds at a time); more on request.
     let shown = RwSignal::new(ROWS_AT_ONCE);
+    let more_files = move || corpus.files.with(Vec::len) > shown.get();
     view! {
         <section class="card" id="music">
             <h2>"1. Your music"</h2>
@@ -464,7 +465,7 @@ pub fn Corpus() -> impl IntoView {
                     </For>
                 </tbody>
             </table>
-            <Show when=move || corpus.files.with(Vec::len) > shown.get()>
+            <Show when=more_files>
                 <p class="detail" data-testid="corpus-more-words">
                     {move || format!("Showing the first {} of {} files; all of them are used. ", shown.get(), corpus.files.with(Vec::len))}
                     <button data-testid="corpus-more" on:click=move |_| shown.update(|s| *s += ROWS_AT_ONCE)>{format!("Show {ROWS_AT_ONCE} more")}</button>
