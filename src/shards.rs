@@ -33,7 +33,7 @@ pub const VERSION: u32 = 1;
 /// Bytes of one [`PieceRecord`] in an index file.
 pub const RECORD: usize = 16;
 /// Files parsed to learn the vocabulary's tempo, meter and instruments (the first, by path).
-const LEARN_FROM: usize = 1000;
+const LEARN_FROM: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -126,6 +126,8 @@ pub struct BuildReport {
     pub found: usize,
     /// Files already read by an earlier build (not read again).
     pub already: usize,
+    /// Files read by this build.
+    pub read: usize,
     pub kept: usize,
     pub duplicates: usize,
     /// (file, why) for each file that could not be used.
@@ -313,6 +315,7 @@ pub fn build(inputs: &[PathBuf], out: &Path, options: &BuildOptions, progress: i
             .collect();
         let (mut tokens, mut index, mut lines) = (Vec::new(), Vec::new(), Vec::new());
         let mut offset = 0u64;
+        report.read += chunk.len();
         for ((path, _), r) in chunk.iter().zip(read) {
             let path = path.to_string_lossy().into_owned();
             let line = |sha: &[u8], outcome: &str, reason: String| FileLine { path: path.clone(), shard: name.clone(), sha256: hex(sha), outcome: outcome.into(), reason };

@@ -363,6 +363,8 @@ impl TrainHooks for WorkerHooks<'_> {
     }
 
     async fn between_steps(&mut self, trainer: &Trainer, report: Option<&Progress>) -> Control {
+        // The steps taken, where a test that counts this worker's GPU dispatches can read it.
+        let _ = js_sys::Reflect::set(&scope(), &"cantorStep".into(), &(trainer.step as f64).into());
         if let Some(p) = report {
             post(self.id, FromWorker::Progress(p.clone()));
         }

@@ -82,13 +82,14 @@ fn build(a: BuildArgs) -> Res {
     })?;
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();
-    let read = report.found - report.already;
+    let read = report.read;
     eprintln!(
-        "{} files found, {} read ({:.0} files/s on {threads} threads), {} already in the corpus; kept {} ({} tokens) in {} new shard(s); {} duplicate(s) dropped; {} unreadable (see {}).",
+        "{} files found, {} read ({:.0} files/s on {threads} threads), {} already in the corpus{}; kept {} ({} tokens) in {} new shard(s); {} duplicate(s) dropped; {} unreadable (see {}).",
         report.found,
         read,
         read as f64 / seconds.max(1e-9),
         report.already,
+        if report.found > report.already + read { format!(", {} left for the next run", report.found - report.already - read) } else { String::new() },
         report.kept,
         report.tokens,
         report.shards,

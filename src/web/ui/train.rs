@@ -137,7 +137,8 @@ pub fn Train() -> impl IntoView {
             // bar vocabulary learns this corpus's tempo, meter, instruments and styles on top); a
             // new one gets the bar vocabulary.
             let known_speeds = crate::web::storage::remembered_speeds();
-            let helpers = workers.get_untracked().saturating_sub(1);
+            // WebGPU trains in the one worker: helpers share only the CPU path's steps.
+            let helpers = if state.backend_gpu.get_untracked() { 0 } else { workers.get_untracked().saturating_sub(1) };
             state.corpus.train(ToWorker::Train { selection: state.corpus.selection(transpose), model, config, init_model, known_speeds }, helpers);
         });
     };
