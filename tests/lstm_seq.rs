@@ -87,12 +87,15 @@ fn assert_close(a: &Run, b: &Run, tolerance: f32, what: &str) {
     }
 }
 
-/// Batch 1 and odd sizes, a single step, hidden sizes that are not multiples of anything.
-const CASES: [Case; 4] = [
+/// Batch 1 and odd sizes, a single step, hidden sizes that are not multiples of anything; and the
+/// page's medium and large presets' layers (hidden 256 and 512) at an odd batch, one step too.
+const CASES: [Case; 6] = [
     Case { steps: 1, batch: 1, d_in: 2, hidden: 3 },
     Case { steps: 5, batch: 3, d_in: 4, hidden: 7 },
     Case { steps: 9, batch: 2, d_in: 5, hidden: 33 },
     Case { steps: 3, batch: 5, d_in: 8, hidden: 260 },
+    Case { steps: 1, batch: 3, d_in: 128, hidden: 256 },
+    Case { steps: 4, batch: 3, d_in: 256, hidden: 512 },
 ];
 
 #[test]
