@@ -97,10 +97,14 @@ pub struct FileLine {
     pub shard: String,
     /// SHA-256 of its bytes (empty when it could not be read).
     pub sha256: String,
-    /// "kept", "duplicate" or "unreadable".
+    /// "kept", "duplicate", "near-duplicate" or "unreadable".
     pub outcome: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// For a kept file: SHA-256 of its music's tokens (from the first bar line), which finds the
+    /// same song in other bytes (another file's metadata, track names, a re-save).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub music_sha256: String,
 }
 
 #[derive(Debug, Clone)]
@@ -111,11 +115,14 @@ pub struct BuildOptions {
     pub filter: NoteFilter,
     /// Stop after this many shards (tests: an interrupted build).
     pub max_shards: Option<usize>,
+    /// Also drop files whose music is a kept file's note for note (the same tokens from the first
+    /// bar line: the same song saved with other metadata, track names or tempo map bytes).
+    pub near_duplicates: bool,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { valid_fraction: 0.05, shard_files: 2000, filter: NoteFilter::default(), max_shards: None }
+        BuildOptions { valid_fraction: 0.05, shard_files: 2000, filter: NoteFilter::default(), max_shards: None, near_duplicates: false }
     }
 }
 
@@ -130,6 +137,8 @@ pub struct BuildReport {
     pub read: usize,
     pub kept: usize,
     pub duplicates: usize,
+    /// Files dropped as the same music as a kept one (with `near_duplicates`).
+    pub near_duplicates: usize,
     /// (file, why) for each file that could not be used.
     pub unreadable: Vec<(String, String)>,
     pub tokens: usize,
@@ -295,6 +304,7 @@ pub fn build(inputs: &[PathBuf], out: &Path, options: &BuildOptions, progress: i
     };
     let done: HashSet<&str> = earlier.iter().map(|l| l.path.as_str()).collect();
     let mut hashes: HashSet<String> = earlier.iter().filter(|l| l.outcome == "kept").map(|l| l.sha256.clone()).collect();
+    let mut music: HashSet<String> = earlier.iter().filter(|l| l.outcome == "kept").map(|l| l.music_sha256.clone()).collect();
     let todo: Vec<&(PathBuf, Option<String>)> = files.iter().filter(|(p, _)| !done.contains(p.to_string_lossy().as_ref())).collect();
     report.already = files.len() - todo.len();
     let total = files.len();
@@ -318,7 +328,7 @@ pub fn build(inputs: &[PathBuf], out: &Path, options: &BuildOptions, progress: i
         report.read += chunk.len();
         for ((path, _), r) in chunk.iter().zip(read) {
             let path = path.to_string_lossy().into_owned();
-            let line = |sha: &[u8], outcome: &str, reason: String| FileLine { path: path.clone(), shard: name.clone(), sha256: hex(sha), outcome: outcome.into(), reason };
+            let line = |sha: &[u8], outcome: &str, reason: String| FileLine { path: path.clone(), shard: name.clone(), sha256: hex(sha), outcome: outcome.into(), reason, music_sha256: String::new() };
             match r {
                 Read::Unreadable { sha, why } => {
                     report.unreadable.push((path.clone(), why.clone()));
@@ -330,14 +340,24 @@ pub fn build(inputs: &[PathBuf], out: &Path, options: &BuildOptions, progress: i
                         lines.push(line(&sha, "duplicate", "the same bytes as a file kept earlier".into()));
                         continue;
                     }
-                    let head = t.iter().position(|&x| x == vocab.bar()).unwrap_or(0).min(u16::MAX as usize) as u16;
+                    let bar = t.iter().position(|&x| x == vocab.bar()).unwrap_or(0);
+                    let body: Vec<u8> = t[bar..].iter().flat_map(|x| x.to_le_bytes()).collect();
+                    let music_sha = hex(&Sha256::digest(&body));
+                    if options.near_duplicates && music.contains(&music_sha) {
+                        hashes.remove(&hex(&sha)); // only kept files count as exact duplicates (as on resuming)
+                        report.near_duplicates += 1;
+                        lines.push(line(&sha, "near-duplicate", "the same music as a file kept earlier".into()));
+                        continue;
+                    }
+                    music.insert(music_sha.clone());
+                    let head = bar.min(u16::MAX as usize) as u16;
                     let split = u8::from(held_out(&sha, manifest.valid_fraction));
                     index.extend_from_slice(&PieceRecord { offset, length: t.len() as u32, head, split }.bytes());
                     offset += t.len() as u64;
                     tokens.extend(t.iter().flat_map(|x| x.to_le_bytes()));
                     report.kept += 1;
                     report.tokens += t.len();
-                    lines.push(line(&sha, "kept", String::new()));
+                    lines.push(FileLine { music_sha256: music_sha, ..line(&sha, "kept", String::new()) });
                 }
             }
         }

@@ -267,3 +267,49 @@ fn poisoned(bytes: &[u8], name: &str) -> Vec<u8> {
     out[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
     out
 }
+
+#[test]
+fn cantor_train_on_the_corpus_makes_the_model_cantor_train_makes_from_the_files() {
+    // The same files, nothing held out, no transposition, one thread, the same seed: the two
+    // commands train the same weights.
+    let files = collection();
+    std::fs::remove_file(files.join("b/same-scale-again.mid")).unwrap(); // `train DIR` keeps duplicates
+    let (dir, out) = (tmp("cli-corpus"), tmp("cli-models"));
+    let ok = |c: &mut Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{:?}\n{}", c, String::from_utf8_lossy(&o.stderr));
+    };
+    ok(cantor().args(["corpus", "build"]).arg(&files).args(["--out", dir.to_str().unwrap(), "--valid", "0"]));
+    let flags = ["--embed", "16", "--hidden", "32", "--layers", "1", "--batch", "4", "--seq-len", "32", "--steps-per-epoch", "12", "--epochs", "1", "--transpose", "0", "--threads", "1", "--seed", "4"];
+    let (a, b) = (out.join("files.cantor"), out.join("corpus.cantor"));
+    ok(cantor().arg("train").arg(&files).args(["--valid", "0", "--out", a.to_str().unwrap()]).args(flags));
+    ok(cantor().arg("train").args(["--corpus", dir.to_str().unwrap(), "--out", b.to_str().unwrap()]).args(flags));
+    let (a, b) = (ModelFile::from_bytes(&std::fs::read(a).unwrap()).unwrap(), ModelFile::from_bytes(&std::fs::read(b).unwrap()).unwrap());
+    assert_eq!(a.vocab, b.vocab, "the same vocabulary");
+    assert_eq!(a.summary.train_curve, b.summary.train_curve, "the same losses");
+    // The same weights (the files' bytes differ: burn's records carry each model's parameter ids).
+    let probe = |f: &ModelFile| {
+        let m = f.load(&Device::flex()).unwrap();
+        let x = Tensor::<2, Int>::from_data(TensorData::new((0..24i64).map(|i| (i * 37) % 200 + 1).collect::<Vec<_>>(), [2, 12]), &Device::flex());
+        m.forward(x, None).0.into_data().try_to_vec::<f32>().unwrap()
+    };
+    assert_eq!(probe(&a), probe(&b), "the same weights");
+}
+
+#[test]
+fn near_duplicates_the_same_song_in_other_bytes_are_dropped_when_asked() {
+    let files = tmp("near");
+    let scale = common::jazz_soft("test-multichannel-chords-1.mid");
+    std::fs::write(files.join("chords.mid"), &scale).unwrap();
+    // The same song written again by another program (our writer): other bytes, the same notes.
+    let again = cantor::midi::write_song(&cantor::midi::read_song(&scale).unwrap());
+    assert_ne!(again, scale);
+    std::fs::write(files.join("chords-resaved.mid"), again).unwrap();
+    std::fs::write(files.join("other.mid"), common::jazz_soft("test-karaoke-kar.mid")).unwrap();
+    let plain = build(&files, &tmp("near-plain"), &BuildOptions::default());
+    assert_eq!((plain.kept, plain.duplicates, plain.near_duplicates), (3, 0, 0));
+    let out = tmp("near-on");
+    let near = build(&files, &out, &BuildOptions { near_duplicates: true, ..BuildOptions::default() });
+    assert_eq!((near.kept, near.near_duplicates), (2, 1));
+    assert!(std::fs::read_to_string(out.join("report.tsv")).unwrap().contains("near-duplicate\tthe same music as a file kept earlier"));
+}

@@ -47,6 +47,10 @@ struct BuildArgs {
     /// A piano reduction: every melodic note on one piano, no drums.
     #[arg(long)]
     piano: bool,
+    /// Also drop files whose music is a kept file's note for note (the same song saved again with
+    /// other metadata or track names).
+    #[arg(long)]
+    near_duplicates: bool,
     /// Stop after writing this many shards (what an interrupted build leaves; for tests).
     #[arg(long, hide = true)]
     max_shards: Option<usize>,
@@ -72,6 +76,7 @@ fn build(a: BuildArgs) -> Res {
         shard_files: a.shard_files.max(1),
         filter: NoteFilter { drums: !a.no_drums, tracks: None, melody_only: false, piano: a.piano },
         max_shards: a.max_shards,
+        near_duplicates: a.near_duplicates,
     };
     let t0 = std::time::Instant::now();
     let report = pool.install(|| {
@@ -84,7 +89,7 @@ fn build(a: BuildArgs) -> Res {
     let seconds = t0.elapsed().as_secs_f64();
     let read = report.read;
     eprintln!(
-        "{} files found, {} read ({:.0} files/s on {threads} threads), {} already in the corpus{}; kept {} ({} tokens) in {} new shard(s); {} duplicate(s) dropped; {} unreadable (see {}).",
+        "{} files found, {} read ({:.0} files/s on {threads} threads), {} already in the corpus{}; kept {} ({} tokens) in {} new shard(s); {} duplicate(s) and {} near-duplicate(s) dropped; {} unreadable (see {}).",
         report.found,
         read,
         read as f64 / seconds.max(1e-9),
@@ -94,6 +99,7 @@ fn build(a: BuildArgs) -> Res {
         report.tokens,
         report.shards,
         report.duplicates,
+        report.near_duplicates,
         report.unreadable.len(),
         a.out.join("report.tsv").display(),
     );
