@@ -280,6 +280,10 @@ pub fn build(inputs: &[PathBuf], out: &Path, options: &BuildOptions, progress: i
     let (mut manifest, earlier) = if out.join("manifest.json").exists() {
         let m = read_manifest(out)?;
         let lines = files_read(out, &m);
+        // Lines of a shard the manifest never listed (a build stopped between the two) are
+        // dropped for good: that shard's name is written again by this build.
+        let kept: String = lines.iter().map(|l| serde_json::to_string(l).expect("a line serialises") + "\n").collect();
+        write_atomic(&out.join("files.jsonl"), kept.as_bytes())?;
         (m, lines)
     } else {
         if files.is_empty() {
@@ -421,8 +425,14 @@ impl ShardCorpus {
             if verify && (hex(&Sha256::digest(&t[..])) != shard.sha256_tokens || hex(&Sha256::digest(&i[..])) != shard.sha256_index) {
                 return Err(damaged());
             }
+            // Every token must be one of the vocabulary's (a damaged shard would feed the model
+            // ids it has no row for).
+            let size = manifest.vocab_size;
+            if t.chunks_exact(2).any(|b| u16::from_le_bytes([b[0], b[1]]) as usize >= size) {
+                return Err(damaged());
+            }
             for r in i.chunks(RECORD).map(PieceRecord::read) {
-                if r.offset + r.length as u64 > shard.tokens as u64 {
+                if r.offset.checked_add(r.length as u64).is_none_or(|end| end > shard.tokens as u64) {
                     return Err(damaged());
                 }
                 let piece = (s as u32, r.offset, r.length, r.head);

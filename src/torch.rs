@@ -203,6 +203,9 @@ pub fn from_torch(bytes: &[u8], config: &ModelConfig, device: &Device) -> Result
     }
     flat.extend(transpose(&read["out.weight"], v, h));
     flat.extend(read["out.bias"].iter());
+    if flat.iter().any(|x| !x.is_finite()) {
+        return Err(err("the checkpoint's two LSTM biases add up to values that are not numbers"));
+    }
     // Set as trainable parameters (on the autodiff device), then handed over as a plain model.
     let model = config.init(&device.clone().autodiff());
     let model = crate::train::set_flat_weights(model, &flat).ok_or_else(|| err("the checkpoint's sizes do not add up to the model's"))?;

@@ -620,6 +620,11 @@ impl cantor::train::team::Team for LocalTeam {
         let helper = &mut self.helpers[k];
         self.answers[k] = block_on(helper.handle(message.clone())).unwrap();
     }
+    fn drop_helper(&mut self, k: usize) {
+        self.helpers.remove(k);
+        self.answers.remove(k);
+        self.dropped += 1;
+    }
     async fn answer(&mut self, k: usize, _step: u64) -> Option<cantor::train::team::FromHelper> {
         let answer = self.answers[k].take();
         if answer.is_none() {

@@ -72,7 +72,7 @@ fn every_message_round_trips() {
         FromWorker::RenderProgress { fraction: 0.5 },
         FromWorker::Wav { bytes: b"RIFF".to_vec() },
         FromWorker::Loaded { fingerprint: "0123456789abcdef".into() },
-        FromWorker::FilesRead { files: vec![FileRead { id: 3, song: Ok(song.clone()) }, FileRead { id: 4, song: Err("it contains no notes".into()) }] },
+        FromWorker::FilesRead { files: vec![FileRead { id: 3, song: Ok(song.clone()) }, FileRead { id: 4, song: Err("it contains no notes".into()) }], memory_bytes: 5 << 20 },
         FromWorker::Tokenised(CorpusReport { files: 2, train_files: 1, valid_files: 1, train_tokens: 900, valid_tokens: 300, valid_seconds: 31.5, instruments: vec!["Drums".into()], bpm: 101.0, meter: (6, 8), styles: vec!["jazz".into()], split: "2 files: the last 10 % of each file's bars is held out.".into(), held_out_ends: true }),
         FromWorker::Failed { message: "nope".into() },
         FromWorker::Crashed { message: "index out of bounds".into() },
@@ -104,7 +104,7 @@ fn requests_carry_ids_and_answers_name_them() {
     assert_eq!(body.kind(), RequestKind::Generate);
     assert_eq!(ToWorker::Render { notes: vec![], speed: 1.0, wav: true, from_frame: 0 }.kind(), RequestKind::Wav);
     // Reading and counting end with their own answers; forgetting a file is not answered.
-    assert!(RequestKind::Read.ends_with(&FromWorker::FilesRead { files: vec![] }));
+    assert!(RequestKind::Read.ends_with(&FromWorker::FilesRead { files: vec![], memory_bytes: 0 }));
     assert!(RequestKind::Tokenise.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
     assert!(!RequestKind::Read.ends_with(&FromWorker::Tokenised(CorpusReport::default())));
     assert_eq!(ToWorker::ForgetFiles { ids: vec![1] }.kind(), RequestKind::Control);

@@ -61,16 +61,16 @@ impl FlatAdam {
     }
 
     /// [`step`](Self::step) from a gradient already end to end in visiting order (summed from
-    /// other replicas' shares: see `team.rs`).
-    pub fn step_flat<M: Module>(&mut self, lr: f64, module: M, grad: &[f32]) -> M {
+    /// other replicas' shares: see `team.rs`); `None` when its size is not the module's.
+    pub fn step_flat<M: Module>(&mut self, lr: f64, module: M, grad: &[f32]) -> Option<M> {
         let mut layout = Layout { device: None, layout: Vec::new() };
         module.visit(&mut layout);
-        let Some(device) = layout.device else { return module };
+        let device = layout.device?;
         if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != grad.len() {
-            return module;
+            return None;
         }
         let grad = Tensor::<1>::from_data(TensorData::new(grad.to_vec(), [grad.len()]), &device);
-        self.update(lr, module, grad, layout.layout)
+        Some(self.update(lr, module, grad, layout.layout))
     }
 
     fn update<M: Module>(&mut self, lr: f64, module: M, grad: Tensor<1>, layout: Vec<(ParamId, usize)>) -> M {

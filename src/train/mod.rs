@@ -393,8 +393,10 @@ impl Trainer {
             let one = Tensor::<2, Int>::from_data(TensorData::new(ids[..w].to_vec(), [1, w]), &ad);
             let _ = self.model.token_nll(one, None, None, None);
             let weights = team::weights(&self.model).await?;
-            let setup = team::ToHelper::Setup { config: self.model_config.clone(), clip_norm: self.config.clip_norm, weights };
-            (0..team.helpers()).for_each(|k| team.send(k, &setup));
+            for k in 0..team.helpers() {
+                let seed = self.config.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                team.send(k, &team::ToHelper::Setup { config: self.model_config.clone(), clip_norm: self.config.clip_norm, weights: weights.clone(), seed });
+            }
         }
         let blocks = team::row_blocks(b, team.helpers() + 1);
         let mut starts = vec![0usize];
@@ -418,12 +420,20 @@ impl Trainer {
         };
         let t_own = Instant::now();
         let (loss, grad) = team::block_gradient(&self.model, block_ids(0), blocks[0], w, &self.device).await?;
+        let size = grad.len();
         add(loss, grad, blocks[0]);
         let (own_ms, t_wait) = (t_own.elapsed().as_secs_f64() * 1e3, Instant::now());
         // Helpers in the order they were asked; one that is gone leaves its rows to this replica.
         let mut k = 0;
         for block in 1..blocks.len() {
-            let answer = team.answer(k, step).await.filter(|a| a.step == step);
+            let answer = match team.answer(k, step).await {
+                Some(a) if a.step == step && a.grad.len() == size && a.loss.is_finite() => Some(a),
+                Some(_) => {
+                    team.drop_helper(k); // not an answer to this step: a broken replica
+                    None
+                }
+                None => None,
+            };
             match answer {
                 Some(a) => {
                     add(a.loss, a.grad, blocks[block]);
@@ -442,7 +452,7 @@ impl Trainer {
         let update = team::ToHelper::Update { lr, grad };
         (0..team.helpers()).for_each(|k| team.send(k, &update));
         let team::ToHelper::Update { grad, .. } = update else { unreachable!() };
-        self.model = self.optim.step_flat(lr, self.model.clone(), &grad);
+        self.model = self.optim.step_flat(lr, self.model.clone(), &grad).expect("the summed gradient has the model's size");
         if self.step > 0 {
             // (The first step waits for the helpers to start: not a step's cost.)
             let ms = [own_ms, wait_ms, t_update.elapsed().as_secs_f64() * 1e3];

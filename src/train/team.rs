@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub enum ToHelper {
     /// The model to replicate: its shape, the optimizer's clipping norm, and its weights end to end
     /// in visiting order.
-    Setup { config: ModelConfig, clip_norm: f32, weights: Vec<f32> },
+    /// `seed`: this replica's dropout masks (each helper its own).
+    Setup { config: ModelConfig, clip_norm: f32, weights: Vec<f32>, seed: u64 },
     /// Rows of step `step`'s batch (`rows × width` token ids) to take the gradient of.
     Rows { step: u64, ids: Vec<u16>, rows: u32, width: u32 },
     /// The step's summed gradient and learning rate: apply the same update.
@@ -49,6 +50,8 @@ pub trait Team {
     /// Helper `k`'s answer for `step`; `None` when it is gone (it is then dropped from the team,
     /// and the helpers after it move down one).
     async fn answer(&mut self, k: usize, step: u64) -> Option<FromHelper>;
+    /// Drops helper `k` (its answer was not one: another step's, or the wrong size).
+    fn drop_helper(&mut self, k: usize);
 }
 
 /// One replica: a copy of the model on the CPU and the same optimizer state as the leader's
@@ -67,9 +70,11 @@ impl Helper {
     pub async fn handle(&mut self, message: ToHelper) -> Result<Option<FromHelper>, TrainError> {
         let unset = || TrainError::Hook("a helper was sent work before the model".into());
         match message {
-            ToHelper::Setup { config, clip_norm, weights } => {
+            ToHelper::Setup { config, clip_norm, weights, seed } => {
                 config.validate()?;
-                let model = config.init(&self.device.clone().autodiff());
+                let ad = self.device.clone().autodiff();
+                ad.seed(seed);
+                let model = config.init(&ad);
                 let model = set_flat_weights(model, &weights).ok_or_else(|| TrainError::Hook("the helper's weights do not fit the model".into()))?;
                 self.replica = Some((model, FlatAdam::new(FlatAdamConfig::new(clip_norm))));
                 Ok(None)
@@ -82,7 +87,7 @@ impl Helper {
             }
             ToHelper::Update { lr, grad } => {
                 let (model, optim) = self.replica.as_mut().ok_or_else(unset)?;
-                *model = optim.step_flat(lr, model.clone(), &grad);
+                *model = optim.step_flat(lr, model.clone(), &grad).ok_or_else(|| TrainError::Hook("the update does not fit the helper's model".into()))?;
                 Ok(None)
             }
         }

@@ -115,6 +115,8 @@ pub struct PortTeam {
     patience_ms: f64,
     slowest_ms: f64,
     steps: usize,
+    /// A helper was dropped during the current step (its wait is not a step's time).
+    dropped: bool,
 }
 
 impl PortTeam {
@@ -123,18 +125,18 @@ impl PortTeam {
             let inbox = listen(&p);
             (p, inbox)
         });
-        PortTeam { helpers: helpers.collect(), patience_ms: 60_000.0, slowest_ms: 0.0, steps: 0 }
+        PortTeam { helpers: helpers.collect(), patience_ms: 60_000.0, slowest_ms: 0.0, steps: 0, dropped: false }
     }
 
     /// Records a step's time (the patience for the next ones follows it; the first step, which
     /// waited for the helpers to load, does not count).
     pub fn step_took(&mut self, ms: f64) {
         self.steps += 1;
-        if self.steps == 1 {
+        if self.steps == 1 || std::mem::take(&mut self.dropped) {
             return;
         }
         self.slowest_ms = self.slowest_ms.max(ms);
-        self.patience_ms = (self.slowest_ms * 10.0).max(3_000.0);
+        self.patience_ms = (self.slowest_ms * 10.0).clamp(3_000.0, 60_000.0);
     }
 }
 
@@ -176,11 +178,18 @@ impl Team for PortTeam {
         )
         .await;
         if got.is_none() {
-            let (port, _) = self.helpers.remove(k);
-            port.close();
+            self.drop_helper(k);
             web_sys::console::warn_1(&format!("a helper worker did not answer step {step}; training goes on without it").into());
         }
         got
+    }
+
+    fn drop_helper(&mut self, k: usize) {
+        if k < self.helpers.len() {
+            let (port, _) = self.helpers.remove(k);
+            port.close();
+            self.dropped = true;
+        }
     }
 }
 

@@ -203,24 +203,31 @@ fn handle(state: Rc<State>, id: u64, msg: ToWorker) {
         ToWorker::Train { .. } => fail(id, "this worker only writes clips; training runs in the training worker".to_string()),
         #[cfg(feature = "wgpu")]
         ToWorker::Train { selection, model, config, init_model, known_speeds } => {
+            // The helpers' ports sent for this request are this request's, whatever happens next
+            // (a refusal below closes them; the page ends their workers when it hears it).
+            let ports = std::mem::take(&mut *state.team_ports.borrow_mut());
+            let refuse = |message: String| {
+                ports.iter().for_each(|p| p.close());
+                fail(id, message)
+            };
             if state.training.get() {
-                return fail(id, "training is already running");
+                return refuse("training is already running".into());
             }
             // A model file to fine-tune is read once: its vocabulary tokenises the corpus, its
             // weights start the training.
             let init = match init_model.as_deref().map(ModelFile::from_bytes).transpose() {
                 Ok(file) => file,
-                Err(e) => return fail(id, e.to_string()),
+                Err(e) => return refuse(e.to_string()),
             };
             let prepared = match prepare(&state, &selection, init.as_ref()) {
                 Ok(p) => p,
-                Err(e) => return fail(id, e),
+                Err(e) => return refuse(e),
             };
             state.training.set(true);
             state.paused.set(false);
             state.stop.set(false);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = train(&state, id, prepared, model, config, init, &known_speeds).await;
+                let result = train(&state, id, prepared, model, config, init, &known_speeds, ports).await;
                 state.training.set(false);
                 if let Err(e) = result {
                     fail(id, e);
@@ -404,6 +411,7 @@ async fn train(
     config: TrainConfig,
     file: Option<ModelFile>,
     known_speeds: &[crate::protocol::Speeds],
+    ports: Vec<web_sys::MessagePort>,
 ) -> Result<(), String> {
     let (held_out, held_out_share) = (prepared.held_out(), prepared.held_out_share());
     let Prepared { corpus, vocab, names: files } = prepared;
@@ -422,7 +430,7 @@ async fn train(
         if !known_speeds.iter().any(|s| s.adapter == adapter && s.shape == known) {
             post(id, FromWorker::Backend { name: "automatic: timing…".into(), gpu: false, reason: "timing a step of this model on WebGPU and on the CPU".into() });
         }
-        let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds, state.team_ports.borrow().len() + 1).await;
+        let (device, gpu, reason, measured) = gpu::decide(&gpu_device, &adapter, &shape_model, &config, &corpus, known_speeds, ports.len() + 1).await;
         let name = if gpu { format!("WebGPU ({adapter})") } else { "CPU (Flex)".to_string() };
         *state.device.borrow_mut() = Some(device);
         post(id, FromWorker::Backend { name, gpu, reason });
@@ -442,8 +450,8 @@ async fn train(
     trainer.summary.files = files;
     trainer.summary.held_out = held_out;
     trainer.summary.held_out_share = held_out_share;
-    // Helper workers share the CPU path's steps; WebGPU trains alone (its ports are closed).
-    let ports = std::mem::take(&mut *state.team_ports.borrow_mut());
+    // Helper workers share the CPU path's steps; WebGPU trains alone (its ports are closed). On
+    // an early return the page ends the helpers' workers when it hears of the failure.
     #[cfg(feature = "wgpu")]
     let on_gpu = matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_));
     #[cfg(not(feature = "wgpu"))]
