@@ -99,10 +99,6 @@ fn spawn() -> Result<(), String> {
                     }
                     kind
                 });
-                // A training run's helper workers end with it.
-                if kind == Some(RequestKind::Train) && RequestKind::Train.ends_with(&body) {
-                    super::team::end();
-                }
                 deliver(kind, body);
             }
             Err(err) => deliver(None, FromWorker::Failed { message: format!("the worker sent a message the page cannot read ({err})") }),
@@ -152,7 +148,6 @@ fn restart(why: &str) {
 /// even when none was, if `always`), and starts a fresh worker (`cannot` says what failed if it
 /// does not start).
 fn replace(message: &str, always: bool, cannot: &str) {
-    super::team::end();
     let failed: Vec<RequestKind> = BRIDGE.with(|b| {
         let mut b = b.borrow_mut();
         if let Some(w) = b.worker.take() {

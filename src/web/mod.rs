@@ -4,6 +4,7 @@
 mod audio;
 mod bridge;
 mod files;
+mod helpers;
 mod gpu;
 mod storage;
 mod team;

@@ -4,68 +4,22 @@
 //! (transferred buffers, never through the page thread) and nothing needs `SharedArrayBuffer` or
 //! cross-origin isolation: it works on any static host.
 //!
-//! Page side: [`start`] / [`end`]. Worker side: the training worker keeps the ports it is sent
-//! ([`PortTeam`]); a helper answers its port's messages ([`serve_helper`]).
+//! This file is the workers' side: the training worker keeps the ports it is sent ([`PortTeam`]);
+//! a helper answers its port's messages ([`serve_helper`]). The page's side is `helpers.rs`.
 
 use crate::train::team::{FromHelper, Helper, Team, ToHelper};
 use burn::prelude::Device;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{MessageChannel, MessageEvent, MessagePort, Worker};
+use web_sys::{MessageEvent, MessagePort};
 
 /// The key of the message that hands the training worker one end of a helper's channel.
 pub const TEAM_PORT: &str = "teamPort";
 /// The key of the message that hands a helper its end.
 pub const HELPER_PORT: &str = "helperPort";
-
-thread_local! {
-    static HELPERS: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
-}
-
-/// `{key: port}`, with the port in the transfer list.
-fn port_message(key: &str, port: &MessagePort) -> (JsValue, js_sys::Array) {
-    let message = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&message, &key.into(), port);
-    (message.into(), js_sys::Array::of1(port))
-}
-
-/// Starts `count` helper workers for the training run about to start (ending any from before)
-/// and sends the training worker its end of each one's channel. A helper that fails to start is
-/// simply not there: the training worker trains with those that answer.
-pub fn start(count: usize) {
-    end();
-    let list = js_sys::Array::new();
-    for _ in 0..count {
-        let Ok(channel) = MessageChannel::new() else { return };
-        let Ok(worker) = Worker::new("./worker_loader.js") else { return };
-        let (message, transfer) = port_message(TEAM_PORT, &channel.port1());
-        super::bridge::send_transfer(message, transfer);
-        // The helper's end goes once its wasm has loaded (a worker drops what arrives before).
-        let port = channel.port2();
-        let sent = Rc::new(Cell::new(false));
-        let w = worker.clone();
-        let on_ready = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-            if !sent.replace(true) {
-                let (message, transfer) = port_message(HELPER_PORT, &port);
-                let _ = w.post_message_with_transfer(&message, &transfer);
-            }
-        });
-        worker.set_onmessage(Some(on_ready.as_ref().unchecked_ref()));
-        on_ready.forget();
-        list.push(&worker);
-        HELPERS.with(|h| h.borrow_mut().push(worker));
-    }
-    // The helpers, for the browser test that ends one mid-run.
-    let _ = js_sys::Reflect::set(&js_sys::global(), &"cantorHelpers".into(), &list);
-}
-
-/// Ends the helper workers (training ended, or its worker was replaced).
-pub fn end() {
-    HELPERS.with(|h| h.borrow_mut().drain(..).for_each(|w| w.terminate()));
-}
 
 /// Messages that arrived on a port, and the task waiting for the next one.
 #[derive(Default)]
@@ -100,6 +54,15 @@ impl Inbox {
         })
         .await
     }
+}
+
+/// Resolves after `ms` milliseconds (the worker's timer).
+async fn wait_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 fn post_bytes(port: &MessagePort, bytes: &[u8]) {
@@ -172,7 +135,7 @@ impl Team for PortTeam {
                 }
             },
             async {
-                super::worker::sleep(wait).await;
+                wait_ms(wait).await;
                 None
             },
         )

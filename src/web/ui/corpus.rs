@@ -279,7 +279,7 @@ impl CorpusState {
         // Training runs in the training worker (WebGPU or the CPU, whichever is faster).
         let _ = bridge::ensure_full();
         self.ensure_read();
-        crate::web::team::start(helpers);
+        crate::web::helpers::start(helpers);
         bridge::send(&msg);
     }
 }

@@ -160,6 +160,10 @@ impl AppState {
 
     /// An answer from the worker; `kind` is the kind of request it answers (`None`: no request).
     fn on_message(self, kind: Option<RequestKind>, msg: FromWorker) {
+        // A training run's helper workers end with it (finished, failed, or its worker replaced).
+        if kind == Some(RequestKind::Train) && RequestKind::Train.ends_with(&msg) {
+            crate::web::helpers::end();
+        }
         match msg {
             FromWorker::Ready => {}
             FromWorker::Backend { name, gpu, reason } => {
