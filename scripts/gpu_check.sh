@@ -40,9 +40,9 @@ done
 [ -n "$PY" ] && "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 
 say "1. training and generation at the benchmark shape"
-timeout 150 "$CANTOR" speed --wgpu --steps 20 || echo "cantor speed --wgpu did not finish in 150 s"
+timeout 150 "$CANTOR" speed --wgpu --steps 20 || echo "cantor speed --wgpu failed or did not finish in 150 s"
 if [ -n "$PY" ]; then
-  timeout 90 "$PY" scripts/bench_torch.py --device cuda || echo "bench_torch.py --device cuda did not finish in 90 s"
+  timeout 90 "$PY" scripts/bench_torch.py --device cuda || echo "bench_torch.py --device cuda failed or did not finish in 90 s"
 else
   echo "no Python here imports torch: the PyTorch figures are skipped (bash scripts/torch_env.sh installs it)"
 fi
@@ -52,11 +52,8 @@ say "2. where a step's time goes on the GPU (medium preset, batch 8 x 32; cubecl
 CUBECL_DEBUG_LOG="$WORK/profile.log" CUBECL_DEBUG_OPTION=profile timeout 90 \
   "$CANTOR" speed --wgpu --steps 2 --gen-tokens 1 --embed 128 --hidden 256 --layers 2 --batch 8 --seq-len 32 >/dev/null 2>&1
 if [ -s "$WORK/profile.log" ]; then
-  echo "profiled launches (4 steps: 2 warm-up, 2 timed): $(wc -l < "$WORK/profile.log")"
-  # Kernel families by launches (names without their hash suffixes).
-  grep -oE '[a-z_]+(kernel|entry|fuse)[a-z_0-9]*' "$WORK/profile.log" | sed -E 's/_[0-9a-f]{8}$//' | sort | uniq -c | sort -rn | head -25
-  echo "-- the log's last lines (cubecl's own summary, where it writes one):"
-  tail -20 "$WORK/profile.log"
+  # 4 steps (2 warm-up, 2 timed) and 11 generated tokens, per kernel family.
+  python3 scripts/kernel_profile.py "$WORK/profile.log"
 else
   echo "cubecl wrote no profile log"
 fi
@@ -74,10 +71,10 @@ if [ -n "$PY" ]; then
 fi
 
 say "4. JSB on the GPU for 3 minutes"
-if [ -f ../shared/benchmarks/jsb.json ] || [ -n "${JSB:-}" ]; then
+if [ -f ../shared/benchmarks/jsb_chorales.json ] || [ -n "${JSB:-}" ]; then
   timeout 260 "$CANTOR" bench jsb ${JSB:+--data "$JSB"} --wgpu --transpose 6 --minutes 3 --dropout 0.2 --patience 4 2>&1 | tail -5
 else
-  echo "no JSB data (../shared/benchmarks/jsb.json, or JSB=path): skipped"
+  echo "no JSB data (../shared/benchmarks/jsb_chorales.json, or JSB=path): skipped"
 fi
 rm -rf "$WORK"
 say "done"
