@@ -63,14 +63,8 @@ impl FlatAdam {
     /// [`step`](Self::step) from a gradient already end to end in visiting order (summed from
     /// other replicas' shares: see `team.rs`); `None` when its size is not the module's.
     pub fn step_flat<M: Module>(&mut self, lr: f64, module: M, grad: &[f32]) -> Option<M> {
-        let mut layout = Layout { device: None, layout: Vec::new() };
-        module.visit(&mut layout);
-        let device = layout.device?;
-        if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != grad.len() {
-            return None;
-        }
-        let grad = Tensor::<1>::from_data(TensorData::new(grad.to_vec(), [grad.len()]), &device);
-        Some(self.update(lr, module, grad, layout.layout))
+        let (grad, layout) = flat_for(&module, grad)?;
+        Some(self.update(lr, module, grad, layout))
     }
 
     fn update<M: Module>(&mut self, lr: f64, module: M, grad: Tensor<1>, layout: Vec<(ParamId, usize)>) -> M {
@@ -98,7 +92,7 @@ impl FlatAdam {
         let update = m.clone().mul_scalar(factor * lr as f32) / v.clone().sqrt().add_scalar(c.epsilon * bias_correction2_sqrt);
         self.moment_1 = Some(m);
         self.moment_2 = Some(v);
-        module.map(&mut Apply { update, offset: 0 })
+        module.map(&mut Apply { update, offset: 0, replace: false })
     }
 }
 
@@ -119,7 +113,7 @@ pub fn sgd_step<M: Module>(lr: f64, clip_norm: f32, module: M, grads: GradientsP
     if let Some((start, decay)) = anchor.filter(|(_, d)| *d > 0.0) {
         update = update + (flat_weights(&module) - start.clone()).mul_scalar(decay as f32);
     }
-    module.map(&mut Apply { update, offset: 0 })
+    module.map(&mut Apply { update, offset: 0, replace: false })
 }
 
 /// The gradient of every trainable weight of `module`, end to end in visiting order (zeros where
@@ -165,34 +159,23 @@ impl ModuleVisitor for Layout {
     }
 }
 
-/// `module` with its trainable weights replaced by `weights` (end to end in visiting order, as
-/// [`flat_weights`] gives them), still trainable; `None` when the sizes differ.
-pub fn set_flat_weights<M: Module>(module: M, weights: &[f32]) -> Option<M> {
+/// `values` (one per trainable weight of `module`, end to end in visiting order) as a tensor on the
+/// module's plain device, with the module's layout; `None` when the sizes differ.
+fn flat_for<M: Module>(module: &M, values: &[f32]) -> Option<(Tensor<1>, Vec<(ParamId, usize)>)> {
     let mut layout = Layout { device: None, layout: Vec::new() };
     module.visit(&mut layout);
     let device = layout.device?;
-    if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != weights.len() {
+    if layout.layout.iter().map(|(_, n)| n).sum::<usize>() != values.len() {
         return None;
     }
-    struct Set {
-        weights: Tensor<1>,
-        offset: usize,
-    }
-    impl ModuleMapper for Set {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            let (id, tensor, mapper) = param.consume();
-            if !tensor.is_require_grad() {
-                return Param::from_mapped_value(id, tensor, mapper);
-            }
-            let shape = tensor.shape();
-            let n = shape.num_elements();
-            let value = self.weights.clone().slice(self.offset..self.offset + n).reshape(shape);
-            self.offset += n;
-            Param::from_mapped_value(id, Tensor::from_inner(value).require_grad(), mapper)
-        }
-    }
-    let weights = Tensor::<1>::from_data(TensorData::new(weights.to_vec(), [weights.len()]), &device);
-    Some(module.map(&mut Set { weights, offset: 0 }))
+    Some((Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), &device), layout.layout))
+}
+
+/// `module` with its trainable weights replaced by `weights` (end to end in visiting order, as
+/// [`flat_weights`] gives them), still trainable; `None` when the sizes differ.
+pub fn set_flat_weights<M: Module>(module: M, weights: &[f32]) -> Option<M> {
+    let (weights, _) = flat_for(&module, weights)?;
+    Some(module.map(&mut Apply { update: weights, offset: 0, replace: true }))
 }
 
 /// Takes each parameter's gradient, flattened, in visiting order (zeros for a parameter the loss
@@ -219,10 +202,12 @@ impl ModuleVisitor for Gather<'_> {
     }
 }
 
-/// Subtracts each parameter's slice of the flat update, keeping it trainable.
+/// Subtracts each parameter's slice of the flat update (or, with `replace`, sets the parameter to
+/// it), keeping it trainable.
 struct Apply {
     update: Tensor<1>,
     offset: usize,
+    replace: bool,
 }
 
 impl ModuleMapper for Apply {
@@ -236,7 +221,7 @@ impl ModuleMapper for Apply {
         let delta = self.update.clone().slice(self.offset..self.offset + n).reshape(shape);
         self.offset += n;
         let checkpointing = tensor.gradient_checkpointing_strategy();
-        let mut updated = Tensor::from_inner(tensor.inner() - delta);
+        let mut updated = Tensor::from_inner(if self.replace { delta } else { tensor.inner() - delta });
         if let Some(strategy) = checkpointing {
             updated = updated.with_gradient_checkpointing_strategy(strategy);
         }
