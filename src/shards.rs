@@ -167,8 +167,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// MIDI files under `inputs` (folders walked recursively), sorted by path within each input, each
-/// with its style (the folder it was found in, for files found in a folder).
+/// MIDI files under `inputs` (files as given; folders walked recursively, sorted by path within
+/// each), each with its style (the folder it was found in, for files found in a folder). Every
+/// command that reads MIDI files lists them here.
 pub fn list_files(inputs: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
     let is_midi = |p: &Path| {
         p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "mid" | "midi" | "kar" | "rmi" | "smf"))

@@ -1,6 +1,6 @@
 //! `cantor inspect`: read MIDI files and report what is in them (or why they cannot be read).
 
-use crate::shared::{collect_files, Res};
+use crate::shared::Res;
 use cantor::midi::read_song;
 use clap::Args;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ pub(crate) struct InspectArgs {
 
 pub(crate) fn run(InspectArgs { files, json }: InspectArgs) -> Res {
     let mut any_error = false;
-    for path in collect_files(&files) {
+    for (path, _) in cantor::shards::list_files(&files) {
         let name = path.display().to_string();
         let result = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string()));
         any_error |= result.is_err();

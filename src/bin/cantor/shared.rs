@@ -1,14 +1,13 @@
 //! What several subcommands share: model and training-loop flags, the device, MIDI files and corpora, the progress bar.
 
 use burn::prelude::Device;
-use cantor::encoding::corpus::style_from_path;
 use cantor::midi::{read_song, Song};
 use cantor::model::{AwdOptions, CellKind, ModelConfig, Recurrence};
 use cantor::settings;
 use cantor::train::{Control, Progress, TrainConfig};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args, Clone)]
@@ -123,40 +122,6 @@ pub(crate) fn device(wgpu: bool) -> Result<Device, String> {
     Err("this cantor was built without the GPU backend; rebuild with `--features wgpu`".into())
 }
 
-fn is_midi(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "mid" | "midi" | "kar" | "rmi" | "smf"))
-}
-
-/// Files as given, plus MIDI files found (recursively, sorted) in the folders given.
-pub(crate) fn collect_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            let mut stack = vec![p.clone()];
-            while let Some(dir) = stack.pop() {
-                if let Ok(entries) = std::fs::read_dir(&dir) {
-                    for e in entries.flatten() {
-                        let path = e.path();
-                        if path.is_dir() {
-                            stack.push(path);
-                        } else if is_midi(&path) {
-                            found.push(path);
-                        }
-                    }
-                }
-            }
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
-}
-
 pub(crate) fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
     ModelConfig {
         vocab_size,
@@ -225,22 +190,29 @@ pub(crate) fn report(bar: &ProgressBar, p: &Progress) -> Control {
     Control::Continue
 }
 
+/// The model file at `path`, loaded on `device`, to train on a corpus on disk whose vocabulary is
+/// `vocab` (a model of another vocabulary is refused in words).
+pub(crate) fn load_for_corpus(path: &std::path::Path, vocab: &cantor::encoding::Vocab, device: &Device) -> Result<(ModelConfig, cantor::model::LstmLm), Box<dyn std::error::Error>> {
+    let file = cantor::model::ModelFile::from_bytes(&std::fs::read(path)?)?;
+    if &file.vocab != vocab {
+        return Err("that model's vocabulary is not the corpus's: build the corpus for it, or train a new model".into());
+    }
+    let model = file.load(device)?;
+    Ok((file.config, model))
+}
+
 /// Readable MIDI files with notes under `inputs`: (names, songs, style tags: the folder each file
 /// was found in); others are reported and skipped.
 pub(crate) fn read_corpus(inputs: &[PathBuf]) -> (Vec<String>, Vec<Song>, Vec<Option<String>>) {
-    let mut files = Vec::new();
-    for input in inputs {
-        let from_folder = input.is_dir();
-        files.extend(collect_files(std::slice::from_ref(input)).into_iter().map(|f| (f, from_folder)));
-    }
+    let files = cantor::shards::list_files(inputs);
     let mut songs = Vec::new();
     let mut names = Vec::new();
     let mut styles = Vec::new();
-    for (path, from_folder) in &files {
+    for (path, style) in &files {
         match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| read_song(&b).map_err(|e| e.to_string())) {
             Ok(song) if !song.notes.is_empty() => {
                 names.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-                styles.push(if *from_folder { style_from_path(&path.to_string_lossy()) } else { None });
+                styles.push(style.clone());
                 songs.push(song);
             }
             Ok(_) => eprintln!("skipping {}: no notes", path.display()),
