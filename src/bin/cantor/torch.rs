@@ -2,7 +2,7 @@
 //! (PyTorch's DDP under `torchrun`, on many GPUs and machines), and its checkpoint back as a model
 //! file the page and the CLI load (`src/torch.rs` says how the weights map).
 
-use crate::shared::{model_config, train_config, LoopArgs, ModelArgs, Res};
+use crate::shared::{load_for_corpus, model_config, train_config, LoopArgs, ModelArgs, Res};
 use burn::prelude::Device;
 use cantor::model::{ModelFile, TrainingSummary};
 use cantor::shards;
@@ -48,14 +48,7 @@ pub(crate) fn export(a: ExportArgs) -> Res {
     let vocab = manifest.vocab.clone();
     let device = Device::flex();
     let (config, model) = match &a.init {
-        Some(path) => {
-            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
-            if file.vocab != vocab {
-                return Err("that model's vocabulary is not the corpus's".into());
-            }
-            let model = file.load(&device)?;
-            (file.config, model)
-        }
+        Some(path) => load_for_corpus(path, &vocab, &device)?,
         None => {
             let config = model_config(vocab.size(), &a.model);
             config.validate()?;

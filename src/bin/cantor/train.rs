@@ -1,11 +1,11 @@
 //! `cantor train`: train a model on MIDI files.
 
-use crate::shared::{check_args, device, model_config, progress_bar, read_corpus, report, train_config, LoopArgs, ModelArgs, Res};
+use crate::shared::{check_args, device, load_for_corpus, model_config, progress_bar, read_corpus, report, train_config, LoopArgs, ModelArgs, Res};
 use cantor::encoding::corpus::{music_corpus, CorpusOptions, NoteFilter};
 use cantor::encoding::split::SplitRule;
 use cantor::encoding::{BarVocab, EventVocab, Instrument, MusicVocab, Vocab};
 use burn::module::Module;
-use cantor::model::ModelFile;
+use cantor::model::{ModelConfig, ModelFile, TrainingSummary};
 use cantor::settings;
 use cantor::train::{block_on, learning_minimum, Trainer};
 use clap::{Args, ValueEnum};
@@ -165,23 +165,30 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         Some(m) => Trainer::with_model(m, config.clone(), tc, &corpus, &device)?,
         None => Trainer::new(config.clone(), tc, &corpus, &device)?,
     };
+    train_and_save(&a, &mut trainer, &config, &Vocab::from(vocab), |summary| {
+        summary.held_out_share = corpus.split.as_ref().and_then(|s| s.ends_share());
+        if summary.held_out_share.is_none() {
+            summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
+        }
+        summary.files = names;
+    })
+}
+
+/// Trains `trainer` with the run's recurrence and threads (a progress bar meanwhile), then writes
+/// the model kept (and with `--last-out` the last one) with the summary `describe` completes.
+fn train_and_save(a: &TrainArgs, trainer: &mut Trainer, config: &ModelConfig, vocab: &Vocab, describe: impl FnOnce(&mut TrainingSummary)) -> Res {
     trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
     trainer.set_threads(a.model.threads());
     let bar = progress_bar(trainer.total_steps() as u64);
     let reason = block_on(trainer.run(|p| report(&bar, p)))?;
     bar.finish_and_clear();
     let mut summary = trainer.summary.clone();
-    summary.held_out_share = corpus.split.as_ref().and_then(|s| s.ends_share());
-    if summary.held_out_share.is_none() {
-        summary.held_out = corpus.valid_files.iter().map(|&i| names[i].clone()).collect();
-    }
-    summary.files = names;
+    describe(&mut summary);
     summary.stopped = Some(trainer.stop_sentence(reason));
-    let vocab = Vocab::from(vocab);
     if let Some(path) = &a.last_out {
-        std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), &config, &vocab, summary.clone())?.to_bytes())?;
+        std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), config, vocab, summary.clone())?.to_bytes())?;
     }
-    let file = ModelFile::from_model(&trainer.best_model(), &config, &vocab, summary)?;
+    let file = ModelFile::from_model(&trainer.best_model(), config, vocab, summary)?;
     std::fs::write(&a.out, file.to_bytes())?;
     eprintln!("{} Saved {}.", trainer.stop_sentence(reason), a.out.display());
     Ok(ExitCode::SUCCESS)
@@ -198,12 +205,8 @@ fn run_streamed(a: &TrainArgs, dir: &std::path::Path) -> Res {
     let device = device(a.model.wgpu)?;
     let (config, init) = match &a.init {
         Some(path) => {
-            let file = ModelFile::from_bytes(&std::fs::read(path)?)?;
-            if file.vocab != vocab {
-                return Err("that model's vocabulary is not the corpus's: build the corpus for it, or train a new model".into());
-            }
-            let model = file.load(&device)?;
-            (file.config, Some(model))
+            let (config, model) = load_for_corpus(path, &vocab, &device)?;
+            (config, Some(model))
         }
         None => (model_config(vocab.size(), &a.model), None),
     };
@@ -218,18 +221,5 @@ fn run_streamed(a: &TrainArgs, dir: &std::path::Path) -> Res {
     let tc = train_config(&a.train);
     let anchor = corpus.manifest.anchor;
     let mut trainer = Trainer::streamed(init, config.clone(), tc, Box::new(corpus), anchor, a.train.transpose, valid, &device)?;
-    trainer.model = trainer.model.clone().with_recurrence(a.model.recurrence());
-    trainer.set_threads(a.model.threads());
-    let bar = progress_bar(trainer.total_steps() as u64);
-    let reason = block_on(trainer.run(|p| report(&bar, p)))?;
-    bar.finish_and_clear();
-    let mut summary = trainer.summary.clone();
-    summary.stopped = Some(trainer.stop_sentence(reason));
-    if let Some(path) = &a.last_out {
-        std::fs::write(path, ModelFile::from_model(&trainer.model.valid(), &config, &vocab, summary.clone())?.to_bytes())?;
-    }
-    let file = ModelFile::from_model(&trainer.best_model(), &config, &vocab, summary)?;
-    std::fs::write(&a.out, file.to_bytes())?;
-    eprintln!("{} Saved {}.", trainer.stop_sentence(reason), a.out.display());
-    Ok(ExitCode::SUCCESS)
+    train_and_save(a, &mut trainer, &config, &vocab, |_| {})
 }
