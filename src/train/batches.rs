@@ -174,6 +174,13 @@ impl WindowSampler {
 
     /// `[batch, seq_len + 1]` token ids, and the same ids on the host.
     pub fn batch(&mut self, batch: usize, device: &Device) -> (Tensor<2, Int>, Vec<i64>) {
+        let data = self.batch_ids(batch);
+        (Tensor::from_data(TensorData::new(data.clone(), [batch, self.seq_len + 1]), device), data)
+    }
+
+    /// The next batch's token ids on the host only, `batch` rows of `seq_len + 1` (for replicas
+    /// that each take rows of it: `team.rs`).
+    pub fn batch_ids(&mut self, batch: usize) -> Vec<i64> {
         let w = self.seq_len + 1;
         let mut data = Vec::with_capacity(batch * w);
         self.starts.clear();
@@ -188,7 +195,7 @@ impl WindowSampler {
                     s.source.transpose(&mut data[at..], shift);
                 }
             }
-            return (Tensor::from_data(TensorData::new(data.clone(), [batch, w]), device), data);
+            return data;
         }
         let max_start = self.stream.len() - w;
         for _ in 0..batch {
@@ -202,6 +209,6 @@ impl WindowSampler {
                 data.extend_from_slice(&self.stream[body..body + w - head]);
             }
         }
-        (Tensor::from_data(TensorData::new(data.clone(), [batch, w]), device), data)
+        data
     }
 }

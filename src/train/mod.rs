@@ -385,7 +385,7 @@ impl Trainer {
         }
         let t0 = Instant::now();
         let (b, w) = (self.config.batch, self.sampler.seq_len() + 1);
-        let (_, ids) = self.sampler.batch(b, &self.device);
+        let ids = self.sampler.batch_ids(b);
         if self.step == 0 {
             // A new model draws its weights on first use (one row's forward, as the threads do),
             // then the helpers copy them.
