@@ -28,6 +28,17 @@ fn share_clip(notes: Vec<crate::midi::Note>, bpm: f64, recipe: Option<crate::sha
     crate::share::Clip::new(notes, bpm, crate::encoding::EventVocab::default().steps_per_beat, recipe)
 }
 
+/// Resolves after `ms` milliseconds, in a worker: lets its event loop run (Pause and Stop arrive
+/// between training steps) and times out a helper that does not answer.
+async fn sleep(ms: i32) {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// Entry point of the page binary (which first runs the static constructors once: see
 /// `src/bin/app.rs`).
 pub fn start_app() {

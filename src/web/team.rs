@@ -56,15 +56,6 @@ impl Inbox {
     }
 }
 
-/// Resolves after `ms` milliseconds (the worker's timer).
-async fn wait_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
 fn post_bytes(port: &MessagePort, bytes: &[u8]) {
     let array = js_sys::Uint8Array::from(bytes);
     let _ = port.post_message_with_transferable(&array, &js_sys::Array::of1(&array.buffer()));
@@ -135,7 +126,7 @@ impl Team for PortTeam {
                 }
             },
             async {
-                wait_ms(wait).await;
+                super::sleep(wait).await;
                 None
             },
         )

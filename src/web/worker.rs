@@ -4,7 +4,7 @@
 //! trained and its optimizer. The page talks to it only through [`ToWorker`] / [`FromWorker`]
 //! messages, so neither a large corpus nor training blocks the UI.
 
-use super::{gpu, PIANO_PROGRAMS, PIANO_SOUNDFONT_URL, SOUNDFONT_URL};
+use super::{gpu, sleep, PIANO_PROGRAMS, PIANO_SOUNDFONT_URL, SOUNDFONT_URL};
 use crate::encoding::{BarVocab, Conditioning, MusicVocab, Vocab};
 use crate::midi::{read_notes, Song};
 use crate::sequences::{self, Prepared, Selection};
@@ -103,14 +103,6 @@ fn mark(name: &str) {
         let performance: web_sys::Performance = performance.unchecked_into();
         let _ = performance.mark(name);
     }
-}
-
-/// Lets the worker's event loop run (and deliver Pause/Stop messages) between training steps.
-pub async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 pub fn start() {
