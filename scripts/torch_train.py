@@ -67,18 +67,25 @@ class Refusal(Exception):
 # run.json
 
 
+def read_json(path, missing, fmt, wrong):
+    """A JSON file written by Cantor in format `fmt` version 1, or a Refusal in words: `missing`
+    when it is not there, `wrong` when it is another file."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise Refusal(missing)
+    except (OSError, ValueError) as e:
+        raise Refusal(f"{path} is not readable JSON ({e}).")
+    if not isinstance(value, dict) or value.get("format") != fmt or value.get("version") != 1:
+        raise Refusal(wrong)
+    return value
+
+
 def read_run(run_dir):
     """run.json, checked enough that a malformed one is refused with a sentence, not a traceback."""
     run_dir = Path(run_dir)
     path = run_dir / "run.json"
-    try:
-        run = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise Refusal(f"{path} does not exist.")
-    except (OSError, ValueError) as e:
-        raise Refusal(f"{path} is not readable JSON ({e}).")
-    if not isinstance(run, dict) or run.get("format") != "cantor-torch-run" or run.get("version") != 1:
-        raise Refusal(f"{path} is not a cantor-torch-run version 1 file.")
+    run = read_json(path, f"{path} does not exist.", "cantor-torch-run", f"{path} is not a cantor-torch-run version 1 file.")
 
     def section(name, ints, floats):
         s = run.get(name)
@@ -202,14 +209,8 @@ class Corpus:
         self.dir = Path(directory)
         self.seq_len = seq_len
         manifest_path = self.dir / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except FileNotFoundError:
-            raise Refusal(f"The corpus has no {manifest_path}.")
-        except (OSError, ValueError) as e:
-            raise Refusal(f"{manifest_path} is not readable JSON ({e}).")
-        if not isinstance(manifest, dict) or manifest.get("format") != "cantor-corpus" or manifest.get("version") != 1:
-            raise Refusal(f"{manifest_path} is not a cantor-corpus version 1 manifest.")
+        manifest = read_json(manifest_path, f"The corpus has no {manifest_path}.", "cantor-corpus",
+                             f"{manifest_path} is not a cantor-corpus version 1 manifest.")
         if manifest.get("vocab_size") != vocab_size:
             raise Refusal(f"The corpus has vocabulary {manifest.get('vocab_size')} but run.json's model has {vocab_size}.")
         anchor = manifest.get("anchor")
