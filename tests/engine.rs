@@ -628,9 +628,7 @@ impl cantor::train::team::Team for LocalTeam {
     async fn answer(&mut self, k: usize, _step: u64) -> Option<cantor::train::team::FromHelper> {
         let answer = self.answers[k].take();
         if answer.is_none() {
-            self.helpers.remove(k);
-            self.answers.remove(k);
-            self.dropped += 1;
+            self.drop_helper(k);
             self.dies_at = None; // the others live on
         }
         answer
