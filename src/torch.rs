@@ -82,8 +82,8 @@ fn err(s: impl Into<String>) -> TorchError {
 
 /// Whether a model of this shape has a PyTorch twin.
 pub fn check_shape(config: &ModelConfig) -> Result<(), TorchError> {
-    if config.cell != CellKind::Fused || config.awd.tied || config.frame_context || config.awd.weight_dropout > 0.0 || config.awd.variational {
-        return Err(err("only models with the default cell, an untied output, no frame context and plain dropout train in PyTorch"));
+    if config.cell != CellKind::Fused || config.awd.tied || config.frame_context || config.awd.weight_dropout > 0.0 || config.awd.variational || config.sounding.is_some() {
+        return Err(err("only models with the default cell, an untied output, no frame context, plain dropout and no sounding input (`cantor train --no-sounding`) train in PyTorch"));
     }
     Ok(())
 }

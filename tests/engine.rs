@@ -19,7 +19,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn tiny(vocab: usize, cell: CellKind) -> ModelConfig {
-    ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell, awd: Default::default(), frame_context: false }
+    ModelConfig { vocab_size: vocab, embed: 16, hidden: 24, layers: 2, dropout: 0.0, cell, awd: Default::default(), frame_context: false, sounding: None }
 }
 
 fn tokens(data: Vec<i64>, b: usize, t: usize) -> Tensor<2, Int> {
@@ -320,6 +320,11 @@ fn parameter_count_matches_the_module() {
     let tied = ModelConfig { awd: AwdOptions { tied: true, ..AwdOptions::default() }, ..ModelConfig::new(323) };
     assert_eq!(tied.init(&Device::flex()).num_params(), tied.param_count(), "tied");
     assert!(tied.param_count() < ModelConfig::new(323).param_count(), "tying saves the output matrix");
+    let bars = cantor::encoding::BarVocab::default();
+    let sounding = ModelConfig { sounding: Some(bars.layout()), ..ModelConfig::new(bars.size()) };
+    assert_eq!(sounding.init(&Device::flex()).num_params(), sounding.param_count(), "sounding");
+    let framed = ModelConfig { frame_context: true, ..ModelConfig::new(323) };
+    assert_eq!(framed.init(&Device::flex()).num_params(), framed.param_count(), "frame context");
 }
 
 /// The AWD-LSTM options: a tied model learns and its file round-trips; variational dropout keeps
@@ -595,6 +600,64 @@ fn a_step_split_over_two_threads_is_the_same_step() {
     assert!(one[5] < one[0], "it learns: {one:?}");
 }
 
+
+/// A bar model that reads what is sounding: its step is the same on one thread, on two, and
+/// shared with a helper replica (each computes its rows' features from the same ids); it is scored
+/// the same in chunks as whole (the features of a chunk are read from its piece's start); its file
+/// keeps the layout, and the loaded model generates the same notes.
+#[test]
+fn a_model_that_reads_what_is_sounding_takes_the_same_step_everywhere_scores_in_chunks_and_loads() {
+    use cantor::encoding::corpus::{bar_corpus, learn_bar_vocab, CorpusOptions};
+    use cantor::encoding::{BarVocab, Conditioning, MusicVocab};
+    use cantor::train::team::Helper;
+    let _serial = serial();
+    let songs: Vec<_> = ["band.mid", "band2.mid"].iter().map(|f| cantor::midi::read_song(&std::fs::read(format!("tests/fixtures/{f}")).unwrap()).unwrap()).collect();
+    let styles = vec![None; songs.len()];
+    let options = CorpusOptions { transpose: 0, ..CorpusOptions::default() };
+    let vocab = learn_bar_vocab(&BarVocab::default(), &songs, &styles, &options);
+    let corpus = bar_corpus(&songs, &styles, &vocab, &options);
+    assert!(!corpus.valid.is_empty());
+    let config = ModelConfig { dropout: 0.0, sounding: Some(vocab.layout()), ..tiny(vocab.size(), CellKind::Fused) };
+    assert!(config.param_count() > tiny(vocab.size(), CellKind::Fused).param_count(), "it has the features' maps");
+    let tc = TrainConfig { seq_len: 40, batch: 6, lr: 1e-2, max_epochs: 1, steps_per_epoch: Some(5), seed: 5, ..TrainConfig::default() };
+    let device = Device::flex();
+    let trained = |threads: usize| {
+        let mut t = Trainer::new(config.clone(), tc.clone(), &corpus, &device).unwrap();
+        t.set_threads(threads);
+        let losses: Vec<f64> = (0..5).map(|_| block_on(t.train_step()).unwrap()).collect();
+        (losses, t)
+    };
+    let (alone, trainer) = trained(1);
+    let (two, _) = trained(2);
+    let shared = {
+        let mut t = Trainer::new(config.clone(), tc.clone(), &corpus, &device).unwrap();
+        let helpers = vec![Helper::new(&device)];
+        let mut team = LocalTeam { answers: vec![None; 1], helpers, dies_at: None, dropped: 0 };
+        (0..5).map(|_| block_on(t.train_step_team(&mut team)).unwrap()).collect::<Vec<f64>>()
+    };
+    for k in 0..5 {
+        assert!((alone[k] - two[k]).abs() < 1e-4 && (alone[k] - shared[k]).abs() < 1e-4, "step {k}: {} / {} / {}", alone[k], two[k], shared[k]);
+    }
+    assert!(alone[4] < alone[0], "it learns: {alone:?}");
+    let model = trainer.model.valid();
+    let whole = block_on(evaluate(&model, &corpus.valid, 100_000, 1, None, &device)).unwrap();
+    let chunked = block_on(evaluate(&model, &corpus.valid, 7, 2, None, &device)).unwrap();
+    for (a, b) in whole.token_nll.iter().zip(&chunked.token_nll) {
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "chunked scoring differs");
+    }
+    let file = ModelFile::from_model(&model, &config, &Vocab::Bars(vocab.clone()), TrainingSummary::default()).unwrap();
+    let loaded = ModelFile::from_bytes(&file.to_bytes()).unwrap();
+    assert_eq!(loaded.config.sounding, Some(vocab.layout()));
+    let again = loaded.load(&device).unwrap();
+    let music = MusicVocab::Bars(vocab.clone());
+    let prompt = music.prompt(&Conditioning::default());
+    let config = GenerateConfig { sampling: SamplingParams { seed: 2, ..SamplingParams::default() }, max_tokens: 300, max_beats: Some(16.0), ..GenerateConfig::default() };
+    let a = block_on(generate(&model, &music, &prompt, &config, &device, |_| {})).unwrap();
+    let b = block_on(generate(&again, &music, &prompt, &config, &device, |_| {})).unwrap();
+    assert!(a.tokens.len() > prompt.len() + 20, "it writes music");
+    assert_eq!(a.tokens, b.tokens);
+}
 
 /// Helpers in this process, reached by plain calls (the page's are Web Workers behind
 /// MessagePorts); `dies_at`: helper 0 stops answering from that step on.

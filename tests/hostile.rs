@@ -101,6 +101,8 @@ fn hostile_model_headers_are_refused_before_anything_is_allocated() {
         (Box::new(|h| h["vocab"]["steps_per_beat"] = 65535.into()), "steps per beat"),
         (Box::new(|h| h["vocab"]["max_shift"] = 0.into()), "time shift"),
         (Box::new(|h| { h["model"]["hidden"] = 2048.into(); h["model"]["layers"] = 8.into() }), "larger than Cantor can train"),
+        // The bar layout a model reads what is sounding with must be its own vocabulary's.
+        (Box::new(|h| h["model"]["sounding"] = serde_json::to_value(cantor::encoding::BarVocab::default().layout()).unwrap()), "does not match its vocabulary"),
     ];
     for (edit, words) in cases {
         let bytes = with_header(&good, edit);

@@ -244,6 +244,12 @@ fn silence_and_each_instruments_sounding_share() {
     let s = Shape::of(&broken, 4.0).unwrap();
     assert!((s.silence - 3.0 / 7.0).abs() < 1e-9, "{}", s.silence); // beats 1, 3, 5 of seven from the first onset to the last end
     assert!((s.instrument_sounding - 0.5).abs() < 1e-9, "{}", s.instrument_sounding);
+    // A drum hit sounds a sixteenth, whatever its written length (generated hits are sixteenths;
+    // a file's kick held for three beats fills no gap): beats 0–1 and 4–5 and a quarter beat of 5.
+    let kick = |start: f64, duration: f64| Note { drum: true, channel: 9, ..note(36, start, duration) };
+    let held = vec![on(72, 0.0, 1.0, 40), kick(1.0, 3.0), on(72, 4.0, 1.0, 40)];
+    let s = Shape::of(&held, 4.0).unwrap();
+    assert!((s.silence - (1.0 - 2.25 / 5.0)).abs() < 1e-9, "{}", s.silence);
     // Both figures are rows of the evaluation, corpus against generated.
     let r = evaluate(&[quartet.clone()], &[quartet], &[broken]);
     let row = |name: &str| r.shape.iter().find(|f| f.name.starts_with(name)).unwrap().clone();

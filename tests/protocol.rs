@@ -21,7 +21,7 @@ fn every_message_round_trips() {
     // A real song (tracks, tempo map, meters, warnings) travels whole, and so does a refusal.
     let song = cantor::midi::read_notes(&std::fs::read("tests/fixtures/band.mid").unwrap()).unwrap();
     assert!(song.notes.len() > 100 && song.tracks.len() > 2);
-    let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+    let model = ModelConfig { vocab_size: 323, embed: 8, hidden: 16, layers: 1, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: Some(BarVocab::default().layout()) };
     for m in [
         ToWorker::Init { choice: BackendChoice::Auto },
         ToWorker::ReadFiles { files: vec![FileBytes { id: 3, name: "ragtime/a.mid".into(), bytes: std::fs::read("tests/fixtures/band.mid").unwrap() }] },

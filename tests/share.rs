@@ -58,7 +58,7 @@ fn generated_clip(seed: u64) -> (Clip, ModelFile, GenerateConfig, Vec<u16>) {
     let vocab = EventVocab::default();
     let device = Device::flex();
     device.seed(seed); // a fixed random model per seed
-    let config = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+    let config = ModelConfig { vocab_size: vocab.size(), embed: 16, hidden: 32, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: None };
     let model = config.init(&device);
     let file = ModelFile::from_model(&model, &config, &Vocab::Events(vocab), TrainingSummary::default()).unwrap();
     let primer = vocab.primer(&[note(60, 0.0, 1.0, 90), note(64, 1.0, 1.0, 70), note(67, 2.0, 2.0, 100)], 4.0);

@@ -32,7 +32,7 @@ async fn gpu() -> Device {
 const TOLERANCE: f64 = 2e-3;
 
 fn setup() -> (ModelConfig, TrainConfig, TokenCorpus) {
-    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+    let model = ModelConfig { vocab_size: 40, embed: 8, hidden: 16, layers: 2, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: None };
     let config = TrainConfig { seq_len: 8, batch: 4, lr: 1e-2, warmup_steps: 1, seed: 5, ..TrainConfig::default() };
     let corpus = TokenCorpus {
         train: vec![(0..120u16).map(|i| (i * 7 + 3) % 40).collect()],
@@ -167,7 +167,7 @@ async fn a_step_at_the_presets_sizes_stays_under_100_dispatches() {
     install_pipeline_counter();
     let vocab = cantor::encoding::BarVocab::default().size();
     for (embed, hidden, batch, seq_len) in [(128, 256, 8, 32), (128, 256, 16, 64), (256, 512, 8, 32)] {
-        let model = ModelConfig { vocab_size: vocab, embed, hidden, layers: 2, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false };
+        let model = ModelConfig { vocab_size: vocab, embed, hidden, layers: 2, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: None };
         let config = TrainConfig { seq_len, batch, lr: 1e-3, warmup_steps: 1, seed: 5, ..TrainConfig::default() };
         let corpus = TokenCorpus { train: vec![(0..2000u32).map(|i| ((i * 7919 + 3) % vocab as u32) as u16).collect()], ..TokenCorpus::default() };
         let mut t = Trainer::new(model, config, &corpus, &gpu).unwrap();

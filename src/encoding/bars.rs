@@ -248,6 +248,13 @@ impl BarVocab {
         self.repeat_base() as usize + self.repeats as usize
     }
 
+    /// What reading this vocabulary's tokens needs (the ids' layout and the bar length before a
+    /// `METER`), without what it learned of a corpus: what a model that reads
+    /// [`sounding`](super::sounding) features keeps in its configuration.
+    pub fn layout(&self) -> BarVocab {
+        BarVocab { velocity_bins: self.velocity_bins, meter: self.meter, parts: self.parts, repeats: self.repeats, ..BarVocab::default() }
+    }
+
     /// The first `REPEAT` token's id (after the last `PART`).
     fn repeat_base(&self) -> TokenId {
         self.part_base() + 1 + self.parts as TokenId

@@ -6,6 +6,8 @@
 //!   made with it still load, generate and fine-tune.
 //! * [`FrameVocab`]: piano-roll frames for the public benchmarks, where a frame's token
 //!   log-likelihoods add up to the frame's log-likelihood.
+//! * [`sounding`]: what is sounding after each bar token (parts, pitches, where their notes end,
+//!   the bar before), an input for models that read it.
 //! * [`corpus`]: note selection, transposition augmentation and the train/validation split by file.
 
 pub mod bars;
@@ -13,10 +15,12 @@ pub mod corpus;
 pub mod split;
 mod events;
 mod frames;
+pub mod sounding;
 
 pub use bars::{BarGrammar, BarToken, BarVocab, Conditioning, Instrument};
 pub use events::{EventVocab, Token, TokenKind};
 pub use frames::{FrameOrder, FrameVocab};
+pub use sounding::{sounding_context, Sounding};
 
 use crate::midi::{Note, TimeSignature};
 use crate::settings::{SettingError, VOCAB_SIZE};

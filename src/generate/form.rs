@@ -99,7 +99,7 @@ fn chords(vocab: &BarVocab, statement: &[TokenId]) -> Vec<Vec<u8>> {
 fn push(id: TokenId, tokens: &mut Vec<TokenId>, grammar: &mut BarGrammar, reader: &mut Reader) {
     tokens.push(id);
     grammar.push(id);
-    reader.unread.push(id as i64);
+    reader.feed(id);
 }
 
 /// Generates `form` after `prompt` (the head; a primer's bars come before the first section).

@@ -8,6 +8,7 @@ mod sampler;
 pub use form::{generate_form, Form, Returns, Section};
 pub use sampler::{Sampler, SamplingParams, Scale};
 
+use crate::encoding::sounding::{self, Sounding};
 use crate::encoding::{BarGrammar, MusicVocab, Token, TokenId};
 use crate::midi::Note;
 use crate::model::{LstmLm, State};
@@ -112,7 +113,7 @@ pub async fn generate_with_opening(
         }
         clock.push(id);
         tokens.push(id);
-        reader.unread.push(id as i64);
+        reader.feed(id);
         on_token(n + 1);
     }
     let notes = vocab.decode(&tokens, config.program, config.bpm);
@@ -130,17 +131,34 @@ fn opening_tokens(vocab: &MusicVocab, primer: &[TokenId]) -> Result<Vec<TokenId>
 }
 
 /// The model's state and the tokens it has not read yet: tokens are fed in runs, and logits are
-/// read only where a choice is made.
+/// read only where a choice is made. For a model that reads what is sounding, each token's
+/// features are taken as it arrives.
 struct Reader<'a> {
     model: &'a LstmLm,
     device: &'a Device,
     state: Option<State>,
     unread: Vec<i64>,
+    sounding: Option<Sounding>,
+    /// The features of the unread tokens (`unread.len() × sounding::WIDTH`).
+    context: Vec<f32>,
 }
 
 impl<'a> Reader<'a> {
     fn new(model: &'a LstmLm, device: &'a Device, tokens: &[TokenId]) -> Self {
-        Reader { model, device, state: None, unread: tokens.iter().map(|&t| t as i64).collect() }
+        let mut reader = Reader { model, device, state: None, unread: Vec::new(), sounding: model.sounding_tracker(), context: Vec::new() };
+        tokens.iter().for_each(|&t| reader.feed(t));
+        reader
+    }
+
+    /// A token for the model to read before its next prediction.
+    fn feed(&mut self, id: TokenId) {
+        self.unread.push(id as i64);
+        if let Some(tracker) = &mut self.sounding {
+            tracker.push(id);
+            let at = self.context.len();
+            self.context.resize(at + sounding::WIDTH, 0.0);
+            tracker.write(&mut self.context[at..]);
+        }
     }
 
     /// Feeds the unread tokens and gives the next-token logits after them, read back
@@ -148,7 +166,10 @@ impl<'a> Reader<'a> {
     async fn logits(&mut self) -> Result<Vec<f32>, TrainError> {
         let len = self.unread.len();
         let x = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut self.unread), [1, len]), self.device);
-        let (logits, next) = self.model.forward(x, self.state.take());
+        let context = self.sounding.is_some().then(|| {
+            Tensor::<3>::from_data(TensorData::new(std::mem::take(&mut self.context), [1, len, sounding::WIDTH]), self.device)
+        });
+        let (logits, next) = self.model.forward_with(x, self.state.take(), context);
         self.state = Some(next);
         let [_, t, v] = logits.dims();
         let last = logits.narrow(1, t - 1, 1).reshape([v]);

@@ -6,6 +6,7 @@
 
 use super::originality::percentile;
 use super::style::{histogram_overlap, overlap_area, FeatureRow};
+use crate::encoding::bars::DRUM_STEPS;
 use crate::encoding::Instrument;
 use crate::midi::Note;
 
@@ -25,7 +26,8 @@ pub struct Shape {
     pub instruments: usize,
     /// Share of notes that are drum hits.
     pub drum_share: f64,
-    /// Share of the piece (first onset to last note's end, on the grid) in which no note sounds.
+    /// Share of the piece (first onset to last note's end, on the grid) in which no note sounds
+    /// (a drum hit sounds a sixteenth, as generated hits do).
     pub silence: f64,
     /// Mean over its instruments of the share of the piece's sounding time each one sounds in:
     /// 1 when every instrument plays throughout, low when lines appear and vanish.
@@ -136,13 +138,19 @@ fn repeated_bars(notes: &[Note], bar_steps: usize) -> (f64, f64) {
 fn sounding_time(notes: &[Note], instruments: &[Instrument]) -> (f64, f64) {
     let grid = |b: f64| (b * STEPS_PER_BEAT).round().max(0.0) as usize;
     let first = notes.iter().map(|n| grid(n.start)).min().unwrap_or(0);
-    let end = notes.iter().map(|n| grid(n.end()).max(grid(n.start) + 1)).max().unwrap_or(first + 1);
+    let end = notes.iter().map(|n| if n.drum { grid(n.start) + DRUM_STEPS as usize } else { grid(n.end()).max(grid(n.start) + 1) }).max().unwrap_or(first + 1);
     let span = end.saturating_sub(first).max(1);
     // One bit per instrument at each step.
     let mut playing = vec![vec![false; instruments.len()]; span];
     for n in notes {
         let i = instruments.binary_search(&Instrument::of(n)).unwrap_or(0);
-        let (a, b) = (grid(n.start), grid(n.end()).max(grid(n.start) + 1));
+        // A drum hit sounds a sixteenth here, whatever its note-off says: a General MIDI kit
+        // ignores the note-off, files hold hits from a tick to a bar, and generated ones last a
+        // sixteenth (`DRUM_STEPS`), so the files' own lengths would count a corpus's drums as
+        // filling gaps its clips' drums leave (a two-song band: silence 0.00 as written, 0.08
+        // with every hit a sixteenth).
+        let length = if n.drum { DRUM_STEPS as usize } else { grid(n.end()).saturating_sub(grid(n.start)) };
+        let (a, b) = (grid(n.start), grid(n.start) + length.max(1));
         for step in &mut playing[a - first..b.min(end) - first] {
             step[i] = true;
         }

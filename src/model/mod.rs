@@ -19,8 +19,13 @@ use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
+use burn::tensor::TensorData;
+use crate::encoding::{sounding, BarVocab};
 use crate::settings::{SettingError, DROPOUT, EMBED, HIDDEN, LAYERS, MAX_PARAMETERS, VOCAB_SIZE, WEIGHT_DROPOUT};
 use serde::{Deserialize, Serialize};
+
+/// The rank of the map from the sounding features to the logits.
+pub const SOUNDING_RANK: usize = 64;
 
 /// Which LSTM implementation the layers use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -64,6 +69,12 @@ pub struct ModelConfig {
     /// input and, through a learned map, in its output logits (a held note can be copied).
     #[serde(default)]
     pub frame_context: bool,
+    /// Bar tokens: each token also sees what is sounding after it and what the bar before played
+    /// ([`sounding`](crate::encoding::sounding)), in its input and, through a learned map, in its
+    /// output logits. Holds the vocabulary's layout the features are read with (absent in models
+    /// saved before it, which do not read them).
+    #[serde(default)]
+    pub sounding: Option<BarVocab>,
 }
 
 /// What AWD-LSTM (Merity et al. 2017) found helps word-level LSTMs, as options.
@@ -92,6 +103,7 @@ impl ModelConfig {
             cell: CellKind::Fused,
             awd: AwdOptions::default(),
             frame_context: false,
+            sounding: None,
         }
     }
 
@@ -116,21 +128,38 @@ impl ModelConfig {
             project: self.awd.tied.then(|| LinearConfig::new(self.hidden, self.embed).with_bias(false).init(device)),
             output_bias: self.awd.tied.then(|| Param::from_tensor(Tensor::zeros([self.vocab_size], device))),
             recurrence: Recurrence::Auto,
-            context_in: self.frame_context.then(|| LinearConfig::new(self.context_width(), self.embed).with_bias(false).init(device)),
-            context_out: self.frame_context.then(|| LinearConfig::new(self.context_width(), self.vocab_size).with_bias(false).init(device)),
+            context_in: (self.context_width() > 0).then(|| LinearConfig::new(self.context_width(), self.embed).with_bias(false).init(device)),
+            context_out: (self.context_width() > 0).then(|| LinearConfig::new(self.context_width(), self.context_out_width()).with_bias(false).init(device)),
+            context_up: self.sounding.is_some().then(|| LinearConfig::new(SOUNDING_RANK, self.vocab_size).with_bias(false).init(device)),
+            sounding: self.sounding.clone(),
         }
     }
 
-    /// Features per token of [`frame_context`](Self::frame_context): two multi-hot rows over the
-    /// vocabulary (0 without it).
+    /// Features per token of [`frame_context`](Self::frame_context) (two multi-hot rows over the
+    /// vocabulary) or of [`sounding`](Self::sounding) (its two rows); 0 without either.
     pub fn context_width(&self) -> usize {
-        if self.frame_context { 2 * self.vocab_size } else { 0 }
+        if self.frame_context {
+            2 * self.vocab_size
+        } else if self.sounding.is_some() {
+            sounding::WIDTH
+        } else {
+            0
+        }
+    }
+
+    /// What the context's map to the logits gives: the logits themselves (frame context), or
+    /// [`SOUNDING_RANK`] values that a second map takes to the logits (sounding features: a
+    /// low-rank map, a fifth of the full one's work per token; the full map made a step ~25 %
+    /// slower).
+    fn context_out_width(&self) -> usize {
+        if self.frame_context { self.vocab_size } else { SOUNDING_RANK }
     }
 
     /// Number of trainable parameters, without building the model.
     pub fn param_count(&self) -> usize {
         let output = if self.awd.tied { self.hidden * self.embed } else { self.hidden * self.vocab_size };
-        let mut n = self.vocab_size * self.embed + output + self.vocab_size + self.context_width() * (self.embed + self.vocab_size);
+        let mut n = self.vocab_size * self.embed + output + self.vocab_size + self.context_width() * (self.embed + self.context_out_width())
+            + if self.sounding.is_some() { SOUNDING_RANK * self.vocab_size } else { 0 };
         for l in 0..self.layers {
             let d_in = if l == 0 { self.embed } else { self.hidden };
             n += 4 * self.hidden * (d_in + self.hidden + 1);
@@ -193,10 +222,15 @@ pub struct LstmLm {
     /// hidden → embed, then the embedding matrix transposed, when tied.
     project: Option<Linear>,
     output_bias: Option<Param<Tensor<1>>>,
-    /// Frame context → embedding space, added to each token's embedding.
+    /// Frame context or sounding features → embedding space, added to each token's embedding.
     context_in: Option<Linear>,
-    /// Frame context → logits.
+    /// Frame context → logits; sounding features → [`SOUNDING_RANK`] values.
     context_out: Option<Linear>,
+    /// Those values → logits (sounding features only).
+    context_up: Option<Linear>,
+    /// The bar layout the sounding features are read with, for a model that reads them.
+    #[module(skip)]
+    sounding: Option<BarVocab>,
 }
 
 impl LstmLm {
@@ -214,6 +248,28 @@ impl LstmLm {
     /// [`forward_with`](Self::forward_with)); 0 for a model without them.
     pub fn context_width(&self) -> usize {
         self.context_in.as_ref().map_or(0, |l| l.weight.dims()[0])
+    }
+
+    /// The sounding features of `rows` windows of `width` token ids each (row-major), for each
+    /// window's first `width − 1` tokens (the inputs of [`token_nll`](Self::token_nll)), read from
+    /// the window alone; `None` for a model that does not read them.
+    pub fn window_context(&self, ids: &[i64], rows: usize, width: usize, device: &Device) -> Option<Tensor<3>> {
+        let vocab = self.sounding.as_ref()?;
+        let t = width.saturating_sub(1);
+        let data: Vec<f32> = ids.chunks(width.max(1)).take(rows).flat_map(|row| sounding::sounding_context(vocab, &row[..t.min(row.len())], 0, t)).collect();
+        Some(Tensor::<3>::from_data(TensorData::new(data, [rows, t, sounding::WIDTH]), device))
+    }
+
+    /// The bar layout the model reads [`sounding`](crate::encoding::sounding) features with;
+    /// `None` for a model that does not read them.
+    pub fn sounding_layout(&self) -> Option<&BarVocab> {
+        self.sounding.as_ref()
+    }
+
+    /// A tracker of what is sounding, for feeding tokens one by one (generation); `None` for a
+    /// model that does not read it.
+    pub fn sounding_tracker(&self) -> Option<sounding::Sounding> {
+        self.sounding.as_ref().map(sounding::Sounding::new)
     }
 
     /// Token embeddings `[B, T, E]`, with the frame context added where the model has it.
@@ -284,8 +340,9 @@ impl LstmLm {
             }
             Tensor::stack(xs, 1)
         };
-        let logits = match (&self.context_out, context) {
-            (Some(copy), Some(c)) => self.logits(x.clone()) + copy.forward(c),
+        let logits = match (&self.context_out, &self.context_up, context) {
+            (Some(copy), None, Some(c)) => self.logits(x.clone()) + copy.forward(c),
+            (Some(down), Some(up), Some(c)) => self.logits(x.clone()) + up.forward(down.forward(c)),
             _ => self.logits(x.clone()),
         };
         (logits, x, State(out_states))
@@ -378,6 +435,12 @@ impl ModelConfig {
         LAYERS.check_usize(self.layers)?;
         DROPOUT.check(self.dropout)?;
         WEIGHT_DROPOUT.check(self.awd.weight_dropout)?;
+        if let Some(layout) = &self.sounding {
+            layout.validate()?;
+            if layout.size() != self.vocab_size || self.frame_context {
+                return Err(SettingError("The model's description of its bar tokens does not match its vocabulary.".into()));
+            }
+        }
         let params = self.param_count();
         if params > MAX_PARAMETERS {
             return Err(SettingError(format!(

@@ -3,7 +3,8 @@
 //! masked out). Returns each target token's NLL so callers can sum per frame or per file.
 
 use super::{TrainError, ValidMetrics};
-use crate::encoding::FrameVocab;
+use crate::encoding::sounding::{self, sounding_context};
+use crate::encoding::{BarVocab, FrameVocab};
 use crate::model::LstmLm;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -87,9 +88,18 @@ pub(crate) struct Group<'a> {
     sequences: &'a [Vec<u16>],
     rows: &'a [usize],
     frame_mask: Option<&'a FrameVocab>,
-    /// The rows as the frame context reads them, once per group (not per chunk), for a model with it.
-    context: Option<(&'a FrameVocab, Vec<Vec<i64>>)>,
+    /// The rows as the frame context or the sounding features read them, once per group (not
+    /// per chunk), for a model with either.
+    context: Context<'a>,
     pub max_len: usize,
+}
+
+/// What a [`Group`]'s chunks carry besides their tokens.
+enum Context<'a> {
+    None,
+    Frames(&'a FrameVocab, Vec<Vec<i64>>),
+    /// The model's bar layout and the rows; each chunk reads its rows from their start.
+    Sounding(BarVocab, Vec<Vec<i64>>),
 }
 
 /// One chunk of a [`Group`] as the model takes it.
@@ -105,10 +115,14 @@ pub(crate) struct Chunk {
 
 impl<'a> Group<'a> {
     pub fn new(model: &LstmLm, sequences: &'a [Vec<u16>], rows: &'a [usize], frame_mask: Option<&'a FrameVocab>) -> Self {
-        let context = frame_mask.filter(|v| model.context_width() == 2 * v.size()).map(|v| {
-            let streams: Vec<Vec<i64>> = rows.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
-            (v, streams)
-        });
+        let streams = || rows.iter().map(|&i| sequences[i].iter().map(|&x| x as i64).collect()).collect();
+        let context = match frame_mask.filter(|v| model.context_width() == 2 * v.size()) {
+            Some(v) => Context::Frames(v, streams()),
+            None => match model.sounding_layout() {
+                Some(v) => Context::Sounding(v.clone(), streams()),
+                None => Context::None,
+            },
+        };
         let max_len = rows.iter().map(|&i| sequences[i].len()).max().unwrap_or(0);
         Group { sequences, rows, frame_mask, context, max_len }
     }
@@ -127,10 +141,17 @@ impl<'a> Group<'a> {
             let inputs: Vec<i64> = data.chunks(t + 1).flat_map(|r| r[..t].iter().copied()).collect();
             Tensor::<3>::from_data(TensorData::new(v.order_mask(&inputs), [b, t, v.size()]), device)
         });
-        let context = self.context.as_ref().map(|(v, streams)| {
-            let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
-            Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device)
-        });
+        let context = match &self.context {
+            Context::Frames(v, streams) => {
+                let data: Vec<f32> = streams.iter().flat_map(|s| v.context(s, pos, t)).collect();
+                Some(Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), device))
+            }
+            Context::Sounding(v, streams) => {
+                let data: Vec<f32> = streams.iter().flat_map(|s| sounding_context(v, s, pos, t)).collect();
+                Some(Tensor::<3>::from_data(TensorData::new(data, [b, t, sounding::WIDTH]), device))
+            }
+            Context::None => None,
+        };
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(data, [b, t + 1]), device);
         Chunk { input: tokens.clone().narrow(1, 0, t), target: tokens.narrow(1, 1, t), context, mask, real }
     }

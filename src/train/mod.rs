@@ -349,20 +349,23 @@ impl Trainer {
             let data = TensorData::new(v.order_mask(&inputs), [b, w - 1, v.size()]);
             Tensor::<3>::from_data(data, &ad)
         });
-        let context = self.config.frame_mask.filter(|_| self.model_config.frame_context).map(|v| {
+        let frame_context = self.config.frame_mask.filter(|_| self.model_config.frame_context).map(|v| {
             let (b, t) = (self.config.batch, self.sampler.seq_len());
             let data: Vec<f32> = self.sampler.starts().iter().flat_map(|&s| v.context(self.sampler.stream(), s, t)).collect();
             Tensor::<3>::from_data(TensorData::new(data, [b, t, 2 * v.size()]), &ad)
         });
-        let (value, grads) = if self.threads > 1 && mask.is_none() && context.is_none() {
+        let sounding = self.model.window_context(&ids, self.config.batch, self.sampler.seq_len() + 1, &ad);
+        let (value, grads) = if self.threads > 1 && mask.is_none() && frame_context.is_none() {
             if self.step == 0 {
                 // A new model's parameters draw their initial values when a forward first uses
                 // them, in the order it uses them: one row's forward here draws them as a whole
                 // batch's would, so a run on several threads starts from the same weights as one.
-                let _ = self.model.token_nll(batch.clone().narrow(0, 0, 1), None, None, None);
+                let one = sounding.as_ref().map(|c| c.clone().narrow(0, 0, 1));
+                let _ = self.model.token_nll(batch.clone().narrow(0, 0, 1), None, None, one);
             }
-            parallel_gradients(&self.model, batch, self.threads)
+            parallel_gradients(&self.model, batch, sounding, self.threads)
         } else {
+            let context = frame_context.or(sounding);
             let (nll, _) = self.model.token_nll(batch, None, mask, context);
             let loss = nll.mean();
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
@@ -391,7 +394,8 @@ impl Trainer {
             // then the helpers copy them.
             let ad = self.device.clone().autodiff();
             let one = Tensor::<2, Int>::from_data(TensorData::new(ids[..w].to_vec(), [1, w]), &ad);
-            let _ = self.model.token_nll(one, None, None, None);
+            let context = self.model.window_context(&ids[..w], 1, w, &ad);
+            let _ = self.model.token_nll(one, None, None, context);
             let weights = team::weights(&self.model).await?;
             for k in 0..team.helpers() {
                 let seed = self.config.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -651,7 +655,7 @@ impl TrainConfig {
 /// thread runs the forward and backward of its rows on the same weights; the block gradients are
 /// added with weights rows/batch, which is the whole batch's mean loss's gradient.
 #[cfg(not(target_arch = "wasm32"))]
-fn parallel_gradients(model: &LstmLm, batch: Tensor<2, Int>, threads: usize) -> (f64, GradientsParams) {
+fn parallel_gradients(model: &LstmLm, batch: Tensor<2, Int>, context: Option<Tensor<3>>, threads: usize) -> (f64, GradientsParams) {
     use burn::module::{ModuleMapper, ModuleVisitor, Param};
     /// The same weights as new autodiff leaves: burn's autodiff merges the graphs of computations
     /// that share leaves and runs a merged graph under one lock, so threads sharing the model's
@@ -664,14 +668,20 @@ fn parallel_gradients(model: &LstmLm, batch: Tensor<2, Int>, threads: usize) -> 
     }
     let rows = batch.dims()[0];
     let blocks = batch.chunk(threads, 0);
+    // The context (a model that reads what is sounding) split as the rows are.
+    let contexts: Vec<Option<Tensor<3>>> = match context {
+        Some(c) => c.chunk(threads, 0).into_iter().map(Some).collect(),
+        None => vec![None; blocks.len()],
+    };
     let results: Vec<(f64, usize, GradientsParams)> = std::thread::scope(|s| {
         let handles: Vec<_> = blocks
             .into_iter()
-            .map(|block| {
+            .zip(contexts)
+            .map(|(block, context)| {
                 let model = model.clone().map(&mut Fresh);
                 s.spawn(move || {
                     let n = block.dims()[0];
-                    let (nll, _) = model.token_nll(block, None, None, None);
+                    let (nll, _) = model.token_nll(block, None, None, context);
                     let loss = nll.mean();
                     let grads = GradientsParams::from_grads(loss.backward(), &model);
                     (loss.into_scalar::<f32>() as f64, n, grads)
@@ -711,7 +721,7 @@ fn parallel_gradients(model: &LstmLm, batch: Tensor<2, Int>, threads: usize) -> 
 }
 
 #[cfg(target_arch = "wasm32")]
-fn parallel_gradients(_model: &LstmLm, _batch: Tensor<2, Int>, _threads: usize) -> (f64, GradientsParams) {
+fn parallel_gradients(_model: &LstmLm, _batch: Tensor<2, Int>, _context: Option<Tensor<3>>, _threads: usize) -> (f64, GradientsParams) {
     unreachable!("one thread in the browser (set_threads)")
 }
 

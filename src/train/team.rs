@@ -112,7 +112,8 @@ pub async fn weights(model: &LstmLm) -> Result<Vec<f32>, TrainError> {
 pub async fn block_gradient(model: &LstmLm, ids: &[i64], rows: usize, width: usize, device: &Device) -> Result<(f64, Vec<f32>), TrainError> {
     let ad = device.clone().autodiff();
     let batch = Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [rows, width]), &ad);
-    let (nll, _) = model.token_nll(batch, None, None, None);
+    let context = model.window_context(ids, rows, width, &ad);
+    let (nll, _) = model.token_nll(batch, None, None, context);
     let loss = nll.mean();
     let grads = GradientsParams::from_grads(loss.backward(), model);
     let read = |e| TrainError::Read(format!("{e:?}"));

@@ -132,6 +132,7 @@ pub(crate) fn model_config(vocab_size: usize, m: &ModelArgs) -> ModelConfig {
         cell: if m.cell == Cell::Burn { CellKind::Burn } else { CellKind::Fused },
         awd: AwdOptions { variational: m.variational, weight_dropout: m.weight_dropout, tied: m.tied },
         frame_context: false,
+        sounding: None,
     }
 }
 

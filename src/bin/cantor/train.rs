@@ -48,6 +48,12 @@ pub(crate) struct TrainArgs {
     /// before them), to compare the two.
     #[arg(long)]
     no_repeats: bool,
+    /// A new bar-vocabulary model that also reads what is sounding after each token (which parts
+    /// hold a note, their pitches, where their notes end) and what the bar before played: a
+    /// better held-out NLL, clips neither better nor worse overall (BENCHMARKS.md), each step
+    /// ~10 % slower.
+    #[arg(long)]
+    sounding: bool,
     /// Share held out for validation: of the files, or of each file's bars (see --split).
     #[arg(long, default_value_t = 0.1)]
     valid: f64,
@@ -136,6 +142,10 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         split: a.split.into(),
     };
     let (corpus, vocab) = music_corpus(&songs, &styles, &vocab, &options);
+    let mut config = config;
+    if let (None, MusicVocab::Bars(v), true) = (&init, &vocab, a.sounding) {
+        config.sounding = Some(v.layout());
+    }
     if corpus.train.is_empty() {
         return Err("the chosen tracks and options leave no notes to learn from".into());
     }
@@ -208,7 +218,13 @@ fn run_streamed(a: &TrainArgs, dir: &std::path::Path) -> Res {
             let (config, model) = load_for_corpus(path, &vocab, &device)?;
             (config, Some(model))
         }
-        None => (model_config(vocab.size(), &a.model), None),
+        None => {
+            let mut config = model_config(vocab.size(), &a.model);
+            if let (Vocab::Bars(v), true) = (&vocab, a.sounding) {
+                config.sounding = Some(v.layout());
+            }
+            (config, None)
+        }
     };
     let valid = corpus.valid(VALID_TOKENS);
     eprintln!(

@@ -19,7 +19,7 @@ const PRESETS: [(&str, usize, usize, usize); 3] = [("small", 64, 128, 1), ("medi
 const GPU_PRESET: (&str, usize, usize, usize) = ("xl", 256, 512, 3);
 
 fn model_config(embed: usize, hidden: usize, layers: usize) -> ModelConfig {
-    ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false }
+    ModelConfig { vocab_size: new_vocab().size(), embed, hidden, layers, dropout: 0.1, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: None }
 }
 
 /// A preset's button: chosen while the size fields hold its shape; `note` follows its name.
