@@ -534,12 +534,12 @@ fn a_toy_corpus_of_continuous_lines_gives_clips_whose_lines_do_not_break_off() {
 
 #[test]
 fn what_is_sounding_is_read_from_the_tokens_held_notes_their_ends_and_the_bar_before() {
-    use cantor::encoding::sounding::{sounding_context, Sounding, PITCH_SLOT, POSITION_SLOT, PROGRAM_SLOT, SLOTS, WIDTH};
+    use cantor::encoding::sounding::{sounding_context, Sounding, PITCH_SLOT, POSITION_SLOT, PROGRAM_SLOT, SHIFT_SLOT, SLOTS, WIDTH};
     // A bass note held across the bar line (beats 2–6: it ends at the second bar's beat 2) under
     // a tune of quarter notes, each a new pitch.
     let mut notes: Vec<Note> = (0..8).map(|b| note(72 + b as u8, b as f64, 1.0, 80, 0, false)).collect();
     notes.push(note(40, 2.0, 4.0, 80, 33, false));
-    let vocab = BarVocab::default();
+    let vocab = BarVocab { shifts: cantor::encoding::bars::SHIFTS, ..BarVocab::default() };
     let tokens = vocab.encode(&notes, &[ts(0.0, 4, 4)], None);
     let mut tracker = Sounding::new(&vocab);
     let (mut bars, mut seen) = (0, Vec::new());
@@ -559,7 +559,8 @@ fn what_is_sounding_is_read_from_the_tokens_held_notes_their_ends_and_the_bar_be
                     assert_eq!(now[PITCH_SLOT + 40], 1.0);
                     assert_eq!(now[POSITION_SLOT + 24], 1.0);
                     assert_eq!(now[PROGRAM_SLOT], 0.0);
-                    assert_eq!(now.iter().sum::<f32>(), 3.0);
+                    assert_eq!(now[..SHIFT_SLOT].iter().sum::<f32>(), 3.0);
+                    assert_eq!(now[SHIFT_SLOT + 6], 1.0, "the music's own key (SHIFT 0)");
                     assert!([0, 12, 24, 36].iter().all(|&k| before[POSITION_SLOT + k] == 1.0));
                     assert!([72, 73, 74, 75, 40].iter().all(|&p| before[PITCH_SLOT + p] == 1.0));
                     assert!(before[PROGRAM_SLOT] == 1.0 && before[PROGRAM_SLOT + 33] == 1.0);
@@ -597,6 +598,98 @@ fn what_is_sounding_is_read_from_the_tokens_held_notes_their_ends_and_the_bar_be
         let f = sounding_context(&vocab, &stream, 0, stream.len());
         assert!(f.iter().all(|&v| v == 0.0 || v == 1.0));
     }
+}
+
+#[test]
+fn a_transposed_training_copy_says_its_shift_and_generation_asks_for_the_corpus_keys() {
+    let notes: Vec<Note> = (0..8).map(|b| note(60 + 2 * (b % 3) as u8, b as f64, 1.0, 80, 0, false)).collect();
+    let song = Song { time_signatures: vec![ts(0.0, 4, 4)], ..Song::new(notes) };
+    let vocab = BarVocab { shifts: cantor::encoding::bars::SHIFTS, ..BarVocab::default() };
+    // Vocabularies without SHIFT tokens (every model before them, and those that do not read what
+    // is sounding) keep their size and heads.
+    let old = BarVocab::default();
+    assert_eq!(vocab.size(), old.size() + 13);
+    assert!(!old.encode(&song.notes, &song.time_signatures, None).iter().any(|&t| matches!(old.token(t), BarToken::Shift(_))));
+    // Each training copy's head names its shift, right after START.
+    let options = CorpusOptions { transpose: 2, ..CorpusOptions::default() };
+    let corpus = bar_corpus(std::slice::from_ref(&song), &[None], &vocab, &options);
+    let mut shifts: Vec<BarToken> = corpus.train.iter().map(|t| vocab.token(t[1])).collect();
+    shifts.sort_by_key(|t| format!("{t:?}"));
+    assert_eq!(corpus.train.len(), 5);
+    for k in -2..=2i8 {
+        assert!(shifts.contains(&BarToken::Shift(k)), "{shifts:?}");
+    }
+    // Generation's prompt asks for the corpus's own keys; decoding ignores the token.
+    let prompt = vocab.prompt(&Conditioning::default());
+    assert_eq!(vocab.token(prompt[1]), BarToken::Shift(0));
+    let mut unmarked = corpus.train[0].clone();
+    unmarked.remove(1);
+    assert!(!vocab.decode(&corpus.train[0], 120.0).is_empty());
+    assert_eq!(shape(&vocab.decode(&corpus.train[0], 120.0)), shape(&vocab.decode(&unmarked, 120.0)));
+    // Shifting a window's tokens moves its SHIFT with its pitches, and refuses past ±6.
+    let mut window: Vec<i64> = vocab.encode(&song.notes, &song.time_signatures, None).into_iter().map(i64::from).collect();
+    assert!(vocab.transpose_tokens(&mut window, 4));
+    assert_eq!(vocab.token(window[1] as u16), BarToken::Shift(4));
+    assert!(!vocab.transpose_tokens(&mut window, 3), "a shift of 7 is not one the vocabulary names");
+    assert_eq!(vocab.token(window[1] as u16), BarToken::Shift(4), "nothing changed");
+}
+
+/// Two tunes in C major (a walk on its scale), so every pitch class a model writes outside it
+/// is a key the corpus never played in.
+fn tunes_in_c_major() -> Vec<Song> {
+    let scale = [0u8, 2, 4, 5, 7, 9, 11];
+    (0..2u64)
+        .map(|file| {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (file + 11);
+            let mut degree = 7i32;
+            let notes: Vec<Note> = (0..96)
+                .map(|b| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    degree = (degree + (x % 5) as i32 - 2).clamp(0, 13);
+                    let pitch = 60 + 12 * (degree / 7) as u8 + scale[(degree % 7) as usize];
+                    note(pitch, b as f64, 1.0, 80, 0, false)
+                })
+                .collect();
+            Song { time_signatures: vec![ts(0.0, 4, 4)], ..Song::new(notes) }
+        })
+        .collect()
+}
+
+#[test]
+fn a_model_trained_on_transposed_copies_writes_in_the_corpus_key_when_its_copies_say_their_shift() {
+    let _serial = serial();
+    use cantor::train::learning_minimum;
+    let songs = tunes_in_c_major();
+    let styles = vec![None; songs.len()];
+    let options = CorpusOptions { transpose: 3, ..CorpusOptions::default() };
+    let in_key = |base: BarVocab, sounding: bool| {
+        let vocab = learn_bar_vocab(&base, &songs, &styles, &options);
+        let corpus = bar_corpus(&songs, &styles, &vocab, &options);
+        let config = ModelConfig { vocab_size: vocab.size(), embed: 32, hidden: 64, layers: 1, dropout: 0.0, cell: CellKind::Fused, awd: Default::default(), frame_context: false, sounding: sounding.then(|| vocab.layout()) };
+        let (seq_len, batch) = (48, 16);
+        let tc = TrainConfig { seq_len, batch, lr: 1e-2, warmup_steps: 5, max_epochs: 100_000, patience: 3, min_steps: learning_minimum(&corpus, batch, seq_len), seed: 3, ..TrainConfig::default() };
+        let mut t = Trainer::new(config, tc, &corpus, &Device::flex()).unwrap();
+        block_on(t.run(|p| if p.step >= 600 { Control::Stop } else { Control::Continue })).unwrap();
+        let (model, music) = (t.best_model(), MusicVocab::Bars(vocab.clone()));
+        let (mut inside, mut all) = (0usize, 0usize);
+        for seed in 1..=4 {
+            let config = GenerateConfig { sampling: SamplingParams { seed, ..SamplingParams::default() }, max_tokens: 2000, max_beats: Some(32.0), bpm: vocab.bpm, ..GenerateConfig::default() };
+            let g = block_on(generate(&model, &music, &music.prompt(&Conditioning::default()), &config, &Device::flex(), |_| {})).unwrap();
+            inside += g.notes.iter().filter(|n| [0, 2, 4, 5, 7, 9, 11].contains(&(n.pitch % 12))).count();
+            all += g.notes.len();
+        }
+        inside as f64 / all.max(1) as f64
+    };
+    // Without SHIFT tokens (every model before them) the copies in seven keys teach seven keys.
+    let shifts = BarVocab { shifts: cantor::encoding::bars::SHIFTS, ..BarVocab::default() };
+    let unmarked = in_key(BarVocab::default(), false);
+    let head_only = in_key(shifts.clone(), false);
+    let marked = in_key(shifts, true);
+    eprintln!("notes in C major: {:.0} % without SHIFT tokens, {:.0} % with it in the head, {:.0} % read at every token", unmarked * 100.0, head_only * 100.0, marked * 100.0);
+    assert!(marked >= 0.9, "only {:.0} % of the notes are in the corpus's key", marked * 100.0);
+    assert!(marked >= unmarked + 0.15, "the shift makes the difference: {unmarked:.2} without, {marked:.2} with");
 }
 
 /// A section's notes as (onset from the section's start, pitch, length, program, part), on the grid.

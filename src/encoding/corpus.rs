@@ -131,11 +131,16 @@ pub fn transpose(notes: &[Note], semitones: i32) -> Option<Vec<Note>> {
 /// The training files' notes, each also shifted by every amount in ±`transpose` semitones
 /// (files without notes and shifts that leave the MIDI range are skipped): (file, notes).
 fn augmented(files: &[usize], transpose_by: u8, notes_of: impl Fn(usize) -> Vec<Note>) -> impl Iterator<Item = (usize, Vec<Note>)> {
+    augmented_by(files, transpose_by, notes_of).map(|(i, _, n)| (i, n))
+}
+
+/// [`augmented`] with each copy's shift in semitones.
+fn augmented_by(files: &[usize], transpose_by: u8, notes_of: impl Fn(usize) -> Vec<Note>) -> impl Iterator<Item = (usize, i32, Vec<Note>)> {
     let t = transpose_by as i32;
     files.iter().flat_map(move |&i| {
         let notes = notes_of(i);
         let shifts = if notes.is_empty() { 1..=0 } else { -t..=t };
-        shifts.filter_map(move |shift| transpose(&notes, shift)).map(move |n| (i, n)).collect::<Vec<_>>()
+        shifts.filter_map(move |shift| transpose(&notes, shift).map(|n| (i, shift, n))).collect::<Vec<_>>()
     })
 }
 
@@ -163,8 +168,9 @@ pub fn bar_corpus(songs: &[Song], styles: &[Option<String>], vocab: &BarVocab, o
     let style = |i: usize| styles.get(i).and_then(|s| s.as_deref());
     let head_len = |tokens: &[TokenId]| tokens.iter().position(|&t| t == vocab.bar()).unwrap_or(tokens.len());
     let (mut train, mut train_heads) = (Vec::new(), Vec::new());
-    for (i, shifted) in augmented(&split.train_files, options.transpose, notes_of) {
-        let tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
+    for (i, semitones, shifted) in augmented_by(&split.train_files, options.transpose, notes_of) {
+        let mut tokens = vocab.encode(&shifted, &songs[i].time_signatures, style(i));
+        vocab.mark_shift(&mut tokens, semitones);
         train_heads.push(head_len(&tokens));
         train.push(tokens);
     }

@@ -20,8 +20,11 @@ pub const PROGRAM_SLOT: usize = 1;
 pub const PART_SLOT: usize = PROGRAM_SLOT + 128;
 pub const POSITION_SLOT: usize = PART_SLOT + PARTS as usize;
 pub const PITCH_SLOT: usize = POSITION_SLOT + MAX_BAR_STEPS as usize;
+/// The transposition of the music read (`SHIFT` in its head), −6..=6: in the row for now at every
+/// token, so a model trained on transposed copies is told at each step which key it is in.
+pub const SHIFT_SLOT: usize = PITCH_SLOT + 128;
 /// Floats in one row.
-pub const SLOTS: usize = PITCH_SLOT + 128;
+pub const SLOTS: usize = SHIFT_SLOT + 13;
 /// Floats per token: the row for now and the row for the bar before.
 pub const WIDTH: usize = 2 * SLOTS;
 /// The longest note in grid steps: nothing that started earlier than this can still sound.
@@ -67,6 +70,7 @@ pub struct Sounding {
     /// A pitch waiting for its duration: (onset, pitch, program, part).
     pending: Option<(i64, u8, u8, u8)>,
     notes: Vec<Held>,
+    shift: Option<i8>,
 }
 
 impl Sounding {
@@ -83,6 +87,7 @@ impl Sounding {
             named: None,
             pending: None,
             notes: Vec::new(),
+            shift: None,
         }
     }
 
@@ -145,6 +150,7 @@ impl Sounding {
                 self.notes.push(Held { start: self.onset, end: self.onset + DRUM_STEPS as i64, drum: true, program: 0, part: 0, pitch: p });
             }
             BarToken::Start => *self = Sounding::new(&self.vocab),
+            BarToken::Shift(k) => self.shift = Some(k),
             _ => {}
         }
     }
@@ -191,6 +197,9 @@ impl Sounding {
     pub fn write(&self, out: &mut [f32]) {
         let Some(&(bar_start, bar_len, _)) = self.bars.last() else { return };
         let (now, prev) = out.split_at_mut(SLOTS);
+        if let Some(k) = self.shift {
+            now[SHIFT_SLOT + (k as i32 + 6).clamp(0, 12) as usize] = 1.0;
+        }
         // Notes are kept bar by bar: none from a bar that began a longest note before now sounds.
         let mut i = self.bars.len() - 1;
         while i > 0 && self.bars[i].0 > self.onset - LONGEST {

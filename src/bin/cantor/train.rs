@@ -49,9 +49,9 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     no_repeats: bool,
     /// A new bar-vocabulary model that also reads what is sounding after each token (which parts
-    /// hold a note, their pitches, where their notes end) and what the bar before played: a
-    /// better held-out NLL, clips neither better nor worse overall (BENCHMARKS.md), each step
-    /// ~10 % slower.
+    /// hold a note, their pitches, where their notes end), what the bar before played and the
+    /// transposition of the copy it reads: a better held-out NLL and clips in the corpus's keys,
+    /// but longer copied runs on a tiny band corpus (BENCHMARKS.md); each step ~9 % slower.
     #[arg(long)]
     sounding: bool,
     /// Share held out for validation: of the files, or of each file's bars (see --split).
@@ -120,8 +120,12 @@ pub(crate) fn run(a: TrainArgs) -> Res {
         }
         None => {
             let v = match a.vocab {
-                VocabKind::Bars if a.no_repeats => MusicVocab::Bars(BarVocab { repeats: 0, ..BarVocab::default() }),
-                VocabKind::Bars => MusicVocab::Bars(BarVocab::default()),
+                // A model that reads what is sounding is also told each training copy's transposition.
+                VocabKind::Bars => MusicVocab::Bars(BarVocab {
+                    repeats: if a.no_repeats { 0 } else { BarVocab::default().repeats },
+                    shifts: if a.sounding { cantor::encoding::bars::SHIFTS } else { 0 },
+                    ..BarVocab::default()
+                }),
                 VocabKind::Events => MusicVocab::Events(EventVocab::default()),
             };
             let config = model_config(v.size(), &a.model);
