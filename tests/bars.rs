@@ -19,6 +19,14 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// One step of the xorshift generator the test pieces and the fuzz loops draw from (seeded, so every
+/// run draws the same).
+fn xorshift(x: &mut u64) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+}
+
 fn note(pitch: u8, start: f64, duration: f64, velocity: u8, program: u8, drum: bool) -> Note {
     Note { pitch, velocity, start, duration, start_s: 0.0, duration_s: 0.0, channel: if drum { 9 } else { 0 }, program, drum, track: 0 }
 }
@@ -190,9 +198,7 @@ fn any_token_sequence_decodes_to_whole_notes_no_longer_than_the_longest_duration
         let len = 1 + trial * 3;
         let tokens: Vec<u16> = (0..len)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                xorshift(&mut x);
                 (x % (v.size() as u64 + 5)) as u16 // a few ids past the vocabulary too
             })
             .collect();
@@ -485,9 +491,7 @@ fn two_continuous_lines() -> Vec<Song> {
                 let b = bar as f64 * 4.0;
                 notes.push(Note { track: 1, ..note(36 + scale[bar % 4 * 2 % 8], b, 4.0, 80, 32, false) });
                 for beat in 0..4 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    xorshift(&mut x);
                     notes.push(Note { track: 2, ..note(72 + scale[(x % 8) as usize], b + beat as f64, 1.0, 80, 73, false) });
                 }
             }
@@ -589,9 +593,7 @@ fn what_is_sounding_is_read_from_the_tokens_held_notes_their_ends_and_the_bar_be
     for trial in 0..40u64 {
         let stream: Vec<i64> = (0..2000u64)
             .map(|k| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                xorshift(&mut x);
                 if k % (5 + trial % 20) == 0 { vocab.bar() as i64 } else { (x % (vocab.size() as u64 + 5)) as i64 }
             })
             .collect();
@@ -644,9 +646,7 @@ fn tunes_in_c_major() -> Vec<Song> {
             let mut degree = 7i32;
             let notes: Vec<Note> = (0..96)
                 .map(|b| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    xorshift(&mut x);
                     degree = (degree + (x % 5) as i32 - 2).clamp(0, 13);
                     let pitch = 60 + 12 * (degree / 7) as u8 + scale[(degree % 7) as usize];
                     note(pitch, b as f64, 1.0, 80, 0, false)
@@ -793,9 +793,7 @@ fn themes_played_twice(files: u64) -> Vec<Song> {
             for phrase in 0..6 {
                 let theme: Vec<u8> = (0..8)
                     .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
+                        xorshift(&mut x);
                         67 + scale[(x % 8) as usize]
                     })
                     .collect();

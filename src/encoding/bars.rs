@@ -44,7 +44,7 @@ pub const DRUM_STEPS: u16 = 3;
 /// four and eight (a folk tune's repeated half, an AABA's returning A after B), up to 32.
 pub const REPEAT_BACK: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32];
 /// Length of a pitch whose duration token never came (only in malformed sequences).
-const DEFAULT_STEPS: u16 = 12;
+pub(super) const DEFAULT_STEPS: u16 = 12;
 
 const BAR: TokenId = 3;
 const DRUMS: TokenId = 4;

@@ -12,7 +12,7 @@
 //! Two rows of [`SLOTS`] floats per token (multi-hot): now, then the bar before. Within a row:
 //! the drums, 128 programs, [`PARTS`] further parts, [`MAX_BAR_STEPS`] positions and 128 pitches.
 
-use super::bars::{meter_steps, BarToken, BarVocab, DURATIONS, DRUM_STEPS, MAX_BAR_STEPS, PARTS};
+use super::bars::{meter_steps, BarToken, BarVocab, DEFAULT_STEPS, DURATIONS, DRUM_STEPS, MAX_BAR_STEPS, PARTS};
 use super::TokenId;
 
 pub const DRUM_SLOT: usize = 0;
@@ -101,7 +101,7 @@ impl Sounding {
             // A pitch's length is its next token; one that never came lasts a beat (as decoding reads it).
             let steps = match token {
                 BarToken::Duration(d) => DURATIONS[(d as usize).min(DURATIONS.len() - 1)] as i64,
-                _ => 12,
+                _ => DEFAULT_STEPS as i64,
             };
             self.notes.push(Held { start: onset, end: onset + steps, drum: false, program, part, pitch });
         }
